@@ -1,0 +1,65 @@
+"""Conversions at the edges (uint8 RGB <-> NCHW float in [-1, 1]), grids, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, C) or (H, W, C) -> float (N, C, H, W) in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    if x.ndim == 3:
+        x = x[None]
+    assert x.dtype == torch.uint8 and x.ndim == 4, (x.dtype, x.shape)
+    return x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float (N, C, H, W) in [-1, 1] -> uint8 (N, H, W, C), rounded to nearest."""
+    assert x.ndim == 4, x.shape
+    x = x.detach().float().clamp(-1, 1).add(1).mul(127.5).round_()
+    return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+def grid(images: np.ndarray, *, nrow: int | None = None, pad: int = 2, fill: int = 255) -> np.ndarray:
+    """uint8 (N, H, W, C) -> one uint8 (rows*(H+pad)+pad, nrow*(W+pad)+pad, C) mosaic."""
+    n, h, w, c = images.shape
+    nrow = nrow or max(1, int(np.ceil(np.sqrt(n))))
+    rows = int(np.ceil(n / nrow))
+    out = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), fill, np.uint8)
+    for i, img in enumerate(images):
+        r, col = divmod(i, nrow)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        out[y : y + h, x : x + w] = img
+    return out
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary name beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_image(array: np.ndarray, path: str | os.PathLike, **kwargs) -> Path:
+    """Write a uint8 (H, W, C) array atomically; the format follows the file's extension."""
+    path = Path(path)
+    image = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"), **kwargs)
+    return path

@@ -1,0 +1,185 @@
+"""DCGAN generator and discriminator, in two presets.
+
+* ``dcgan``: Radford et al. 2015 (and pytorch/examples): G is a stack of 4x4 stride-2
+  transposed convolutions with batch norm and ReLU, tanh output; D is a stack of 4x4
+  stride-2 convolutions with batch norm (not on the first layer) and LeakyReLU(0.2).
+* ``paper``: "Research on Image Repair Based on DCGAN" (Huang & Li): z goes through a fully
+  connected layer to 4x4x(8*width), then 5x5 stride-2 transposed convolutions with batch norm
+  and LeakyReLU, tanh output; D is 5x5 stride-2 convolutions with batch norm and ReLU, then
+  flatten and a fully connected layer to one output.
+
+Both discriminators return *logits* of shape (N,); the sigmoid of the papers is applied inside
+the losses (``binary_cross_entropy_with_logits``, ``logsigmoid``), which is the numerically
+stable form of the same function.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from ganfill.errors import GanfillError
+
+ARCHS = ("dcgan", "paper")
+RESOLUTIONS = (32, 64, 128)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild G and D; saved with every checkpoint.
+
+    arch: ``dcgan`` or ``paper``.  resolution: 32, 64 or 128 (square images).
+    z_dim: size of the latent vector (100 in both source documents).
+    g_width / d_width: channels of G's last hidden layer / D's first layer (64 in DCGAN);
+    each step towards 4x4 doubles them.  channels: image channels (3, RGB).
+    """
+
+    arch: str = "dcgan"
+    resolution: int = 64
+    z_dim: int = 100
+    g_width: int = 64
+    d_width: int = 64
+    channels: int = 3
+
+    def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise GanfillError(f"unknown preset {self.arch!r}: choose one of {', '.join(ARCHS)}")
+        if self.resolution not in RESOLUTIONS:
+            raise GanfillError(
+                f"impossible resolution {self.resolution}: choose one of "
+                f"{', '.join(map(str, RESOLUTIONS))}"
+            )
+        for name in ("z_dim", "g_width", "d_width", "channels"):
+            if int(getattr(self, name)) < 1:
+                raise GanfillError(f"{name} must be a positive integer, got {getattr(self, name)}")
+
+    @property
+    def n_up(self) -> int:
+        """Number of stride-2 layers between 4x4 and the full resolution."""
+        return int(math.log2(self.resolution // 4))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise GanfillError(f"model config has unknown fields {sorted(unknown)}: was it written by a newer ganfill?")
+        return cls(**d)
+
+
+def _init_weights(module: nn.Module) -> None:
+    """DCGAN initialisation: N(0, 0.02) weights, batch norm gamma N(1, 0.02), zero biases."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class Generator(nn.Module):
+    """z (N, z_dim) -> image (N, C, R, R) in [-1, 1]."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        top = c.g_width * 2 ** (c.n_up - 1)  # channels at 4x4: 512 for width 64 at 64x64
+        layers: list[nn.Module] = []
+        if c.arch == "dcgan":
+            # (N, z, 1, 1) -> (N, top, 4, 4)
+            self.project = nn.Sequential(
+                nn.Unflatten(1, (c.z_dim, 1, 1)),
+                nn.ConvTranspose2d(c.z_dim, top, 4, 1, 0, bias=False),
+                nn.BatchNorm2d(top),
+                nn.ReLU(True),
+            )
+            kernel, pad, out_pad, act = 4, 1, 0, lambda: nn.ReLU(True)
+        else:
+            # (N, z) -> (N, top*16) -> (N, top, 4, 4)
+            self.project = nn.Sequential(
+                nn.Linear(c.z_dim, top * 16, bias=False),
+                nn.Unflatten(1, (top, 4, 4)),
+                nn.BatchNorm2d(top),
+                nn.LeakyReLU(0.2, True),
+            )
+            kernel, pad, out_pad, act = 5, 2, 1, lambda: nn.LeakyReLU(0.2, True)
+        ch = top
+        for _ in range(c.n_up - 1):  # each doubles the side and halves the channels
+            layers += [
+                nn.ConvTranspose2d(ch, ch // 2, kernel, 2, pad, out_pad, bias=False),
+                nn.BatchNorm2d(ch // 2),
+                act(),
+            ]
+            ch //= 2
+        # pytorch/examples' DCGAN has no biases at all; the paper's (TensorFlow) layers keep them
+        layers += [nn.ConvTranspose2d(ch, c.channels, kernel, 2, pad, out_pad, bias=c.arch == "paper"), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+        self.apply(_init_weights)
+
+    @property
+    def z_dim(self) -> int:
+        return self.config.z_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        assert z.ndim == 2 and z.shape[1] == self.config.z_dim, z.shape
+        return self.body(self.project(z))  # (N, C, R, R)
+
+
+class Discriminator(nn.Module):
+    """image (N, C, R, R) in [-1, 1] -> logits (N,)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        layers: list[nn.Module] = []
+        ch_in, ch = c.channels, c.d_width
+        for i in range(c.n_up):  # each halves the side and doubles the channels
+            if c.arch == "dcgan":
+                layers.append(nn.Conv2d(ch_in, ch, 4, 2, 1, bias=False))
+                if i > 0:
+                    layers.append(nn.BatchNorm2d(ch))
+                layers.append(nn.LeakyReLU(0.2, True))
+            else:
+                layers += [nn.Conv2d(ch_in, ch, 5, 2, 2, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+            ch_in, ch = ch, ch * 2
+        self.body = nn.Sequential(*layers)  # (N, ch_in, 4, 4)
+        if c.arch == "dcgan":
+            self.head = nn.Sequential(nn.Conv2d(ch_in, 1, 4, 1, 0, bias=False), nn.Flatten(0))
+        else:
+            self.head = nn.Sequential(nn.Flatten(1), nn.Linear(ch_in * 16, 1), nn.Flatten(0))
+        self.apply(_init_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.config.resolution
+        assert x.ndim == 4 and x.shape[1:] == (self.config.channels, r, r), x.shape
+        return self.head(self.body(x))  # (N,)
+
+
+def build(config: ModelConfig) -> tuple[Generator, Discriminator]:
+    return Generator(config), Discriminator(config)
+
+
+def ema_copy(G: Generator) -> Generator:
+    """A frozen copy of G to hold the exponential moving average of its weights."""
+    G_ema = copy.deepcopy(G).eval()
+    G_ema.requires_grad_(False)
+    return G_ema
+
+
+@torch.no_grad()
+def ema_update(G_ema: nn.Module, G: nn.Module, *, decay: float = 0.999) -> None:
+    """G_ema <- decay * G_ema + (1 - decay) * G for parameters; buffers (BN statistics) are copied."""
+    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+        p_ema.lerp_(p.detach().to(p_ema.dtype), 1.0 - decay)
+    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+        b_ema.copy_(b)

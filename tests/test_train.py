@@ -1,0 +1,154 @@
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganfill import checkpoint
+from ganfill.errors import GanfillError
+from ganfill.models import ModelConfig
+from ganfill.train import Batches, TrainConfig, d_loss, g_loss, train
+
+TINY = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
+
+
+def _cfg(**kw):
+    return TrainConfig(**({"steps": 6, "batch_size": 8, "checkpoint_every": 2, "n_samples": 4, "precision": "fp32"} | kw))
+
+
+def _log(run):
+    return [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_losses_are_the_gan_objective():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([-3.0, 0.5])
+    expected_d = -(torch.log(torch.sigmoid(real)) + torch.log(1 - torch.sigmoid(fake))).mean()
+    torch.testing.assert_close(d_loss(real, fake), expected_d)
+    torch.testing.assert_close(g_loss(fake), -torch.log(torch.sigmoid(fake)).mean())
+    assert torch.isfinite(d_loss(torch.tensor([100.0]), torch.tensor([-100.0])))
+
+
+def test_a_few_iterations_give_finite_changing_losses_and_a_run_folder(tmp_path, tiny_dataset):
+    run = tmp_path / "run"
+    last = train(tiny_dataset, run, model=TINY, config=_cfg(), progress=False)
+    rows = _log(run)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    losses = np.array([[r["loss_d"], r["loss_g"]] for r in rows])
+    assert np.isfinite(losses).all() and len(np.unique(losses[:, 0])) == 6 and len(np.unique(losses[:, 1])) == 6
+    assert last == run / "checkpoints" / "step-00000006"
+    # checkpoints at 0, 2, 4, 6; the newest 3 are kept, every sample grid is kept
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000002", "step-00000004", "step-00000006"]
+    grids = sorted((run / "samples").iterdir())
+    assert [g.name for g in grids] == [f"step-0000000{i}.png" for i in (0, 2, 4, 6)]
+    first, final = (np.asarray(Image.open(g)) for g in (grids[0], grids[-1]))
+    assert first.shape == final.shape and not np.array_equal(first, final)  # progress is visible
+    assert Image.open(run / "loss.png").size[0] > 100
+    opts = json.loads((run / "options.json").read_text())
+    assert opts["model"] == TINY.to_dict() and opts["train"]["g_steps"] == 2 and opts["dataset"]["count"] == 48
+    info = json.loads((last / "config.json").read_text())
+    assert info["step"] == 6 and info["model"] == TINY.to_dict()
+    loaded = checkpoint.load(run)  # a run folder resolves to its latest checkpoint
+    assert loaded.path.parent == last
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path, tiny_dataset):
+    a, b = tmp_path / "a", tmp_path / "b"
+    train(tiny_dataset, a, model=TINY, config=_cfg(), progress=False)
+    train(tiny_dataset, b, model=TINY, config=_cfg(), progress=False)
+    # kill b "after iteration 6 but before its checkpoint": its log runs ahead of step-4
+    shutil.rmtree(b / "checkpoints" / "step-00000006")
+    assert len(_log(b)) == 6
+    train(None, b, resume=True, progress=False)
+    assert _log(b) == _log(a)
+    wa = checkpoint.load(a, raw_generator=True)
+    wb = checkpoint.load(b, raw_generator=True)
+    for ma, mb in ((wa.G, wb.G), (wa.D, wb.D)):
+        sa, sb = ma.state_dict(), mb.state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    ea, eb = checkpoint.load(a).G.state_dict(), checkpoint.load(b).G.state_dict()
+    assert all(torch.equal(ea[k], eb[k]) for k in ea)
+
+
+def test_resume_can_extend_a_finished_run(tmp_path, tiny_dataset):
+    run = tmp_path / "run"
+    train(tiny_dataset, run, model=TINY, config=_cfg(steps=2), progress=False)
+    train(None, run, config=_cfg(steps=4), resume=True, progress=False)
+    assert [r["step"] for r in _log(run)] == [1, 2, 3, 4]
+
+
+def test_epochs_cover_every_image_once_and_ranks_are_disjoint():
+    seen = [Batches(20, batch_size=3, seed=1, rank=r, world=2) for r in (0, 1)]
+    idx = [torch.cat([s.indices(b) for b in range(3)]) for s in seen]  # 3 batches x 3 x 2 ranks = 18 of 20
+    both = torch.cat(idx)
+    assert len(set(both.tolist())) == 18 and not set(idx[0].tolist()) & set(idx[1].tolist())
+    assert not torch.equal(seen[0].indices(3), seen[0].indices(0))  # a new epoch, a new order
+
+
+def test_errors(tmp_path, tiny_dataset):
+    run = tmp_path / "run"
+    train(tiny_dataset, run, model=TINY, config=_cfg(steps=1), progress=False)
+    with pytest.raises(GanfillError, match="--resume"):
+        train(tiny_dataset, run, model=TINY, config=_cfg(steps=1), progress=False)
+    with pytest.raises(GanfillError, match="not a ganfill run folder"):
+        train(None, tmp_path / "empty", resume=True, progress=False)
+    with pytest.raises(GanfillError, match="fewer than one batch"):
+        train(tiny_dataset, tmp_path / "big", model=TINY, config=_cfg(batch_size=64), progress=False)
+    with pytest.raises(GanfillError, match="--resolution 32"):
+        train(tiny_dataset, tmp_path / "res", model=ModelConfig(resolution=64, g_width=4, d_width=4), config=_cfg(), progress=False)
+    with pytest.raises(GanfillError, match="precision"):
+        TrainConfig(precision="fp8")
+
+
+def _cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "ganfill", *map(str, args)], capture_output=True, text=True, **kw)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "{missing}", "--out", "{run}"], "does not exist"),
+    (["train", "{data}", "--out", "{run}", "--arch", "stylegan"], "stylegan"),
+    (["train", "{data}", "--out", "{run}", "--resolution", "48"], "impossible resolution"),
+    (["train", "{data}", "--out", "{run}", "--steps", "0"], "--steps must be at least 1"),
+    (["sample", "{missing}", "--out", "{run}/grid.png"], "does not exist"),
+])
+def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, tiny_dataset, args, words):
+    fill = {"missing": tmp_path / "missing", "run": tmp_path / "run", "data": tiny_dataset}
+    proc = _cli(*[a.format(**fill) for a in args])
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("ganfill: error:") and proc.stderr.count("\n") == 1, proc.stderr
+    assert words in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_train_then_sample(tmp_path, tiny_dataset):
+    run = tmp_path / "run"
+    proc = _cli("train", tiny_dataset, "--out", run, "--z-dim", 8, "--g-width", 8, "--d-width", 8,
+                "--steps", 2, "--batch-size", 8, "--checkpoint-every", 1, "--n-samples", 4, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    proc = _cli("sample", run, "-n", 6, "--out", tmp_path / "grid.png")
+    assert proc.returncode == 0, proc.stderr
+    img = np.asarray(Image.open(tmp_path / "grid.png"))
+    assert img.shape == (2 + 2 * 34, 2 + 3 * 34, 3)  # 6 samples of 32x32 in a 3x2 grid
+    proc = _cli("train", "--out", run, "--resume", "--steps", 3, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["step"] for r in _log(run)] == [1, 2, 3]
+
+
+def test_torchrun_two_process_gloo_smoke(tmp_path, tiny_dataset):
+    run = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    args = ["-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_port", 29517,
+            "-m", "ganfill", "train", tiny_dataset, "--out", run, "--z-dim", 8, "--g-width", 8, "--d-width", 8,
+            "--steps", 3, "--batch-size", 8, "--checkpoint-every", 3, "--n-samples", 4, "--quiet"]
+    proc = subprocess.run([sys.executable, *map(str, args)],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads((run / "options.json").read_text())["world_size"] == 2
+    rows = _log(run)
+    assert [r["step"] for r in rows] == [1, 2, 3] and all(math.isfinite(r["loss_d"]) for r in rows)
+    assert (run / "checkpoints" / "step-00000003" / "model.safetensors").is_file()
