@@ -13,7 +13,8 @@ and ``--resume`` reproduces the uninterrupted run's losses exactly.
 Run folder::
 
     RUN/options.json              resolved model and training options, data path
-    RUN/log.jsonl                 one line of losses per iteration
+    RUN/log.jsonl                 one line per iteration: losses, D's mean verdicts, images seen,
+                                  seconds since this process started training (for throughput)
     RUN/loss.png                  G and D loss curves (as the paper's Figure 4)
     RUN/samples/step-NNNNNNNN.png sample grid from a fixed z at every checkpoint
     RUN/checkpoints/step-NNNNNNNN/{model,state}.safetensors + config.json
@@ -356,11 +357,13 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
             if not (torch.isfinite(loss_D) and torch.isfinite(loss_G)):
                 raise GanfillError(f"losses became non-finite at iteration {step}: lower --lr or use --precision fp32")
             if log is not None:
+                elapsed = time.perf_counter() - t0
                 row = {"step": step, "loss_d": loss_D.item(), "loss_g": loss_G.item(),
                        "d_real": torch.sigmoid(real_logits.float()).mean().item(),
-                       "d_fake": torch.sigmoid(fake_logits.float()).mean().item()}
+                       "d_fake": torch.sigmoid(fake_logits.float()).mean().item(),
+                       "images": images_per_it * step, "seconds": round(elapsed, 4)}
                 log.write(json.dumps(row) + "\n")
-                rate = images_per_it * (step - start) / (time.perf_counter() - t0)
+                rate = images_per_it * (step - start) / elapsed
                 bar.set_postfix_str(f"{rate:.0f} img/s  D {row['loss_d']:.3f}  G {row['loss_g']:.3f}", refresh=False)
             bar.update(1)
             if step % config.checkpoint_every == 0 or step == config.steps:
