@@ -1,7 +1,8 @@
 """Checkpoints: safetensors weights with the model config inside, never pickled code.
 
 A *model file* (``model.safetensors``) alone rebuilds G and D: its metadata holds the
-``ModelConfig`` as JSON, its tensors are ``G.*`` (the weights to sample with: the EMA copy when
+``ModelConfig`` as JSON and the *domain* (the crop policy and background colour its training
+images were prepared with, so user images can be brought into the same square), its tensors are ``G.*`` (the weights to sample with: the EMA copy when
 there is one), ``D.*`` and, in training checkpoints, ``G_train.*`` (the raw G being optimised).
 
 A *training checkpoint* is a folder ``RUN/checkpoints/step-NNNNNNNN/`` holding
@@ -45,6 +46,7 @@ class Loaded:
     config: ModelConfig
     info: dict  # config.json of a training checkpoint, or {} for a bare model file
     path: Path
+    domain: dict  # how images were brought into the model's square: {"crop": ..., "background": [r, g, b]}
 
 
 def _prefixed(prefix: str, module: torch.nn.Module, dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
@@ -57,14 +59,21 @@ def _prefixed(prefix: str, module: torch.nn.Module, dtype: torch.dtype | None) -
     return out
 
 
+def domain_of(manifest: dict) -> dict:
+    """The domain of a dataset manifest; rendered glyphs map to ``pad`` for user images."""
+    crop = manifest.get("crop", "none")
+    return {"crop": "pad" if crop == "glyph" else crop, "background": list(manifest.get("background", (255, 255, 255)))}
+
+
 def save_model(path: str | os.PathLike, *, G: Generator, D: Discriminator, G_train: Generator | None = None,
-               dtype: torch.dtype | None = None, extra: dict | None = None) -> Path:
+               domain: dict | None = None, dtype: torch.dtype | None = None, extra: dict | None = None) -> Path:
     """Write G (sampling weights), D and optionally the raw training G into one safetensors file."""
     path = Path(path)
     tensors = _prefixed("G", G, dtype) | _prefixed("D", D, dtype)
     if G_train is not None:
         tensors |= _prefixed("G_train", G_train, dtype)
     meta = {"format": FORMAT, "ganfill_version": __version__, "model_config": json.dumps(G.config.to_dict())}
+    meta["domain"] = json.dumps(domain or {"crop": "none", "background": [255, 255, 255]})
     meta |= {k: json.dumps(v) for k, v in (extra or {}).items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
@@ -131,7 +140,11 @@ def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
             info = json.loads((file.parent / CONFIG_FILE).read_text())
         except json.JSONDecodeError:
             raise GanfillError(f"{file.parent / CONFIG_FILE} is not valid JSON: the checkpoint is damaged") from None
-    return Loaded(G.eval(), D.eval(), config, info, file)
+    try:
+        domain = json.loads(meta["domain"]) if "domain" in meta else domain_of(info.get("dataset", {}))
+    except json.JSONDecodeError:
+        raise GanfillError(f"{file} has an unreadable domain record: the checkpoint is damaged") from None
+    return Loaded(G.eval(), D.eval(), config, info, file, domain)
 
 
 # ---- training checkpoints ---------------------------------------------------------------
@@ -163,7 +176,7 @@ def save_training(run_dir: str | os.PathLike, *, step: int, G: Generator, G_ema:
     final = root / f"step-{step:08d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=root))
     try:
-        save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, extra={"step": step})
+        save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, domain=record.get("domain"), extra={"step": step})
         tg, mg = _optimizer_split(opt_G, "opt_G")
         td, md = _optimizer_split(opt_D, "opt_D")
         save_file(tg | td, str(tmp / STATE_FILE))

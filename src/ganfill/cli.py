@@ -12,6 +12,10 @@ from pathlib import Path
 import click
 
 from ganfill.errors import GanfillError
+from ganfill.inpaint import CompleteConfig
+from ganfill.train import TrainConfig
+
+INPAINT_DEFAULTS = {"record_every": 50}  # the CLI keeps progress frames for its GIF
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,18 +89,31 @@ def glyphs(out, font_dirs, resolution, holdout, seed, overwrite):
     click.echo(f"glyphs written to {out}/train ({m['train']['count']} images) and {out}/val ({m['val']['count']} images)")
 
 
-def _train_options(f):
-    """Attach one CLI option per TrainConfig field (so defaults are documented in one place)."""
-    from ganfill.train import TrainConfig
+def _config_options(cls, *, defaults: dict | None = None):
+    """One CLI option per field of a config dataclass, so defaults are documented in one place.
 
-    for field in reversed(fields(TrainConfig)):
-        name = "--" + field.name.replace("_", "-")
-        if field.type in ("bool", bool):
-            f = click.option(f"{name}/--no-{name[2:]}", field.name, default=None, help=f"default: {field.default}")(f)
-        else:
-            f = click.option(name, field.name, type=type(field.default), default=None,
-                             help=f"default: {field.default}")(f)
-    return f
+    Options default to None (= the dataclass default); bools become --x/--no-x flags.
+    """
+
+    def decorate(f):
+        for field in reversed(fields(cls)):
+            default = (defaults or {}).get(field.name, field.default)
+            name = "--" + field.name.replace("_", "-")
+            kind = str(field.type)
+            if "bool" in kind:
+                f = click.option(f"{name}/--no-{name[2:]}", field.name, default=None, help=f"default: {default}")(f)
+            elif "tuple" in kind:
+                f = click.option(name, field.name, type=float, nargs=2, default=None, help=f"default: {' '.join(map(str, default))}")(f)
+            else:
+                typ = int if "int" in kind else float if "float" in kind else str
+                f = click.option(name, field.name, type=typ, default=None, help=f"default: {default}")(f)
+        return f
+
+    return decorate
+
+
+def _given(options: dict) -> dict:
+    return {k: v for k, v in options.items() if v is not None}
 
 
 @cli.command()
@@ -111,7 +128,7 @@ def _train_options(f):
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="no progress bar")
-@_train_options
+@_config_options(TrainConfig)
 def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, device, quiet, **overrides):
     """Train a DCGAN on DATA (a folder made by `prepare` or `glyphs`), writing RUN folder --out.
 
@@ -119,9 +136,9 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, devi
     """
     from ganfill.data import open_dataset
     from ganfill.models import ModelConfig
-    from ganfill.train import TrainConfig, train as run
+    from ganfill.train import train as run
 
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides = _given(overrides)
     if resume:
         extra = set(overrides) - {"steps"}
         if extra:
@@ -154,3 +171,46 @@ def sample(ckpt, n, seed, out):
     loaded = checkpoint.load(ckpt)
     save_image(grid(draw(loaded.G, n, seed=seed)), out)
     click.echo(f"{n} samples from {loaded.path} written to {out}")
+
+
+@cli.command()
+@click.argument("ckpt", type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="output folder")
+@click.option("--mask", default="center", show_default=True,
+              help="center, pattern, random80, half, grid, strokes, a mask image (white = hole) "
+                   "or a folder of masks named after the images")
+@click.option("--mask-level", default=0, show_default=True,
+              help="mask images: a pixel above this grey level is a hole (raise it for noisy JPEG masks)")
+@click.option("--fit", is_flag=True, help="fill a box around the hole of a large photo at model resolution, "
+                                         "then blend it back at full resolution")
+@click.option("--batch-size", default=64, show_default=True, help="images completed together")
+@click.option("--seed", default=0, show_default=True, help="seeds z and random masks (per image, by name)")
+@click.option("--overwrite", is_flag=True, help="redo images whose results already exist (default: skip them)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_config_options(CompleteConfig, defaults=INPAINT_DEFAULTS)
+def inpaint(ckpt, inputs, out_dir, mask, mask_level, fit, batch_size, seed, overwrite, quiet, **options):
+    """Repair images with a trained model: CKPT is a run folder, checkpoint folder or model file.
+
+    Every knob of the latent search has the paper's default (1500 Adam steps, lambda 0.003,
+    importance-weighted contextual loss, Poisson blending). Frames for the progress GIF are
+    kept every --record-every steps (50 here). Under torchrun, each process takes its share of
+    the inputs; a rerun skips images already done.
+    """
+    import os
+
+    from ganfill import checkpoint, fill
+
+    config = CompleteConfig(**(INPAINT_DEFAULTS | _given(options)))
+    model = checkpoint.load(ckpt)
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
+    counts = fill.run(model, list(inputs), out_dir, mask=mask, mask_level=mask_level, config=config, fit=fit,
+                      batch_size=batch_size, seed=seed, overwrite=overwrite, rank=rank, world=world,
+                      progress=not quiet, notify=lambda message: click.echo(f"ganfill: warning: {message}", err=True))
+    extra = [f"{counts['unchanged']} unchanged (no hole)"] if counts["unchanged"] else []
+    extra += [f"{counts['skipped']} already done"] if counts["skipped"] else []
+    click.echo(f"{counts['done']} image(s) completed in {out_dir}" + (f" ({', '.join(extra)})" if extra else ""))

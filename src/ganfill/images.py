@@ -14,7 +14,8 @@ from PIL import Image
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, C) or (H, W, C) -> float (N, C, H, W) in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(images))
+    images = np.ascontiguousarray(images)
+    x = torch.from_numpy(images if images.flags.writeable else images.copy())
     if x.ndim == 3:
         x = x[None]
     assert x.dtype == torch.uint8 and x.ndim == 4, (x.dtype, x.shape)

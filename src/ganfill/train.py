@@ -52,7 +52,9 @@ class TrainConfig:
     lr, beta1, beta2: Adam for both nets (0.0002, 0.5, 0.999: Radford et al., the paper).
     d_steps, g_steps: updates of D then G per iteration (paper: 1 and 2).
     flip: random horizontal flips of real images.
-    ema_decay: moving average of G's weights used for samples and inpainting.
+    ema_decay: moving average of G's weights used for samples and inpainting; warmed up as
+        min(ema_decay, (1 + t) / (10 + t)) after t generator updates, so early checkpoints
+        are not dominated by the initial weights.
     checkpoint_every: iterations between checkpoints and sample grids (the report: 2000).
     keep: training checkpoints kept (sample grids are all kept); 0 keeps every checkpoint.
     seed: seeds data order, z, flips and the fixed sample z.
@@ -296,6 +298,7 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
         "precision": str(dtype).removeprefix("torch."),
         "world_size": world,
         "dataset": {k: v for k, v in dataset.manifest.items() if k not in ("sources", "shards", "skipped", "fonts")},
+        "domain": checkpoint.domain_of(dataset.manifest),
     }
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -345,14 +348,15 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
                 loss_D.backward()
                 opt_D.step()
             D.requires_grad_(False)
-            for _ in range(config.g_steps):
+            for k in range(config.g_steps):
                 z = torch.randn(config.batch_size, model.z_dim, generator=rng).to(dev)
                 with amp:
                     loss_G = g_loss(D(G_par(z).contiguous(memory_format=fmt)))
                 opt_G.zero_grad(set_to_none=True)
                 loss_G.backward()
                 opt_G.step()
-                ema_update(G_ema, G, decay=config.ema_decay)
+                updates = (step - 1) * config.g_steps + k + 1
+                ema_update(G_ema, G, decay=min(config.ema_decay, (1 + updates) / (10 + updates)))
             D.requires_grad_(True)
             if not (torch.isfinite(loss_D) and torch.isfinite(loss_G)):
                 raise GanfillError(f"losses became non-finite at iteration {step}: lower --lr or use --precision fp32")
