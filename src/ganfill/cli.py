@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ganfill.demo import DemoConfig
 from ganfill.errors import GanfillError
 from ganfill.inpaint import CompleteConfig
 from ganfill.train import TrainConfig
@@ -214,3 +215,16 @@ def inpaint(ckpt, inputs, out_dir, mask, mask_level, fit, batch_size, seed, over
     extra = [f"{counts['unchanged']} unchanged (no hole)"] if counts["unchanged"] else []
     extra += [f"{counts['skipped']} already done"] if counts["skipped"] else []
     click.echo(f"{counts['done']} image(s) completed in {out_dir}" + (f" ({', '.join(extra)})" if extra else ""))
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="ganfill-demo", show_default=True, type=click.Path(path_type=Path),
+              help="folder for the report and everything it shows")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@_config_options(DemoConfig)
+def demo(out_dir, quiet, **options):
+    """Run the whole pipeline on built-in data and write an HTML report (about a minute on 2 cores)."""
+    from ganfill import demo as run_demo
+
+    page = run_demo.run(out_dir, config=DemoConfig(**_given(options)), progress=not quiet, echo=click.echo)
+    click.echo(f"report: {page.resolve()}")

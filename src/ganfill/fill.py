@@ -12,7 +12,8 @@ The algorithm is ``inpaint.complete`` (pure, tensors only); this module does the
 Outputs, per image, in ``OUT/<stem>/``::
 
     completed.png  the repaired image           fake.png      the best fake G(z^)
-    masked.png     the input with its hole      figure.png    masked | best fake | repaired | original
+    masked.png     the input with its hole      mask.png      the hole (white), as a mask image
+    figure.png     masked | best fake | repaired | original
     frames/step-NNNNN.png, progress.gif         the completion converging
     record.json    settings, timings, loss curves (written last: its presence means done)
 """
@@ -215,6 +216,7 @@ def write_outputs(out: Path, item: Item, completed: np.ndarray, fake: np.ndarray
     save_image(completed, out / "completed.png")
     save_image(fake, out / "fake.png")
     save_image(masked, out / "masked.png")
+    save_image(np.repeat(hole[..., None], 3, axis=2).astype(np.uint8) * 255, out / "mask.png")  # white = hole
     r = item.x.shape[0]
     if item.box is None:
         panels = [("masked", masked), ("best fake", fake), ("repaired", completed), ("original", item.x)]
