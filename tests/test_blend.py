@@ -107,3 +107,31 @@ def test_bad_inputs():
         blend(image, image, torch.ones(2, 3, 16, 16))
     with pytest.raises(GanfillError):
         blend(image[:1], image, MASKS["center"])
+
+
+def test_poisson_reproduces_a_linear_ramp_exactly():
+    # A linear function is harmonic (its discrete Laplacian is 0): guided by a flat fake, the
+    # filled hole must be the ramp itself, whatever the fake's level.
+    h, w = 12, 14
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    ramp = (0.05 * xx - 0.03 * yy + 0.1).float()
+    image = ramp.expand(1, 3, h, w).clone()
+    mask = torch.ones(1, 1, h, w)
+    mask[..., 3:9, 4:11] = 0
+    fake = torch.full_like(image, -0.7)
+    out = blend(fake, image, mask, method="poisson")
+    torch.testing.assert_close(out, image, atol=1e-5, rtol=0)
+
+
+def test_poisson_matches_a_hand_computed_case():
+    # 3x3 image, one missing pixel in the centre: 4 f - (sum of known neighbours) = 4 g_c - (sum of g's neighbours)
+    image = torch.zeros(1, 1, 3, 3)
+    image[0, 0, 0, 1], image[0, 0, 1, 0], image[0, 0, 1, 2], image[0, 0, 2, 1] = 0.1, 0.2, 0.3, 0.4
+    fake = torch.zeros(1, 1, 3, 3)
+    fake[0, 0, 1, 1], fake[0, 0, 0, 1] = 0.5, 0.1
+    mask = torch.ones(1, 1, 3, 3)
+    mask[0, 0, 1, 1] = 0
+    out = blend(fake, image, mask, method="poisson")
+    # f = ((0.1 + 0.2 + 0.3 + 0.4) + (4 * 0.5 - 0.1)) / 4 = 0.725
+    assert abs(out[0, 0, 1, 1].item() - 0.725) < 1e-6
+    assert torch.equal(out[mask.expand_as(out) > 0.5], image[mask.expand_as(image) > 0.5])

@@ -167,27 +167,70 @@ class Item:
     box: tuple[int, int, int, int] | None = None  # fit mode: the box in the full image
 
 
-def load_item(path: Path, model: Loaded, masks: MaskSource, *, fit: bool, seed: int) -> Item:
+def make_item(image: np.ndarray, model: Loaded, *, fit: bool, hole: np.ndarray | None = None,
+              hole_domain: np.ndarray | None = None, path: Path = Path("image.png")) -> Item:
+    """Bring one uint8 (H, W, 3) image and its hole into the model's square.
+
+    hole: bool (H, W), True = missing, drawn on the image itself (required with ``fit``).
+    hole_domain: bool (R, R) already in the model's square (a generated mask, domain mode only).
+    """
     r = model.config.resolution
-    image = load_image(path, background=tuple(model.domain.get("background", (255, 255, 255))))
     if fit:
-        hole = masks.hole(path, image.shape[:2], seed)
+        assert hole is not None and hole.shape == image.shape[:2], "fit mode needs a full-size hole"
         if not hole.any():
             return Item(path, image, hole, to_domain(image, resolution=r, crop="none"), ~_hole_to(hole, r))
         box = fit_box(hole, min_side=r)
-        x = _resize(crop_box(image, box), r)
-        mask = ~_hole_to(crop_box(hole, box), r)
-        return Item(path, image, hole, x, mask, box)
+        x = _resize(crop_box(image, box), r)  # (R, R, 3)
+        return Item(path, image, hole, x, ~_hole_to(crop_box(hole, box), r), box)
     crop, bg = model.domain.get("crop", "none"), model.domain.get("background", (255, 255, 255))
-    x = to_domain(image, resolution=r, crop=crop, background=bg)
-    if masks.kind == "named":
-        hole = masks.hole(path, (r, r), seed)
-    else:  # the user's mask is drawn on the original image: give it the same crop and resize
-        hole_full = masks.hole(path, image.shape[:2], seed)
-        mapped = to_domain(np.repeat(hole_full[..., None] * np.uint8(255), 3, axis=2), resolution=r, crop=crop,
+    x = to_domain(image, resolution=r, crop=crop, background=bg)  # (R, R, 3)
+    if hole_domain is None:  # a hole drawn on the original image takes the same crop and resize
+        assert hole is not None and hole.shape == image.shape[:2], "give a hole the size of the image"
+        mapped = to_domain(np.repeat(hole[..., None] * np.uint8(255), 3, axis=2), resolution=r, crop=crop,
                            background=(0, 0, 0))
-        hole = mapped[..., 0] > 127
-    return Item(path, image, hole, x, ~hole)
+        hole_domain = mapped[..., 0] > 127
+    assert hole_domain.shape == (r, r), hole_domain.shape
+    return Item(path, image, hole_domain, x, ~hole_domain)
+
+
+def load_item(path: Path, model: Loaded, masks: MaskSource, *, fit: bool, seed: int) -> Item:
+    """Read one input file and its mask (named, file or folder) into an Item."""
+    r = model.config.resolution
+    image = load_image(path, background=tuple(model.domain.get("background", (255, 255, 255))))
+    if masks.kind == "named" and not fit:
+        return make_item(image, model, fit=False, hole_domain=masks.hole(path, (r, r), seed), path=path)
+    return make_item(image, model, fit=fit, hole=masks.hole(path, image.shape[:2], seed), path=path)
+
+
+def compose(item: Item, completed: np.ndarray, fake: np.ndarray, *, method: str = "poisson") -> np.ndarray:
+    """The final uint8 image: the model-resolution result, or in fit mode the full photo with
+    G(z^) resized to the box and blended into the hole (every other pixel keeps its value)."""
+    if item.box is None:
+        return completed
+    left, top, right, bottom = item.box
+    side = right - left
+    fake_up = to_tensor(_resize(fake, side))  # (1, 3, side, side)
+    box_img = to_tensor(crop_box(item.image, item.box))  # (1, 3, side, side)
+    box_known = torch.from_numpy(~crop_box(item.hole, item.box)).float()[None, None]  # (1, 1, side, side)
+    filled = to_uint8(blend(fake_up, box_img, box_known, method=method))[0]
+    full = item.image.copy()
+    h, w = full.shape[:2]
+    y0, y1, x0, x1 = max(top, 0), min(bottom, h), max(left, 0), min(right, w)
+    region = filled[y0 - top : y1 - top, x0 - left : x1 - left]
+    full[y0:y1, x0:x1] = np.where(item.hole[y0:y1, x0:x1, None], region, full[y0:y1, x0:x1])
+    return full
+
+
+def batch_tensors(items: list[Item], *, restarts: int, prior: str, z_dim: int, seed: int):
+    """Model inputs for a batch: images (B, 3, R, R) in [-1, 1], masks (B, 1, R, R) with
+    1 = known, and initial z (B, restarts, z_dim) that depends only on each image's name."""
+    x = to_tensor(np.stack([it.x for it in items]))
+    m = torch.from_numpy(np.stack([it.mask for it in items])).float()[:, None]
+    z0 = torch.stack([
+        sample_prior(restarts, z_dim, prior=prior, generator=torch.Generator().manual_seed(image_seed(seed, it.path.stem) + 1))
+        for it in items
+    ])
+    return x, m, z0
 
 
 def _figure(panels: list[tuple[str, np.ndarray]], *, scale: int) -> np.ndarray:
@@ -250,13 +293,7 @@ def run_batch(model: Loaded, items: list[Item], *, config: CompleteConfig, seed:
               progress=None, mask_spec: str = "") -> None:
     """Complete one batch of items and write their outputs (items must all have a hole)."""
     G, D = model.G, model.D
-    x = to_tensor(np.stack([it.x for it in items]))  # (B, 3, R, R) in [-1, 1]
-    m = torch.from_numpy(np.stack([it.mask for it in items])).float()[:, None]  # (B, 1, R, R), 1 = known
-    z0 = torch.stack([
-        sample_prior(config.restarts, G.z_dim, prior=config.prior,
-                     generator=torch.Generator().manual_seed(image_seed(seed, it.path.stem) + 1))
-        for it in items
-    ])  # (B, restarts, z_dim): each image's start depends only on its own name
+    x, m, z0 = batch_tensors(items, restarts=config.restarts, prior=config.prior, z_dim=G.z_dim, seed=seed)
     last = [0]
 
     def callback(step, fake, losses):
@@ -273,20 +310,7 @@ def run_batch(model: Loaded, items: list[Item], *, config: CompleteConfig, seed:
     completed, fake = to_uint8(result.completed), to_uint8(result.fake)
     frames = [(step, to_uint8(f)) for step, f in result.frames]
     for i, item in enumerate(items):
-        if item.box is None:
-            full = completed[i]
-        else:  # blend the upsampled fake into the hole of the full-resolution box
-            left, top, right, bottom = item.box
-            side = right - left
-            fake_up = to_tensor(_resize(fake[i], side))  # (1, 3, side, side)
-            box_img = to_tensor(crop_box(item.image, item.box))
-            box_known = torch.from_numpy(~crop_box(item.hole, item.box)).float()[None, None]
-            filled = to_uint8(blend(fake_up, box_img, box_known, method=config.blend))[0]
-            full = item.image.copy()
-            h, w = full.shape[:2]
-            y0, y1, x0, x1 = max(top, 0), min(bottom, h), max(left, 0), min(right, w)
-            region = filled[y0 - top : y1 - top, x0 - left : x1 - left]
-            full[y0:y1, x0:x1] = np.where(item.hole[y0:y1, x0:x1, None], region, full[y0:y1, x0:x1])
+        full = compose(item, completed[i], fake[i], method=config.blend)
         record = {
             "ganfill_version": __version__,
             "input": str(item.path),
