@@ -228,3 +228,123 @@ def demo(out_dir, quiet, **options):
 
     page = run_demo.run(out_dir, config=DemoConfig(**_given(options)), progress=not quiet, echo=click.echo)
     click.echo(f"report: {page.resolve()}")
+
+
+@cli.command()
+@click.argument("ckpt", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="run folder: results.md, results.json, figure.png, options.json")
+@click.option("--masks", default="center,pattern,random80,half", show_default=True,
+              help="comma-separated mask types (center, pattern, random80, half, grid, strokes)")
+@click.option("--methods", default="all", show_default=True,
+              help="comma-separated: ganfill, ganfill-paste, telea, navier-stokes, biharmonic, mean (or all)")
+@click.option("-n", "--num-images", default=100, show_default=True, help="held-out images (the first n in a seeded random order)")
+@click.option("--seed", default=0, show_default=True, help="seeds the image order, the masks and z")
+@click.option("--batch-size", default=64, show_default=True, help="images searched together by ganfill")
+@click.option("--face-detector/--no-face-detector", default=None,
+              help="face-detection rates (faces only); default: on when a face is found in half the originals")
+@click.option("--figure-rows", default=4, show_default=True, help="images per mask in figure.png")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_config_options(CompleteConfig)
+def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, face_detector, figure_rows, quiet,
+             **options):
+    """Score ganfill against classical inpainting on held-out images DATA (a dataset or image folder).
+
+    Every mask type hides the same seeded holes for every method; each completion is scored by
+    PSNR over the hole and over the whole image, SSIM, L1 over the hole, seconds per image,
+    the rate at which a face detector still finds a face, and how well a small classifier
+    tells it from the originals (50% = indistinguishable). The latent search has the paper's
+    defaults (1500 steps); `ganfill` blends with Poisson, `ganfill-paste` pastes the same G(z^).
+    """
+    import shlex
+
+    from ganfill import checkpoint
+    from ganfill import evaluate as ev
+
+    given = _given(options)
+    if "blend" in given:
+        raise GanfillError("evaluate runs both blends (ganfill = poisson, ganfill-paste = paste): choose with --methods, not --blend")
+    split = [s.strip() for s in methods.split(",") if s.strip()]
+    method_list = list(ev.METHODS) if split == ["all"] else split
+    mask_list = [s.strip() for s in masks.split(",") if s.strip()]
+    config = CompleteConfig(**given)
+    # the command as it reproduces this run (every option spelled out), for the report
+    words = ["ganfill", "evaluate", str(ckpt), str(data), "--out", str(out_dir), "--masks", ",".join(mask_list),
+             "--methods", methods, "-n", str(num_images), "--seed", str(seed), "--batch-size", str(batch_size)]
+    words += [] if face_detector is None else ["--face-detector" if face_detector else "--no-face-detector"]
+    for name, value in given.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else "--no-" + flag[2:])
+        else:
+            words += [flag, *map(str, value if isinstance(value, tuple) else (value,))]
+    model = checkpoint.load(ckpt)
+    _, paths = ev.run(model, data, out_dir, num_images=num_images, masks=mask_list, methods=method_list,
+                      config=config, batch_size=batch_size, seed=seed, face_detector=face_detector,
+                      figure_rows=figure_rows, progress=not quiet, command=shlex.join(words))
+    click.echo(f"results: {paths['md']} (table), {paths['json']}, {paths['figure']}")
+
+
+def _web():
+    """ganfill.web, or a clear error when Gradio (the `web` extra) is not installed."""
+    import os
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before Gradio is imported
+    try:
+        from ganfill import web
+    except ModuleNotFoundError as e:
+        if e.name and e.name.split(".")[0] == "gradio":
+            raise GanfillError("the web app needs Gradio 6: pip install 'ganfill[web]'") from None
+        raise
+    return web
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (0.0.0.0: every interface)")
+@click.option("--port", default=7860, show_default=True)
+@click.option("--models", "model_specs", multiple=True,
+              help="a checkpoint to offer: NAME=PATH or PATH (run folder, checkpoint folder or .safetensors); "
+                   "repeatable; shipped models are always offered")
+@click.option("--results", "results_dir", type=click.Path(path_type=Path),
+              help="also show the Study tab over this output folder of `ganfill inpaint`")
+@click.option("--db", type=click.Path(path_type=Path), help="the study's answers (default: RESULTS/study.sqlite3)")
+@click.option("--originals", type=click.Path(path_type=Path), help="study: folder to find input files by name if they moved")
+@click.option("--subject", default="face", show_default=True, help="what the study asks about: 'a real ...?'")
+@click.option("--concurrency", default=1, show_default=True, help="latent searches run at once; others queue")
+def serve(host, port, model_specs, results_dir, db, originals, subject, concurrency):
+    """Serve the repair page in the browser (Gradio): upload, paint the hole, watch it fill."""
+    web = _web()
+    models = web.shipped_models() | web.parse_models(model_specs)
+    if not models:
+        raise GanfillError("no model to serve: give one with --models PATH (a run folder, checkpoint folder or .safetensors)")
+    app = web.build_app(models, results_dir=results_dir, db=db, originals=originals, subject=subject,
+                        concurrency=concurrency)
+    web.launch(app, host=host, port=port, block=False, quiet=True)
+    click.echo(f"serving {len(models)} model(s) on http://{host}:{port} (Ctrl+C to stop)")
+    app.block_thread()
+
+
+@cli.command()
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (0.0.0.0: every interface)")
+@click.option("--port", default=7860, show_default=True)
+@click.option("--db", type=click.Path(path_type=Path), help="where answers are kept (default: RESULTS_DIR/study.sqlite3)")
+@click.option("--originals", type=click.Path(path_type=Path), help="folder to find input files by name if they moved")
+@click.option("--subject", default="face", show_default=True, help="what raters are asked about: 'a real ...?'")
+def study(results_dir, host, port, db, originals, subject):
+    """Rate repairs blind, as the paper's Table 2: originals and repairs of RESULTS_DIR, one at a time.
+
+    Each rater sees every image once, either repaired or original (half each, at random); the
+    answers are kept in SQLite and the running table is on the page.
+    """
+    from ganfill import study as studies
+
+    web = _web()
+    pairs, skipped = studies.find_pairs(results_dir, originals=originals)
+    for reason in skipped:
+        click.echo(f"ganfill: warning: left out {reason}", err=True)
+    app = web.build_app({}, results_dir=results_dir, db=db, originals=originals, subject=subject)
+    web.launch(app, host=host, port=port, block=False, quiet=True)
+    click.echo(f"study of {len(pairs)} image(s) on http://{host}:{port} (Ctrl+C to stop)")
+    app.block_thread()

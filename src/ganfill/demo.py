@@ -16,12 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
-from skimage.metrics import peak_signal_noise_ratio
 
 from ganfill import checkpoint, fill
 from ganfill.data import load_image, open_dataset, render_glyphs
+from ganfill.evaluate import BASELINES, METRICS
 from ganfill.images import atomic_path, grid, save_image
 from ganfill.inpaint import CompleteConfig
 from ganfill.models import ModelConfig
@@ -42,16 +41,6 @@ class DemoConfig:
     restarts: int = 2
     resolution: int = 32
     width: int = 32
-
-
-def telea(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """OpenCV's Telea inpainting (the classical baseline), uint8 RGB in and out."""
-    return cv2.inpaint(image, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
-
-
-def hole_psnr(truth: np.ndarray, test: np.ndarray, hole: np.ndarray) -> float:
-    """PSNR in dB over the hole's pixels only (scikit-image's formula, data range 255)."""
-    return float(peak_signal_noise_ratio(truth[hole], test[hole], data_range=255))
 
 
 def _held_out(val_dir: Path, n: int, out: Path) -> list[Path]:
@@ -120,12 +109,13 @@ def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), progress: boo
         completed = load_image(folder / "completed.png")
         hole = load_image(folder / "mask.png")[..., 0] > 127  # white = hole
         rec = json.loads((folder / "record.json").read_text())
-        t = telea(original * ~hole[..., None], hole)
+        t = BASELINES["telea"](original * ~hole[..., None], hole)
         save_image(t, folder / "telea.png")
         rows.append({"name": path.stem, "masked": f"completions/{path.stem}/masked.png",
                      "completed": f"completions/{path.stem}/completed.png", "fake": f"completions/{path.stem}/fake.png",
                      "telea": f"completions/{path.stem}/telea.png", "original": f"inputs/{path.name}",
-                     "psnr_ganfill": hole_psnr(original, completed, hole), "psnr_telea": hole_psnr(original, t, hole),
+                     "psnr_ganfill": METRICS["psnr_hole"](original, completed, hole),
+                     "psnr_telea": METRICS["psnr_hole"](original, t, hole),
                      "steps": rec["steps_run"]})
     save_image(grid(np.stack([load_image(results / p.stem / "completed.png") for p in inputs]), nrow=8),
                out / "completions.png")

@@ -1,0 +1,240 @@
+"""`ganfill evaluate`: metrics with known answers, baselines' wiring, the realism score, the whole loop."""
+
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import blob_images, shared
+from ganfill import checkpoint
+from ganfill import evaluate as ev
+from ganfill.cli import main
+from ganfill.inpaint import CompleteConfig
+
+
+def textured(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """Blob images with a shading gradient and sensor-like noise: texture everywhere, like photos."""
+    rng = np.random.default_rng(seed)
+    base = blob_images(n, size, seed=seed).astype(np.float64)
+    ramp = np.linspace(-20, 20, size)[None, :, None, None] * rng.uniform(-1, 1, (n, 1, 1, 1))
+    noise = rng.normal(0, 6, base.shape)
+    return np.clip(np.rint(base * 0.8 + 25 + ramp + noise), 0, 255).astype(np.uint8)
+
+
+def center_hole(size: int) -> np.ndarray:
+    hole = np.zeros((size, size), bool)
+    hole[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = True
+    return hole
+
+
+# ---------------------------------------------------------------------------------- metrics
+
+
+def test_metrics_of_identical_images():
+    img = textured(1, 32)[0]
+    hole = center_hole(32)
+    assert ev.METRICS["psnr_full"](img, img, hole) == math.inf
+    assert ev.METRICS["psnr_hole"](img, img, hole) == math.inf
+    assert ev.METRICS["ssim"](img, img, hole) == pytest.approx(1.0)
+    assert ev.METRICS["l1_hole"](img, img, hole) == 0.0
+    assert ev.capped(math.inf) == ev.PSNR_CAP == 100.0  # what aggregates and JSON see
+    assert ev.capped(31.5) == 31.5
+
+
+def test_metrics_of_a_constant_error_in_the_hole():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(20, 230, (32, 32, 3), dtype=np.uint8)  # no clipping at +10
+    hole = np.zeros((32, 32), bool)
+    hole[4:20, 2:14] = True  # 192 of 1024 pixels
+    test = truth.copy()
+    test[hole] += 10  # every hole value off by exactly 10 levels
+    frac = hole.mean()
+    assert ev.METRICS["psnr_hole"](truth, test, hole) == pytest.approx(10 * np.log10(255**2 / 100), abs=1e-9)
+    assert ev.METRICS["psnr_full"](truth, test, hole) == pytest.approx(10 * np.log10(255**2 / (100 * frac)), abs=1e-9)
+    assert ev.METRICS["l1_hole"](truth, test, hole) == pytest.approx(10 / 255)
+    assert 0.5 < ev.METRICS["ssim"](truth, test, hole) < 1.0
+    # known pixels play no part in the hole metrics
+    worse = test.copy()
+    worse[~hole] = 0
+    assert ev.METRICS["psnr_hole"](truth, worse, hole) == ev.METRICS["psnr_hole"](truth, test, hole)
+
+
+def test_area_bins_pool_masks_by_hole_fraction():
+    rows = [{"method": "m", "mask": k, "hole_fraction": f, "psnr_hole": p, "psnr_full": 1.0, "ssim": 0.5, "l1_hole": 0.1}
+            for k, f, p in [("center", 0.25, 10.0), ("pattern", 0.25, 20.0), ("half", 0.5, 30.0), ("full", 1.0, 40.0)]]
+    bins = ev.area_bins(rows)
+    assert [(b["bin"], b["images"], b["psnr_hole"]) for b in bins] == [
+        ("20%-30%", 2, 15.0), ("50%-60%", 1, 30.0), ("90%-100%", 1, 40.0)]
+    assert bins[0]["masks"] == ["center", "pattern"]
+
+
+# ---------------------------------------------------------------------------------- baselines
+
+
+@pytest.mark.parametrize("method", list(ev.BASELINES))
+def test_baselines_fill_only_the_hole(method):
+    images = textured(3, 32, seed=2)
+    fn = ev.BASELINES[method]
+    for mask in ("center", "pattern", "random80", "half"):
+        holes = ev.make_holes(mask, 3, 32, seed=0)
+        for img, hole in zip(images, holes):
+            zeroed = np.where(hole[..., None], 0, img).astype(np.uint8)
+            out = fn(zeroed, hole)
+            assert out.dtype == np.uint8 and out.shape == img.shape
+            assert np.array_equal(out[~hole], img[~hole])  # known pixels untouched
+            # the hole's input content is ignored
+            assert np.array_equal(fn(np.where(hole[..., None], 255, img).astype(np.uint8), hole), out)
+            values = [f(img, out, hole) for f in ev.METRICS.values()]
+            assert all(np.isfinite(v) for v in values), values
+    flat = np.full((16, 16, 3), 90, np.uint8)
+    hole = center_hole(16)
+    filled = fn(np.where(hole[..., None], 0, flat).astype(np.uint8), hole)
+    assert np.abs(filled.astype(int) - 90).max() <= 2  # a flat image is filled flat
+
+
+def test_telea_is_opencvs():
+    import cv2
+
+    img, hole = textured(1, 32, seed=4)[0], center_hole(32)
+    zeroed = np.where(hole[..., None], 0, img).astype(np.uint8)
+    assert np.array_equal(ev.telea(zeroed, hole), cv2.inpaint(zeroed, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA))
+    assert not np.array_equal(ev.telea(zeroed, hole), ev.navier_stokes(zeroed, hole))
+
+
+@pytest.fixture
+def tiny_model(tmp_path, tiny_models):
+    G, D = tiny_models
+    path = checkpoint.save_model(tmp_path / "tiny.safetensors", G=G, D=D)
+    return checkpoint.load(path)
+
+
+def test_ganfill_methods_share_one_search_and_ignore_batching(tiny_model):
+    images = textured(5, 32, seed=5)
+    holes = ev.make_holes("center", 5, 32, seed=0)
+    cfg = CompleteConfig(num_steps=4)
+    a = ev.complete_ganfill(tiny_model, images, holes, config=cfg, batch_size=5, seed=0)
+    b = ev.complete_ganfill(tiny_model, images, holes, config=cfg, batch_size=2, seed=0)
+    for m in ev.GANFILL_METHODS:
+        out, seconds = a[m]
+        assert np.array_equal(out, b[m][0])  # z depends on the image, not on the batch
+        assert seconds > 0
+        assert np.array_equal(out[~holes], images[~holes])
+    paste, poisson = a["ganfill-paste"][0], a["ganfill"][0]
+    assert not np.array_equal(paste, poisson)  # the blends differ in the hole only
+    # Poisson blending of the same G(z^): the seam at the hole border is far smaller than the paste's
+    edge = holes & ~np.roll(holes, 1, axis=2)  # hole pixels whose left neighbour is known
+
+    def border_jump(out):
+        return np.abs(out.astype(int) - np.roll(out, 1, axis=2).astype(int))[edge].mean()
+
+    assert border_jump(poisson) < border_jump(paste)
+
+
+# ---------------------------------------------------------------------------------- realism score
+
+
+def test_realism_score_originals_near_chance_and_crude_fills_obvious():
+    images = textured(120, 32, seed=6)
+    holes = ev.make_holes("center", 120, 32, seed=0)
+    assert ev.realism_features(images).shape == (120, 18 + 3 * 16)
+    same = ev.detectability(images, images)
+    assert 0.38 <= same <= 0.62, same
+    grey = np.where(holes[..., None], 128, images).astype(np.uint8)  # hole left empty (grey)
+    black = np.where(holes[..., None], 0, images).astype(np.uint8)
+    mean = np.stack([ev.mean_fill(im, h) for im, h in zip(images, holes)])
+    for name, fake in [("grey", grey), ("black", black), ("mean", mean)]:
+        assert ev.detectability(images, fake) >= 0.95, name
+    assert ev.detectability(images, mean, seed=1) == ev.detectability(images, mean, seed=1)  # deterministic
+    assert math.isnan(ev.detectability(images[:8], images[:8]))  # too few for 5 folds
+
+
+def test_face_detector_finds_no_face_in_noise_or_flat_images():
+    rng = np.random.default_rng(7)
+    junk = np.concatenate([rng.integers(0, 256, (10, 64, 64, 3), dtype=np.uint8), np.full((3, 64, 64, 3), 128, np.uint8),
+                           textured(5, 64)])
+    assert ev.faces_found(junk).mean() <= 0.1
+
+
+def test_face_detector_on_real_faces_from_an_image_folder():
+    folder = shared("celeba64") / "val"
+    model = SimpleNamespace(config=SimpleNamespace(resolution=64), domain={"crop": "none", "background": [255, 255, 255]})
+    images, names = ev.load_images(folder, model, n=40, seed=0)
+    assert images.shape == (40, 64, 64, 3) and len(set(names)) == 40
+    again, names2 = ev.load_images(folder, model, n=10, seed=0)
+    assert names2 == names[:10] and np.array_equal(again, images[:10])  # the first n of one seeded order
+    rate = ev.faces_found(images).mean()
+    assert rate >= 0.8, rate
+    holes = ev.make_holes("half", 40, 64, seed=0)
+    assert ev.faces_found(np.where(holes[..., None], 128, images).astype(np.uint8)).mean() < rate - 0.2
+
+
+# ---------------------------------------------------------------------------------- the loop
+
+
+def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, capsys):
+    G, D = tiny_models
+    ckpt = checkpoint.save_model(tmp_path / "tiny.safetensors", G=G, D=D)
+    out = tmp_path / "eval"
+    main(["evaluate", str(ckpt), str(tiny_dataset), "--out", str(out), "-n", "12", "--masks", "center,pattern",
+          "--num-steps", "5", "--batch-size", "5", "--figure-rows", "2", "--quiet"])
+    assert capsys.readouterr().out.startswith(f"results: {out / 'results.md'}")
+    record = json.loads((out / "results.json").read_text())
+    options = json.loads((out / "options.json").read_text())
+    md = (out / "results.md").read_text()
+    methods, masks = list(ev.METHODS), ["center", "pattern"]
+    assert options["num_images"] == 12 and options["complete"]["num_steps"] == 5 and options["masks"] == masks
+    assert options["command"].startswith(f"ganfill evaluate {ckpt} {tiny_dataset} --out {out}")
+    assert "--num-steps 5" in options["command"] and options["command"] in md
+    assert {(r["method"], r["mask"]) for r in record["results"]} == {(m, k) for m in methods for k in masks}
+    assert len(record["results"]) == len(methods) * len(masks)
+    assert len(record["images"]) == len(methods) * len(masks) * 12
+    assert "PSNR hole (dB)" in md and "PSNR full (dB)" in md and "detectable (%)" in md
+    assert record["reference"]["face_detector"] == "off"  # blobs are no faces: auto leaves it off
+    assert 0.0 <= record["reference"]["detectability_originals"] <= 1.0
+    for r in record["results"]:
+        per_image = [row for row in record["images"] if row["method"] == r["method"] and row["mask"] == r["mask"]]
+        assert len(per_image) == 12
+        for key in ev.METRICS:
+            assert r[key] == pytest.approx(np.mean([row[key] for row in per_image]))
+        assert r["psnr_hole"] < r["psnr_full"]  # the known pixels are exact, so the whole image scores higher
+        assert r["face_rate"] is None and r["seconds_per_image"] > 0
+        # the Markdown shows the JSON's numbers
+        section = md.split(f"## Mask `{r['mask']}`")[1].split("##")[0]
+        line = next(l for l in section.splitlines() if l.startswith(f"| {r['method']} |"))
+        assert line.split(" | ")[1:4] == [f"{r['psnr_hole']:.2f}", f"{r['psnr_full']:.2f}", f"{r['ssim']:.3f}"]
+    # figure: a caption row, then 2 images per mask; columns masked, each method, original
+    fig = Image.open(out / "figure.png")
+    s = 128
+    assert fig.size == (80 + (len(methods) + 2) * (s + 4) + 4, 20 + 2 * (2 * (s + 4) + 4))
+
+
+def test_evaluate_reports_face_rates_and_honours_methods(tiny_model):
+    images = textured(10, 32, seed=8)
+    result = ev.evaluate(tiny_model, images, masks=["half"], methods=["telea", "mean"], face_detector=True)
+    assert [r["method"] for r in result.results] == ["telea", "mean"]
+    assert set(result.completed) == {("telea", "half"), ("mean", "half")}
+    for r in result.results:
+        assert r["face_rate"] is not None and r["face_rate"] <= 0.2  # no faces in blobs either way
+    with pytest.raises(Exception, match="unknown method 'nope'"):
+        ev.evaluate(tiny_model, images, methods=["nope"])
+    with pytest.raises(Exception, match="uint8"):
+        ev.evaluate(tiny_model, textured(2, 16), methods=["mean"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--masks", "center,nope"], "unknown mask 'nope'"),
+    (["--blend", "paste"], "evaluate runs both blends"),
+    (["-n", "0"], "-n must be at least 1"),
+])
+def test_evaluate_command_errors_are_one_line(tmp_path, tiny_models, tiny_dataset, capsys, args, message):
+    G, D = tiny_models
+    ckpt = checkpoint.save_model(tmp_path / "tiny.safetensors", G=G, D=D)
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", str(ckpt), str(tiny_dataset), "--out", str(tmp_path / "o"), "--quiet", *args])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganfill: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "o" / "results.json").exists()
