@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,7 +174,8 @@ def save_training(run_dir: str | os.PathLike, *, step: int, G: Generator, G_ema:
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=root))
+    tmp = root / f".{final.name}.{secrets.token_hex(6)}.tmp"
+    tmp.mkdir()
     try:
         save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, domain=record.get("domain"), extra={"step": step})
         tg, mg = _optimizer_split(opt_G, "opt_G")
