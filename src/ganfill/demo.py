@@ -109,7 +109,7 @@ def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), progress: boo
         completed = load_image(folder / "completed.png")
         hole = load_image(folder / "mask.png")[..., 0] > 127  # white = hole
         rec = json.loads((folder / "record.json").read_text())
-        t = BASELINES["telea"](original * ~hole[..., None], hole)
+        t = BASELINES["telea"](original, hole)  # the baseline ignores what is in the hole
         save_image(t, folder / "telea.png")
         rows.append({"name": path.stem, "masked": f"completions/{path.stem}/masked.png",
                      "completed": f"completions/{path.stem}/completed.png", "fake": f"completions/{path.stem}/fake.png",

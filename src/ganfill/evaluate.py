@@ -75,13 +75,12 @@ from ganfill.blend import blend
 from ganfill.checkpoint import Loaded
 from ganfill.data import load_image, open_dataset, to_domain
 from ganfill.errors import GanfillError
-from ganfill.images import atomic_path, save_image, to_tensor, to_uint8
+from ganfill.images import HOLE_GREY, atomic_path, save_image, to_tensor, to_uint8
 from ganfill.inpaint import CompleteConfig, complete, sample_prior
 from ganfill.masks import MASKS, make_mask
 
 PAPER_MASKS = ("center", "pattern", "random80", "half")
 PSNR_CAP = 100.0  # dB; a per-image PSNR is capped here before averaging or writing JSON
-HOLE_GREY = 128  # how the figure shows the hole of the masked input
 
 # Yeh et al. 2017, Table 1 (CelebA, PSNR in dB; over the hole, see the module docstring)
 PAPER_PSNR = {

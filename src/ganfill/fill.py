@@ -36,12 +36,11 @@ from ganfill.blend import blend
 from ganfill.checkpoint import Loaded
 from ganfill.data import IMAGE_SUFFIXES, load_image, to_domain
 from ganfill.errors import GanfillError
-from ganfill.images import atomic_path, save_image, to_tensor, to_uint8
+from ganfill.images import HOLE_GREY, atomic_path, save_image, to_tensor, to_uint8
 from ganfill.inpaint import CompleteConfig, complete, sample_prior
 from ganfill.masks import MASKS, from_image, make_mask
 
 RECORD = "record.json"
-HOLE_GREY = 128  # how masked.png shows the hole
 
 
 # ---- inputs -------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+HOLE_GREY = 128  # how masked inputs show their hole, in files, figures and the web page
+
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, C) or (H, W, C) -> float (N, C, H, W) in [-1, 1]."""
