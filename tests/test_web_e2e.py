@@ -242,7 +242,7 @@ def test_parse_models_names_and_errors(tmp_path):
     assert list(models) == ["a", "y", "faces64", "step-00000001"]
     with pytest.raises(GanfillError, match="two models are named"):
         web.parse_models(["m=a.safetensors", "m=b.safetensors"])
-    assert web.shipped_models() == {}  # none ship yet; they will appear by themselves
+    assert web.shipped_models() == checkpoint.shipped_models()  # the page offers every shipped model
 
 
 def _png_header(width: int, height: int) -> bytes:

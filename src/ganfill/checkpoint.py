@@ -10,12 +10,19 @@ A *training checkpoint* is a folder ``RUN/checkpoints/step-NNNNNNNN/`` holding
 config, resolved training options, step, optimizer hyperparameters, dataset manifest summary).
 Every file is written under a temporary name and renamed into place, so a run killed at any
 moment leaves either the previous checkpoint or the new one, never half of one.
+
+A *shipped model* is a bare model file inside the package, ``ganfill/assets/models/NAME.safetensors``
+(fp16 by default: the EMA generator and the discriminator, config and domain in the metadata,
+training step and images seen in ``step`` / ``images_seen``), next to its hand-written model card
+``NAME.md``. ``export`` writes one from a training checkpoint; ``resolve`` turns a shipped name
+or a path into a model file, and every command that takes a checkpoint goes through it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import secrets
 from dataclasses import dataclass
@@ -23,7 +30,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file, safe_open
+from safetensors.torch import load_file, save, save_file, safe_open
 
 from ganfill import __version__
 from ganfill.errors import GanfillError
@@ -35,6 +42,10 @@ MODEL_FILE = "model.safetensors"
 STATE_FILE = "state.safetensors"
 CONFIG_FILE = "config.json"
 CKPT_GLOB = "step-*"
+SHIPPED_DIR = Path(__file__).parent / "assets" / "models"  # package data: NAME.safetensors + NAME.md
+CARD_SUFFIX = ".md"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a shipped model's name: letters, digits, - and _
+DTYPES = {"fp16": torch.float16, "fp32": torch.float32}
 
 
 @dataclass
@@ -76,7 +87,7 @@ def save_model(path: str | os.PathLike, *, G: Generator, D: Discriminator, G_tra
     meta["domain"] = json.dumps(domain or {"crop": "none", "background": [255, 255, 255]})
     meta |= {k: json.dumps(v) for k, v in (extra or {}).items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        tmp.write_bytes(save(tensors, metadata=meta))  # through Python: the usual file permissions (save_file: 0600)
     return path
 
 
@@ -96,14 +107,52 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
     return path
 
 
+def shipped_models() -> dict[str, Path]:
+    """The models that ship with ganfill, by name (the file stem), in name order."""
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.safetensors"))}
+
+
+def _shipped_list() -> str:
+    names = list(shipped_models())
+    return ", ".join(names) if names else f"none installed in {SHIPPED_DIR}"
+
+
+def resolve(spec: str | os.PathLike) -> Path:
+    """The model file a model spec names: a shipped model's name (``faces64``), a .safetensors
+    file, a run folder (its latest checkpoint) or a checkpoint folder.
+
+    An existing path wins over a shipped name of the same spelling. Anything else is a
+    one-line ``GanfillError`` that lists the shipped names.
+    """
+    path = Path(spec)
+    if path.exists():
+        return find_checkpoint(path)
+    text = str(spec)
+    shipped = shipped_models()
+    if text in shipped:
+        return shipped[text]
+    if NAME_PATTERN.fullmatch(text):
+        raise GanfillError(f"no model named {text!r}: shipped models are {_shipped_list()}; "
+                           "or give a run folder, a checkpoint folder or a .safetensors model file")
+    raise GanfillError(f"checkpoint {path} does not exist and is not a shipped model ({_shipped_list()}): "
+                       "give a shipped model's name, a run folder, a checkpoint folder or a .safetensors model file")
+
+
+def _unreadable(path: Path, error: Exception) -> GanfillError:
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return GanfillError(f"{path} is not a readable safetensors checkpoint ({first}): is the file complete?")
+
+
+_READ_ERRORS = (SafetensorError, OSError, ValueError, RuntimeError)
+
+
 def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
         tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise GanfillError(f"{path} is not a readable safetensors checkpoint ({first}): is the file complete?") from None
+    except _READ_ERRORS as e:
+        raise _unreadable(path, e) from None
     return tensors, meta
 
 
@@ -121,9 +170,10 @@ def _load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix
 def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
     """Rebuild G and D (eval mode, fp32) from a checkpoint alone.
 
+    path: anything ``resolve`` takes (a shipped model's name, a model file, a run or checkpoint folder).
     raw_generator: load the G being trained instead of its EMA copy (training checkpoints only).
     """
-    file = find_checkpoint(path)
+    file = resolve(path)
     tensors, meta = _read_tensors(file)
     if meta.get("format") != FORMAT or "model_config" not in meta:
         raise GanfillError(f"{file} is a safetensors file but not a ganfill model (no ganfill metadata)")
@@ -217,3 +267,160 @@ def latest_training_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     root = Path(run_dir) / "checkpoints"
     done = [p for p in sorted(root.glob(CKPT_GLOB)) if (p / CONFIG_FILE).is_file()] if root.is_dir() else []
     return done[-1] if done else None
+
+
+# ---- shipped models -----------------------------------------------------------------------
+
+
+def shipped_path(name_or_path: str | os.PathLike) -> Path:
+    """Where ``export`` writes: a bare name (``faces64``) is the shipped model
+    ``SHIPPED_DIR/faces64.safetensors``; anything with a folder or a suffix is a path, and must
+    end in ``.safetensors``."""
+    text = str(name_or_path)
+    if NAME_PATTERN.fullmatch(text):
+        return SHIPPED_DIR / f"{text}.safetensors"
+    path = Path(name_or_path)
+    if path.suffix != ".safetensors":
+        raise GanfillError(f"{path} is neither a model name (letters, digits, - and _) nor a .safetensors file path")
+    return path
+
+
+def _training_record(file: Path, info: dict) -> dict:
+    """Step and images seen of a training checkpoint (from its config.json and the run's log.jsonl)."""
+    step = info.get("step")
+    if step is None:
+        return {}
+    record = {"step": int(step)}
+    log = file.parent.parent.parent / "log.jsonl"  # RUN/checkpoints/step-N/model.safetensors -> RUN/log.jsonl
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("step") == step and "images" in row:
+                record["images_seen"] = int(row["images"])
+    return record
+
+
+def export(ckpt: str | os.PathLike, out: str | os.PathLike, *, dtype: torch.dtype = torch.float16,
+           domain: dict | None = None) -> Path:
+    """Write a shipped-model file from a checkpoint: G (the EMA weights of a training
+    checkpoint) and D in ``dtype`` (fp16 halves the file; ``load`` computes in fp32), the model
+    config, the domain (``domain`` replaces the checkpoint's, e.g. ``{"crop": "center:108",
+    "background": [255, 255, 255]}`` for a model trained on already-cropped CelebA faces) and
+    the training step, images seen, training options and dataset summary in the metadata.
+    The file appears atomically. Returns its path."""
+    from ganfill.data import parse_crop  # validates a replacement crop policy
+
+    loaded = load(ckpt)
+    out = Path(out)
+    if out.resolve() == loaded.path.resolve():
+        raise GanfillError(f"{out} is the checkpoint being exported: write the shipped model elsewhere")
+    new_domain = dict(loaded.domain)
+    if domain:
+        new_domain |= domain
+        new_domain["crop"] = str(parse_crop(new_domain["crop"]))
+        new_domain["background"] = [int(c) for c in new_domain["background"]]
+    extra = _training_record(loaded.path, loaded.info)
+    if loaded.info.get("train"):
+        extra["train"] = loaded.info["train"]
+    if loaded.info.get("dataset"):
+        extra["dataset"] = {k: v for k, v in loaded.info["dataset"].items() if k not in ("shards", "sources", "fonts", "skipped")}
+    return save_model(out, G=loaded.G, D=loaded.D, domain=new_domain, dtype=dtype, extra=extra)
+
+
+@dataclass
+class Described:
+    """A model file's metadata, read without loading its tensors."""
+
+    path: Path
+    config: ModelConfig
+    domain: dict
+    size: int  # bytes
+    dtype: str  # of the stored weights, e.g. "F16"
+    meta: dict  # every other metadata entry, JSON-decoded (step, images_seen, train, dataset, ...)
+
+
+def describe(spec: str | os.PathLike) -> Described:
+    """Config, domain, size and training record of a model (anything ``resolve`` takes)."""
+    file = resolve(spec)
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            meta = f.metadata() or {}
+            keys = list(f.keys())
+            dtype = str(f.get_slice(keys[0]).get_dtype()) if keys else "?"
+    except _READ_ERRORS as e:
+        raise _unreadable(file, e) from None
+    if meta.get("format") != FORMAT or "model_config" not in meta:
+        raise GanfillError(f"{file} is a safetensors file but not a ganfill model (no ganfill metadata)")
+    decoded = {}
+    for k, v in meta.items():
+        try:
+            decoded[k] = json.loads(v)
+        except json.JSONDecodeError:
+            decoded[k] = v
+    config = ModelConfig.from_dict(decoded.pop("model_config"))
+    domain = decoded.pop("domain", {"crop": "none", "background": [255, 255, 255]})
+    return Described(file, config, domain, file.stat().st_size, dtype, decoded)
+
+
+def domain_text(domain: dict) -> str:
+    """``center:108``, ``none``, or ``pad on #ffffff``."""
+    crop = str(domain.get("crop", "none"))
+    if crop == "pad":
+        return "pad on #{:02x}{:02x}{:02x}".format(*domain.get("background", (255, 255, 255)))
+    return crop
+
+
+def card_path(model_file: str | os.PathLike) -> Path:
+    """The model card beside a model file: ``NAME.md`` for ``NAME.safetensors``."""
+    return Path(model_file).with_suffix(CARD_SUFFIX)
+
+
+def card_title(model_file: str | os.PathLike) -> str | None:
+    """The first non-empty line of a model's card (Markdown heading marks removed), or None."""
+    card = card_path(model_file)
+    if not card.is_file():
+        return None
+    for line in card.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            return line.strip().lstrip("#").strip()
+    return None
+
+
+def card_skeleton(model_file: str | os.PathLike, *, data: list[str] | tuple[str, ...] = ()) -> str:
+    """A Markdown model card to finish by hand: model config, parameter counts, domain, training
+    step and images seen, file size; ``data`` lines go under "Training data" (else a TODO)."""
+    d = describe(model_file)
+    G, D = build(d.config)
+    n_g, n_d = (sum(p.numel() for p in m.parameters()) for m in (G, D))
+    c, r = d.config, d.config.resolution
+    name = Path(d.path).stem
+    train, dataset = d.meta.get("train", {}), d.meta.get("dataset", {})
+    lines = [f"# {name}: {r}x{r} DCGAN ({c.arch} preset), domain {domain_text(d.domain)}", "",
+             "<!-- skeleton written by `ganfill export`: finish the TODO parts by hand -->", "",
+             "TODO: one paragraph on what the model completes, and how well.", "",
+             "## Model", "", "| | |", "|---|---|",
+             f"| architecture | `{c.arch}` preset, {r}x{r} RGB, z: {c.z_dim}-dim N(0, I) |",
+             f"| widths | G {c.g_width}, D {c.d_width} |",
+             f"| parameters | G {n_g:,}, D {n_d:,} |",
+             "| weights | G: the EMA copy of the generator; D: the discriminator (for the perceptual loss) |",
+             f"| domain | crop `{d.domain.get('crop')}`, background {tuple(d.domain.get('background', ()))} |",
+             f"| file | `{d.path.name}`, {d.size / 1e6:.1f} MB, {d.dtype} |", "",
+             "## Training", "", "| | |", "|---|---|"]
+    if "step" in d.meta:
+        lines.append(f"| iterations | {d.meta['step']:,} |")
+    if "images_seen" in d.meta:
+        epochs = f" ({d.meta['images_seen'] / dataset['count']:.1f} epochs)" if dataset.get("count") else ""
+        lines.append(f"| images seen | {d.meta['images_seen']:,}{epochs} |")
+    if dataset:
+        count = f"{dataset['count']:,} images, " if isinstance(dataset.get("count"), int) else ""
+        lines.append(f"| dataset | {count}{dataset.get('resolution', '?')}px, crop `{dataset.get('crop', '?')}` |")
+    if train:
+        lines.append(f"| optimiser | Adam lr {train.get('lr')}, betas ({train.get('beta1')}, {train.get('beta2')}), "
+                     f"batch {train.get('batch_size')}, D:G steps {train.get('d_steps')}:{train.get('g_steps')}, "
+                     f"EMA decay {train.get('ema_decay')} |")
+    lines += ["", "## Training data", ""] + ([f"{line}" for line in data] or ["TODO: source, preprocessing, licence."])
+    lines += ["", "## Limitations", "", "TODO", ""]
+    return "\n".join(lines)

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import click
 
-from ganfill.demo import DemoConfig
+from ganfill.checkpoint import DTYPES
+from ganfill.demo import IMAGES_MODEL, DemoConfig
 from ganfill.errors import GanfillError
+from ganfill.images import atomic_path
 from ganfill.inpaint import CompleteConfig
 from ganfill.train import TrainConfig
 
@@ -43,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
 def cli():
     """ganfill: semantic image inpainting with a DCGAN prior (Yeh et al., CVPR 2017).
 
-    Typical flow: prepare (or glyphs) -> train -> sample / inpaint.
+    Typical flow: prepare (or glyphs) -> train -> export -> sample / inpaint / evaluate.
+    `ganfill models` lists the models that ship with ganfill; `ganfill demo` shows them at work.
     """
 
 
@@ -162,7 +165,11 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, devi
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="grid image to write (.png)")
 def sample(ckpt, n, seed, out):
-    """Draw n samples from a checkpoint into one grid image."""
+    """Draw n samples from a model into one grid image.
+
+    CKPT: a shipped model's name (see `ganfill models`), a run folder, a checkpoint folder or a
+    .safetensors model file.
+    """
     from ganfill import checkpoint
     from ganfill.images import grid, save_image
     from ganfill.train import sample as draw
@@ -175,8 +182,9 @@ def sample(ckpt, n, seed, out):
 
 
 @cli.command()
-@click.argument("ckpt", type=click.Path(path_type=Path))
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("args", metavar="[CKPT] INPUTS...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_spec", help="the model, instead of CKPT: a shipped model's name (see `ganfill models`), "
+                                             "a run folder, a checkpoint folder or a .safetensors file")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="output folder")
 @click.option("--mask", default="center", show_default=True,
               help="center, pattern, random80, half, grid, strokes, a mask image (white = hole) "
@@ -190,8 +198,10 @@ def sample(ckpt, n, seed, out):
 @click.option("--overwrite", is_flag=True, help="redo images whose results already exist (default: skip them)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_config_options(CompleteConfig, defaults=INPAINT_DEFAULTS)
-def inpaint(ckpt, inputs, out_dir, mask, mask_level, fit, batch_size, seed, overwrite, quiet, **options):
-    """Repair images with a trained model: CKPT is a run folder, checkpoint folder or model file.
+def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, overwrite, quiet, **options):
+    """Repair images with a trained model: `ganfill inpaint CKPT INPUTS...` or
+    `ganfill inpaint --model NAME INPUTS...`. CKPT / NAME: a shipped model's name (faces64, ...),
+    a run folder, a checkpoint folder or a .safetensors model file.
 
     Every knob of the latent search has the paper's default (1500 Adam steps, lambda 0.003,
     importance-weighted contextual loss, Poisson blending). Frames for the progress GIF are
@@ -202,6 +212,9 @@ def inpaint(ckpt, inputs, out_dir, mask, mask_level, fit, batch_size, seed, over
 
     from ganfill import checkpoint, fill
 
+    ckpt, inputs = (model_spec, args) if model_spec is not None else (args[0], args[1:])
+    if not inputs:
+        raise GanfillError("no INPUTS: give the model (CKPT or --model NAME) and then the images to repair")
     config = CompleteConfig(**(INPAINT_DEFAULTS | _given(options)))
     model = checkpoint.load(ckpt)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
@@ -220,14 +233,75 @@ def inpaint(ckpt, inputs, out_dir, mask, mask_level, fit, batch_size, seed, over
 @cli.command()
 @click.option("--out", "out_dir", default="ganfill-demo", show_default=True, type=click.Path(path_type=Path),
               help="folder for the report and everything it shows")
+@click.option("--images", type=click.Path(path_type=Path),
+              help="complete your own images (a folder or a file) instead of the built-in ones")
+@click.option("--model", help="only this model: a shipped model's name, or with --images any checkpoint "
+                              f"(default: glyphs32 and faces64; with --images: {IMAGES_MODEL})")
+@click.option("--mask", default="center", show_default=True,
+              help="as for `ganfill inpaint`: center, pattern, random80, half, grid, strokes, a mask image or folder")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @_config_options(DemoConfig)
-def demo(out_dir, quiet, **options):
-    """Run the whole pipeline on built-in data and write an HTML report (about a minute on 2 cores)."""
+def demo(out_dir, images, model, mask, quiet, **options):
+    """Complete images with the shipped models next to OpenCV's Telea; write an HTML report.
+
+    With no options (about a minute on 2 cores, no training): glyphs32 on characters from
+    fonts it never saw, and faces64 on NASA's portrait of Eileen Collins, center mask.
+    """
     from ganfill import demo as run_demo
 
-    page = run_demo.run(out_dir, config=DemoConfig(**_given(options)), progress=not quiet, echo=click.echo)
+    page = run_demo.run(out_dir, config=DemoConfig(**_given(options)), model=model, images=images, mask=mask,
+                        progress=not quiet, echo=click.echo)
     click.echo(f"report: {page.resolve()}")
+
+
+@cli.command()
+@click.argument("ckpt", type=click.Path(path_type=Path))
+@click.argument("name_or_path")
+@click.option("--dtype", type=click.Choice(list(DTYPES)), default="fp16", show_default=True, help="weights as stored")
+@click.option("--crop", help="replace the domain's crop policy (center:N, pad, none), e.g. center:108 for a model "
+                             "trained on already-cropped CelebA faces")
+@click.option("--background", help="replace the domain's background colour (pad policy)")
+@click.option("--card-data", multiple=True, help="a line for the skeleton card's 'Training data' section (repeatable)")
+def export(ckpt, name_or_path, dtype, crop, background, card_data):
+    """Write a shipped model (EMA generator + discriminator) from a checkpoint.
+
+    NAME_OR_PATH: a name (faces64) writes ganfill/assets/models/NAME.safetensors in the package,
+    a path ending in .safetensors writes there. A skeleton model card NAME.md (config, parameter
+    counts, training steps and images, file size) is written beside it unless one exists.
+    """
+    from ganfill import checkpoint
+
+    domain = {k: v for k, v in (("crop", crop), ("background", background and list(_colour(background)))) if v}
+    out = checkpoint.export(ckpt, checkpoint.shipped_path(name_or_path), dtype=DTYPES[dtype], domain=domain)
+    d = checkpoint.describe(out)
+    click.echo(f"{out} ({d.size / 1e6:.1f} MB, {d.dtype}, {d.config.resolution}x{d.config.resolution}, "
+               f"domain {checkpoint.domain_text(d.domain)}, step {d.meta.get('step', '?')})")
+    card = checkpoint.card_path(out)
+    if card.exists():
+        click.echo(f"model card {card} kept as it is")
+    else:
+        with atomic_path(card) as tmp:
+            tmp.write_text(checkpoint.card_skeleton(out, data=card_data), encoding="utf-8")
+        click.echo(f"model card skeleton written to {card}: finish it by hand")
+
+
+@cli.command()
+def models():
+    """List the shipped models: name, resolution, domain, file size and the first line of the card."""
+    from ganfill import checkpoint
+
+    shipped = checkpoint.shipped_models()
+    if not shipped:
+        click.echo(f"no shipped models in {checkpoint.SHIPPED_DIR}")
+        return
+    rows = [("name", "resolution", "domain", "size", "card")]
+    for name, path in shipped.items():
+        d = checkpoint.describe(path)
+        rows.append((name, f"{d.config.resolution}x{d.config.resolution}", checkpoint.domain_text(d.domain),
+                     f"{d.size / 1e6:.1f} MB", checkpoint.card_title(path) or "(no model card)"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
 
 
 @cli.command()
@@ -250,6 +324,9 @@ def demo(out_dir, quiet, **options):
 def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, face_detector, figure_rows, quiet,
              **options):
     """Score ganfill against classical inpainting on held-out images DATA (a dataset or image folder).
+
+    CKPT: a shipped model's name (see `ganfill models`), a run folder, a checkpoint folder or a
+    .safetensors model file.
 
     Every mask type hides the same seeded holes for every method; each completion is scored by
     PSNR over the hole and over the whole image, SSIM, L1 over the hole, seconds per image,
@@ -304,8 +381,8 @@ def _web():
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (0.0.0.0: every interface)")
 @click.option("--port", default=7860, show_default=True)
 @click.option("--models", "model_specs", multiple=True,
-              help="a checkpoint to offer: NAME=PATH or PATH (run folder, checkpoint folder or .safetensors); "
-                   "repeatable; shipped models are always offered")
+              help="a checkpoint to offer: NAME=PATH or PATH (run folder, checkpoint folder or .safetensors) "
+                   "or a shipped model's name; repeatable; shipped models are always offered, after these")
 @click.option("--results", "results_dir", type=click.Path(path_type=Path),
               help="also show the Study tab over this output folder of `ganfill inpaint`")
 @click.option("--db", type=click.Path(path_type=Path), help="the study's answers (default: RESULTS/study.sqlite3)")
@@ -315,7 +392,10 @@ def _web():
 def serve(host, port, model_specs, results_dir, db, originals, subject, concurrency):
     """Serve the repair page in the browser (Gradio): upload, paint the hole, watch it fill."""
     web = _web()
-    models = web.shipped_models() | web.parse_models(model_specs)
+    from ganfill import checkpoint
+
+    given = {name: checkpoint.resolve(path) for name, path in web.parse_models(model_specs).items()}
+    models = given | {name: path for name, path in web.shipped_models().items() if name not in given}  # given first
     if not models:
         raise GanfillError("no model to serve: give one with --models PATH (a run folder, checkpoint folder or .safetensors)")
     app = web.build_app(models, results_dir=results_dir, db=db, originals=originals, subject=subject,

@@ -533,12 +533,17 @@ def open_dataset(path: PathLike) -> ImageDataset:
 # Glyphs: the 62 characters rendered from every usable font
 
 
-def _default_font_dirs() -> list[Path]:
+def matplotlib_font_dir() -> Path:
+    """The TrueType fonts bundled with matplotlib (DejaVu, STIX, Computer Modern): on every machine."""
     import matplotlib  # imported here: only glyph rendering needs it
 
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+def _default_font_dirs() -> list[Path]:
     home = Path.home()
     candidates = [
-        Path(matplotlib.get_data_path()) / "fonts" / "ttf",
+        matplotlib_font_dir(),
         Path("/usr/share/fonts"),
         Path("/usr/local/share/fonts"),
         home / ".local" / "share" / "fonts",
@@ -634,6 +639,21 @@ def _render_glyph(font: ImageFont.FreeTypeFont, char: str, resolution: int) -> t
     small = canvas.resize((resolution, resolution), RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
     fingerprint = hashlib.sha256(canvas.crop(ink).tobytes() + f"{x1 - x0}x{y1 - y0}".encode()).digest()
     return 255 - np.asarray(small, dtype=np.uint8), fingerprint
+
+
+def render_chars(font: PathLike, chars: str, *, resolution: int, index: int = 0) -> np.ndarray:
+    """Characters of one font as the glyph datasets render them: uint8 (len(chars), R, R, 3),
+    black ink on white, ink box centred and fit to 80%. ``GanfillError`` if the font is not
+    usable for the glyph datasets (missing characters, a symbol font, a blank rendering)."""
+    path = Path(font)
+    resolution = _check_resolution(resolution)
+    try:
+        _check_cmap(path, index)
+        face = ImageFont.truetype(str(path), size=GLYPH_OVERSAMPLE * resolution, index=index)
+        glyphs = np.stack([_render_glyph(face, char, resolution)[0] for char in chars])
+    except Exception as e:  # noqa: BLE001 - Pillow and fontTools raise many types
+        raise GanfillError(f"font {path.name} cannot render the glyph characters: {_reason(e)}") from None
+    return np.repeat(glyphs[..., None], 3, axis=3)
 
 
 def _render_face(face: _Face, resolution: int) -> np.ndarray:

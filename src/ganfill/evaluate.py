@@ -498,8 +498,6 @@ def evaluate(
         raise GanfillError(f"--batch-size must be at least 1, got {batch_size}")
     n = len(images)
     names = list(names) if names is not None else [f"#{i}" for i in range(n)]
-    fmt = torch.channels_last  # ~1.25x faster convolutions on CPU
-    model.G.to(memory_format=fmt), model.D.to(memory_format=fmt)
 
     ev = Evaluation(images=images, names=names, holes={}, completed={}, seconds={})
     bar = tqdm(total=len(masks) * len(methods) * n, unit="img", disable=not progress, desc="evaluate",

@@ -354,8 +354,6 @@ def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLi
     mine = files[rank::world]
     todo = [f for f in mine if overwrite or not (out_dir / f.stem / RECORD).is_file()]
     unchanged = 0
-    fmt = torch.channels_last
-    model.G.to(memory_format=fmt), model.D.to(memory_format=fmt)
     bar = tqdm(total=len(todo) * config.num_steps, unit="img-it", unit_scale=True, disable=not progress,
                desc=f"inpaint{f' [{rank}/{world}]' if world > 1 else ''}", dynamic_ncols=True)
     with bar:

@@ -21,10 +21,10 @@ The API is modelled on NVlabs stylegan2-ada ``projector.project``: a pure functi
 
 from __future__ import annotations
 
+import copy
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +35,7 @@ from ganfill.errors import GanfillError
 
 CONTEXTUAL_KINDS = ("weighted", "l1", "l2")
 PRIORS = ("normal", "uniform")
+SCHEDULES = ("constant", "cosine")
 
 
 # ----------------------------------------------------------------------------------- losses
@@ -141,6 +142,9 @@ class CompleteConfig:
         beta2=0.999); the paper gives no learning rate.  Adam's step is ~lr per coordinate
         whatever the loss scale, so 1500 steps can move each coordinate by up to ~15 prior
         standard deviations: enough range, yet small enough steps to settle.
+    schedule: learning rate over the search: ``constant`` (the paper, bamos/dcgan-completion)
+        or ``cosine`` (decays from ``lr`` to 0 at ``num_steps``: large early steps find the
+        right region, small late ones settle, so far fewer steps reach the same quality).
     contextual: ``weighted`` (the paper), ``l1`` or ``l2``; window: W's window (7).
     restarts: independent z per image, optimised together as one batch of N*restarts; the
         restart with the lowest FINAL total loss is kept for each image.
@@ -167,6 +171,7 @@ class CompleteConfig:
     lam: float = 0.003
     lr: float = 0.01
     betas: tuple[float, float] = (0.9, 0.999)
+    schedule: str = "constant"
     contextual: str = "weighted"
     window: int = 7
     restarts: int = 1
@@ -189,6 +194,8 @@ class CompleteConfig:
             bad(f"lr must be > 0, got {self.lr}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             bad(f"betas must be two numbers in [0, 1), got {self.betas}")
+        if self.schedule not in SCHEDULES:
+            bad(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         if self.contextual not in CONTEXTUAL_KINDS:
             bad(f"unknown contextual loss {self.contextual!r}: choose one of {', '.join(CONTEXTUAL_KINDS)}")
         if int(self.window) < 1 or int(self.window) % 2 == 0:
@@ -238,24 +245,23 @@ class Result:
 # ----------------------------------------------------------------------------------- search
 
 
-@contextmanager
-def _frozen(*modules: nn.Module) -> Iterator[None]:
-    """Eval mode and requires_grad=False inside; every module's previous state restored after."""
-    saved = [
-        ([m.training for m in mod.modules()], [p.requires_grad for p in mod.parameters()])
-        for mod in modules
-    ]
-    try:
-        for mod in modules:
-            mod.eval()
-            mod.requires_grad_(False)
-        yield
-    finally:
-        for mod, (training, grads) in zip(modules, saved):
-            for m, t in zip(mod.modules(), training):
-                m.train(t)
-            for p, g in zip(mod.parameters(), grads):
-                p.requires_grad_(g)
+def fast_copy(module: nn.Module) -> nn.Module:
+    """A frozen copy of G or D for the search: eval mode, each batch norm folded into the
+    convolution before it (``torch.nn.utils.fusion``; exact up to rounding, since eval-mode
+    batch norm is a per-channel affine map), channels_last on CPU.  The original is untouched.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fast = copy.deepcopy(module).eval().requires_grad_(False)
+    for seq in [m for m in fast.modules() if isinstance(m, nn.Sequential)]:
+        items = list(seq.named_children())
+        for (name, conv), (bn_name, bn) in zip(items, items[1:]):
+            if isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and isinstance(bn, nn.BatchNorm2d):
+                setattr(seq, name, fuse_conv_bn_eval(conv, bn, transpose=isinstance(conv, nn.ConvTranspose2d)))
+                setattr(seq, bn_name, nn.Identity())
+    if next(fast.parameters()).device.type == "cpu":
+        fast.to(memory_format=torch.channels_last)
+    return fast.requires_grad_(False)
 
 
 def _validate(G: nn.Module, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -301,9 +307,9 @@ def complete(
 ) -> Result:
     """Complete the holes of ``images`` with G (Yeh et al. 2017); see the module docstring.
 
-    G: z (N, z_dim) -> (N, C, R, R); D: images -> logits (N,).  Both are put in eval mode with
-    requires_grad=False during the search and restored to their previous mode and
-    requires_grad afterwards; their parameters are never changed.
+    G: z (N, z_dim) -> (N, C, R, R); D: images -> logits (N,).  The search runs on frozen
+    copies in eval mode (``fast_copy``: batch norm folded into the convolutions, channels_last
+    on CPU); G and D themselves are never changed, not even their mode.
     images: (N, C, R, R) float in [-1, 1] (hole content ignored); masks: (N, 1, R, R) or
     (1, 1, R, R), 1 = known, 0 = hole.  Every mask needs a hole (GanfillError otherwise); an
     all-missing mask is allowed (L_c = 0: this just samples a realistic image from G).
@@ -315,9 +321,8 @@ def complete(
     last step (at EVERY step if ``record_every`` is 0) with the current best restart's
     G(z) (N, C, R, R) and total losses (N,); return True to stop the search early.
 
-    Speed (2-core AVX2 CPU, fp32, 64x64 DCGAN width 64, batch 64): ~140 image-iterations/s,
-    ~165 with G and D converted by the caller to ``memory_format=torch.channels_last``.  Use
-    fp32: bf16 convolutions are far slower on CPUs without native bf16.
+    Speed: see benchmarks/ (fp32 throughout: bf16 convolutions are far slower on CPUs without
+    native bf16).
     """
     cfg = config
     images, masks = _validate(G, images, masks)
@@ -346,6 +351,9 @@ def complete(
     project_to_prior(z, prior=cfg.prior, clip=cfg.clip)
     z.requires_grad_(True)
     opt = torch.optim.Adam([z], lr=cfg.lr, betas=tuple(cfg.betas))
+    sched = None
+    if cfg.schedule == "cosine" and cfg.num_steps > 0:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=int(cfg.num_steps))
 
     hist_total: list[torch.Tensor] = []  # each (N*R,)
     hist_c: list[torch.Tensor] = []
@@ -357,42 +365,44 @@ def complete(
     steps_run = 0
     arange = torch.arange(n, device=device)
 
-    with _frozen(G, D):
-        for step in range(int(cfg.num_steps) + 1):
-            fake = G(z)  # (N*R, C, R, R)
-            lc = _contextual(fake, y_rep, w_rep, cfg.contextual)  # (N*R,)
-            lp = perceptual_loss(D(fake))  # (N*R,)
-            total = lc + cfg.lam * lp  # (N*R,)
-            hist_total.append(total.detach())
-            hist_c.append(lc.detach())
-            hist_p.append(lp.detach())
-            steps_run = step
+    G, D = fast_copy(G), fast_copy(D)  # the caller's modules are never touched
+    for step in range(int(cfg.num_steps) + 1):
+        fake = G(z)  # (N*R, C, R, R)
+        lc = _contextual(fake, y_rep, w_rep, cfg.contextual)  # (N*R,)
+        lp = perceptual_loss(D(fake))  # (N*R,)
+        total = lc + cfg.lam * lp  # (N*R,)
+        hist_total.append(total.detach())
+        hist_c.append(lc.detach())
+        hist_p.append(lp.detach())
+        steps_run = step
 
-            last = step == cfg.num_steps
-            stop = False
-            if cfg.patience is not None:
-                cur = total.detach().view(n, R).min(dim=1).values.double().cpu()  # (N,)
-                improved = torch.isinf(best) | (cur < best - cfg.tol * best.abs())
-                best = torch.where(improved, cur, best)
-                since = torch.where(improved, torch.zeros_like(since), since + 1)
-                stop = bool((since >= cfg.patience).all())
+        last = step == cfg.num_steps
+        stop = False
+        if cfg.patience is not None:
+            cur = total.detach().view(n, R).min(dim=1).values.double().cpu()  # (N,)
+            improved = torch.isinf(best) | (cur < best - cfg.tol * best.abs())
+            best = torch.where(improved, cur, best)
+            since = torch.where(improved, torch.zeros_like(since), since + 1)
+            stop = bool((since >= cfg.patience).all())
 
-            if every or callback is not None:
-                due = (every == 0) or step % every == 0 or last or stop
-                if due:
-                    k = total.detach().view(n, R).argmin(dim=1)  # (N,) current best restart
-                    cur_fake = fake.detach().view(n, R, ch, r, r)[arange, k]  # (N, C, R, R)
-                    if every:
-                        frames.append((step, paste(cur_fake, images, masks)))
-                    if callback is not None and callback(step, cur_fake, total.detach().view(n, R)[arange, k]):
-                        stop = True
-            if last or stop:
-                break
+        if every or callback is not None:
+            due = (every == 0) or step % every == 0 or last or stop
+            if due:
+                k = total.detach().view(n, R).argmin(dim=1)  # (N,) current best restart
+                cur_fake = fake.detach().view(n, R, ch, r, r)[arange, k]  # (N, C, R, R)
+                if every:
+                    frames.append((step, paste(cur_fake, images, masks)))
+                if callback is not None and callback(step, cur_fake, total.detach().view(n, R)[arange, k]):
+                    stop = True
+        if last or stop:
+            break
 
-            opt.zero_grad(set_to_none=True)
-            total.sum().backward()  # sum over images: each z gets exactly its own gradient
-            opt.step()
-            project_to_prior(z, prior=cfg.prior, clip=cfg.clip)
+        opt.zero_grad(set_to_none=True)
+        total.sum().backward()  # sum over images: each z gets exactly its own gradient
+        opt.step()
+        if sched is not None:
+            sched.step()
+        project_to_prior(z, prior=cfg.prior, clip=cfg.clip)
 
     # keep, per image, the restart with the lowest final loss
     final = hist_total[-1].view(n, R)

@@ -75,8 +75,7 @@ def _look(image: np.ndarray) -> list[str]:
 
 def shipped_models() -> dict[str, Path]:
     """Models that ship with ganfill (package data ``ganfill/assets/models/*.safetensors``), by stem."""
-    folder = Path(__file__).parent / "assets" / "models"
-    return {p.stem: p for p in sorted(folder.glob("*.safetensors"))}
+    return checkpoint.shipped_models()
 
 
 def _model_name(path: Path) -> str:

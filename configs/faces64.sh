@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# faces64: DCGAN (pytorch/examples architecture, width 64) on CelebA 64x64, train identities only.
+set -euo pipefail
+DATA=${DATA:-../shared/data}; RUNS=${RUNS:-runs}; GF=${GF:-.venv/bin/ganfill}
+STEPS=${STEPS:-4500}
+[ -d "$RUNS/data/celeba64-train" ] || $GF prepare "$DATA/celeba64/train" "$RUNS/data/celeba64-train" --crop none
+[ -d "$RUNS/data/celeba64-val" ] || $GF prepare "$DATA/celeba64/val" "$RUNS/data/celeba64-val" --crop none
+if [ -d "$RUNS/faces64-dcgan/checkpoints" ]; then
+  $GF train --out "$RUNS/faces64-dcgan" --resume --steps "$STEPS"
+else
+  $GF train "$RUNS/data/celeba64-train" --out "$RUNS/faces64-dcgan" --arch dcgan --g-width 64 --d-width 64 \
+    --steps "$STEPS" --checkpoint-every 500 --keep 2
+fi
+$GF export "$RUNS/faces64-dcgan" faces64 --crop center:108

@@ -1,0 +1,239 @@
+"""The reference models that ship in ganfill/assets/models, their lookup by name, `ganfill export`
+and `ganfill models`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from ganfill import checkpoint
+from ganfill.errors import GanfillError
+from ganfill.inpaint import CompleteConfig, complete
+from ganfill.masks import make_mask
+from ganfill.models import ModelConfig, build, ema_copy
+
+SHIPPED = checkpoint.shipped_models()
+# what each reference model must be: resolution and domain (the crop users' images get)
+EXPECTED = {
+    "faces64": (64, {"crop": "center:108", "background": [255, 255, 255]}),
+    "pokemon64": (64, {"crop": "pad", "background": [255, 255, 255]}),
+    "glyphs32": (32, {"crop": "pad", "background": [255, 255, 255]}),
+}
+
+
+def _cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "ganfill", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+def _one_line_error(proc) -> str:
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("ganfill: error:") and proc.stderr.count("\n") == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return proc.stderr
+
+
+def test_the_three_reference_models_ship():
+    # a failure, not a skip: an empty folder means a broken package
+    assert sorted(SHIPPED) == sorted(EXPECTED), (
+        f"{checkpoint.SHIPPED_DIR} holds {sorted(SHIPPED)}; export the models with `ganfill export CKPT NAME`")
+
+
+# parametrized over what is there; an empty folder still yields one (failing) case
+@pytest.mark.parametrize("name", sorted(SHIPPED) or ["<no shipped model>"])
+def test_shipped_model_loads_generates_and_completes(name):
+    assert name in SHIPPED, f"no shipped models in {checkpoint.SHIPPED_DIR}"
+    path = SHIPPED[name]
+    assert path == checkpoint.SHIPPED_DIR / f"{name}.safetensors"
+    card = checkpoint.card_path(path)
+    assert card.is_file() and checkpoint.card_title(path), f"{name} has no model card {card}"
+    with safe_open(str(path), framework="pt") as f:  # fp16 on disk, G and D only (no raw training G)
+        keys = list(f.keys())
+        assert {f.get_slice(k).get_dtype() for k in keys if "num_batches_tracked" not in k} == {"F16"}
+        assert {k.split(".")[0] for k in keys} == {"G", "D"}
+
+    model = checkpoint.load(name)
+    assert model.path == path and not model.G.training and not model.D.training
+    r = model.config.resolution
+    if name in EXPECTED:
+        assert (r, model.domain) == EXPECTED[name]
+    assert next(model.G.parameters()).dtype == torch.float32  # computed in fp32
+
+    with torch.no_grad():
+        x = model.G(torch.randn(6, model.G.z_dim, generator=torch.Generator().manual_seed(0)))
+        logits = model.D(x)
+    assert x.shape == (6, 3, r, r) and torch.isfinite(x).all()
+    assert x.min() >= -1 and x.max() <= 1 and x.std() > 0.05  # an image, not a constant
+    assert logits.shape == (6,) and torch.isfinite(logits).all()
+
+    image = x[:1]  # an image of the model's own domain, completed from its known part
+    mask = make_mask("center", 1, r)
+    result = complete(model.G, model.D, image, mask, config=CompleteConfig(num_steps=8),
+                      generator=torch.Generator().manual_seed(1))
+    assert result.completed.shape == image.shape and torch.isfinite(result.completed).all()
+    known = mask.bool().expand_as(image)
+    assert torch.equal(result.completed[known], image[known])  # known pixels keep their exact values
+    assert not torch.equal(result.completed[~known], torch.zeros_like(image[~known]))
+
+
+# ---- name resolution ----------------------------------------------------------------------
+
+
+def _training_run(tmp_path, *, step=5):
+    """A tiny run folder as `ganfill train` leaves it: a checkpoint and log.jsonl."""
+    config = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
+    torch.manual_seed(0)
+    G, D = build(config)
+    G_ema = ema_copy(G)
+    with torch.no_grad():
+        for p in G_ema.parameters():  # the EMA copy differs from the raw G
+            p.add_(0.25)
+    opt_G, opt_D = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
+    run = tmp_path / "run"
+    record = {"domain": {"crop": "none", "background": [255, 255, 255]},
+              "train": {"batch_size": 64, "lr": 0.0002, "beta1": 0.5, "beta2": 0.999, "d_steps": 1, "g_steps": 2,
+                        "ema_decay": 0.999},
+              "dataset": {"count": 100, "resolution": 32, "crop": "none", "shards": [{"file": "x"}]}}
+    ckpt = checkpoint.save_training(run, step=step, G=G, G_ema=G_ema, D=D, opt_G=opt_G, opt_D=opt_D, record=record)
+    (run / "log.jsonl").write_text("".join(json.dumps({"step": s, "images": 64 * s}) + "\n" for s in range(1, step + 1)))
+    return run, ckpt, G, G_ema, D
+
+
+def test_resolve_names_files_run_and_checkpoint_folders(tmp_path):
+    run, ckpt, *_ = _training_run(tmp_path)
+    model_file = ckpt / checkpoint.MODEL_FILE
+    assert checkpoint.resolve(run) == model_file
+    assert checkpoint.resolve(ckpt) == model_file
+    assert checkpoint.resolve(model_file) == model_file
+    assert checkpoint.resolve(str(model_file)) == model_file
+    for name, path in SHIPPED.items():
+        assert checkpoint.resolve(name) == path
+        assert checkpoint.load(name).path == path
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("faces65", "no model named 'faces65': shipped models are faces64, glyphs32, pokemon64"),
+    ("runs/nowhere", "does not exist and is not a shipped model (faces64, glyphs32, pokemon64)"),
+    ("missing.safetensors", "does not exist"),
+])
+def test_unknown_model_is_a_one_line_error_listing_the_shipped_names(spec, words):
+    with pytest.raises(GanfillError) as info:
+        checkpoint.resolve(spec)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_cli_takes_shipped_names_wherever_it_takes_a_checkpoint(tmp_path):
+    out = tmp_path / "grid.png"
+    proc = _cli("sample", "glyphs32", "-n", "4", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert str(SHIPPED["glyphs32"]) in proc.stdout and out.is_file()
+
+    err = _one_line_error(_cli("inpaint", "--model", "nope", tmp_path, "--out", tmp_path / "o"))
+    assert "no model named 'nope': shipped models are faces64, glyphs32, pokemon64" in err
+    err = _one_line_error(_cli("evaluate", "nope", tmp_path, "--out", tmp_path / "e"))
+    assert "no model named 'nope'" in err
+    err = _one_line_error(_cli("inpaint", "glyphs32", "--out", tmp_path / "o"))
+    assert "no INPUTS" in err
+
+
+def test_inpaint_model_option_and_ckpt_argument_give_the_same_result(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(tmp_path / "a.png")
+    common = ["--out", None, "--num-steps", "3", "--quiet", "--record-every", "0"]
+    for kind, words in (("name", ["inpaint", "--model", "glyphs32", tmp_path / "a.png"]),
+                        ("ckpt", ["inpaint", "glyphs32", tmp_path / "a.png"])):
+        proc = _cli(*words, *[tmp_path / kind if c is None else c for c in common])
+        assert proc.returncode == 0, proc.stderr
+        record = json.loads((tmp_path / kind / "a" / "record.json").read_text())
+        assert record["checkpoint"] == str(SHIPPED["glyphs32"]) and record["domain"]["crop"] == "pad"
+    a, b = (np.asarray(Image.open(tmp_path / k / "a" / "completed.png")) for k in ("name", "ckpt"))
+    assert a.shape == (32, 32, 3) and np.array_equal(a, b)
+
+
+# ---- export -------------------------------------------------------------------------------
+
+
+def test_shipped_path_names_and_paths(tmp_path):
+    assert checkpoint.shipped_path("faces64") == checkpoint.SHIPPED_DIR / "faces64.safetensors"
+    assert checkpoint.shipped_path(tmp_path / "m.safetensors") == tmp_path / "m.safetensors"
+    with pytest.raises(GanfillError, match="neither a model name"):
+        checkpoint.shipped_path(tmp_path / "model.pt")
+
+
+def test_export_writes_ema_generator_and_discriminator_in_fp16(tmp_path):
+    run, ckpt, G, G_ema, D = _training_run(tmp_path, step=5)
+    out = checkpoint.export(run, tmp_path / "shipped" / "tiny.safetensors",
+                            domain={"crop": "center:108", "background": [0, 0, 0]})
+    assert out == tmp_path / "shipped" / "tiny.safetensors"
+    assert [p.name for p in out.parent.iterdir()] == ["tiny.safetensors"]  # no temporary file left
+    with safe_open(str(out), framework="pt") as f:
+        keys = set(f.keys())
+        meta = f.metadata()
+        dtypes = {f.get_slice(k).get_dtype() for k in keys if "num_batches_tracked" not in k}
+    assert {k.split(".")[0] for k in keys} == {"G", "D"}  # no raw training G, no optimizer state
+    assert json.loads(meta["step"]) == 5 and json.loads(meta["images_seen"]) == 320
+    assert json.loads(meta["dataset"]) == {"count": 100, "resolution": 32, "crop": "none"}
+    assert json.loads(meta["domain"]) == {"crop": "center:108", "background": [0, 0, 0]}
+    assert dtypes == {"F16"}
+
+    loaded = checkpoint.load(out)
+    for mine, theirs in ((loaded.G, G_ema), (loaded.D, D)):
+        for (k, a), b in zip(mine.state_dict().items(), theirs.state_dict().values()):
+            expected = b.to(torch.float16).to(b.dtype) if b.is_floating_point() else b
+            assert torch.equal(a, expected), k  # the EMA weights, rounded to fp16 once
+    assert not torch.equal(next(loaded.G.parameters()), next(G.parameters()).half().float())
+
+    d = checkpoint.describe(out)
+    assert (d.dtype, d.config.resolution, d.size) == ("F16", 32, out.stat().st_size)
+    assert checkpoint.domain_text(d.domain) == "center:108"
+    with pytest.raises(GanfillError, match="unknown crop policy"):
+        checkpoint.export(run, tmp_path / "bad.safetensors", domain={"crop": "glyph"})
+    with pytest.raises(GanfillError, match="is the checkpoint being exported"):
+        checkpoint.export(ckpt / checkpoint.MODEL_FILE, ckpt / checkpoint.MODEL_FILE)
+
+
+def test_cli_export_writes_a_card_skeleton_once(tmp_path):
+    run, *_ = _training_run(tmp_path, step=5)
+    out = tmp_path / "m" / "tiny.safetensors"
+    proc = _cli("export", run, out, "--dtype", "fp32", "--crop", "pad", "--background", "black",
+                "--card-data", "Made by the test suite.")
+    assert proc.returncode == 0, proc.stderr
+    assert "F32" in proc.stdout and "domain pad on #000000" in proc.stdout and "skeleton written" in proc.stdout
+    card = (tmp_path / "m" / "tiny.md").read_text()
+    assert card.splitlines()[0] == "# tiny: 32x32 DCGAN (dcgan preset), domain pad on #000000"
+    G, D = build(ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8))
+    assert f"G {sum(p.numel() for p in G.parameters()):,}, D {sum(p.numel() for p in D.parameters()):,}" in card
+    assert "| iterations | 5 |" in card and "| images seen | 320 (3.2 epochs) |" in card
+    assert f"{out.stat().st_size / 1e6:.1f} MB" in card and "Made by the test suite." in card
+
+    (tmp_path / "m" / "tiny.md").write_text("# tiny: written by hand\n")
+    proc = _cli("export", run, out)
+    assert proc.returncode == 0, proc.stderr
+    assert "kept as it is" in proc.stdout and (tmp_path / "m" / "tiny.md").read_text() == "# tiny: written by hand\n"
+    assert checkpoint.describe(out).dtype == "F16"
+
+    err = _one_line_error(_cli("export", run, tmp_path / "m" / "tiny.pt"))
+    assert "neither a model name" in err
+
+
+# ---- ganfill models -----------------------------------------------------------------------
+
+
+def test_models_lists_every_shipped_model():
+    proc = _cli("models")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["name", "resolution", "domain", "size", "card"]
+    assert len(lines) == 1 + len(SHIPPED) >= 2
+    for line, (name, path) in zip(lines[1:], SHIPPED.items()):
+        d = checkpoint.describe(path)
+        assert line.split()[0] == name and f"{d.config.resolution}x{d.config.resolution}" in line
+        assert checkpoint.domain_text(d.domain) in line and f"{path.stat().st_size / 1e6:.1f} MB" in line
+        assert line.endswith(checkpoint.card_title(path))
