@@ -40,6 +40,6 @@ def test_reference_search_matches_ganfill_paper_schedule():
     x = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
     m = center(3, 64)
     z = torch.randn(3, 16, generator=torch.Generator().manual_seed(2)).clamp(-3, 3)
-    ours = complete(G, D, x, m, config=CompleteConfig(num_steps=20, blend="paste"), z_init=z)
+    ours = complete(G, D, x, m, config=CompleteConfig(num_steps=20, lr=0.01, schedule="constant", blend="paste"), z_init=z)
     ref = reference.inpaint(netG, netD, x, m, z, steps=20)
     torch.testing.assert_close(ref, ours.fake, atol=2e-3, rtol=0)

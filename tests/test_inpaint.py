@@ -147,7 +147,7 @@ def test_complete_recovers_generated_target(gd):
     G, D = gd
     z_star, y = target(G, 2)
     mask = center(1, 32)
-    cfg = CompleteConfig(num_steps=80, lr=0.05)
+    cfg = CompleteConfig(num_steps=80, lr=0.05, schedule="constant")
     res = complete(G, D, y, mask, config=cfg, generator=gen(2))
     assert res.steps_run == 80 and res.losses.shape == (81, 2) and res.z.shape == (2, Z)
     assert (res.contextual[-1] < 0.1 * res.contextual[0]).all(), res.contextual[[0, -1]]
@@ -319,7 +319,11 @@ def test_validation_errors(gd):
     for kw in [dict(blend="smear"), dict(prior="cauchy"), dict(window=4), dict(restarts=0), dict(contextual="l3")]:
         with pytest.raises(GanfillError):
             CompleteConfig(**kw)
-    assert math.isclose(CompleteConfig().lam, 0.003) and CompleteConfig().num_steps == 1500
+    assert math.isclose(CompleteConfig().lam, 0.003)
+    from ganfill.inpaint import PAPER_SCHEDULE
+
+    paper = PAPER_SCHEDULE
+    assert (paper.num_steps, paper.lr, paper.schedule, paper.restarts, paper.lam) == (1500, 0.01, "constant", 1, 0.003)
 
 
 def test_fast_copy_is_the_same_function(gd):

@@ -203,8 +203,10 @@ def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, 
     `ganfill inpaint --model NAME INPUTS...`. CKPT / NAME: a shipped model's name (faces64, ...),
     a run folder, a checkpoint folder or a .safetensors model file.
 
-    Every knob of the latent search has the paper's default (1500 Adam steps, lambda 0.003,
-    importance-weighted contextual loss, Poisson blending). Frames for the progress GIF are
+    The latent search minimises the paper's loss (importance-weighted contextual loss + 0.003 x
+    perceptual loss, Poisson blending) with 100 cosine-decayed Adam steps at lr 0.05, which
+    measured as good as or better than the paper's 1500 steps at lr 0.01 in 1/15 of the time
+    (--num-steps 1500 --lr 0.01 --schedule constant is the paper's). Frames for the progress GIF are
     kept every --record-every steps (50 here). Under torchrun, each process takes its share of
     the inputs; a rerun skips images already done.
     """
@@ -331,8 +333,8 @@ def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, 
     Every mask type hides the same seeded holes for every method; each completion is scored by
     PSNR over the hole and over the whole image, SSIM, L1 over the hole, seconds per image,
     the rate at which a face detector still finds a face, and how well a small classifier
-    tells it from the originals (50% = indistinguishable). The latent search has the paper's
-    defaults (1500 steps); `ganfill` blends with Poisson, `ganfill-paste` pastes the same G(z^).
+    tells it from the originals (50% = indistinguishable). The latent search has
+    `ganfill inpaint`'s defaults; `ganfill` blends with Poisson, `ganfill-paste` pastes the same G(z^).
     """
     import shlex
 

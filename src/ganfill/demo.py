@@ -58,14 +58,14 @@ FACE_CROP_RAISE = 0.15
 class DemoConfig:
     """How much work the demo does; the defaults take about a minute on 2 idle CPU cores.
 
-    steps: Adam steps of the latent search (the paper: 1500; ``CompleteConfig.num_steps``).
+    steps: Adam steps of the latent search (``CompleteConfig.num_steps``; the paper: 1500).
     restarts: z per image, the best kept (``CompleteConfig.restarts``).
     glyphs: characters completed in the glyphs32 section.
     seed: seeds z (and random masks) per image.
     """
 
-    steps: int = 400
-    restarts: int = 1
+    steps: int = CompleteConfig().num_steps
+    restarts: int = 2
     glyphs: int = 24
     seed: int = 0
 
@@ -301,8 +301,8 @@ def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), model: str | 
         sections.append({"model": name, "title": title, "notes": notes, "rows": rows,
                          "overview": f"{name}/overview.png"})
     seconds = time.perf_counter() - t0
-    notes = [f"ganfill: Yeh et al.'s latent search ({config.steps} Adam steps, {config.restarts} restart(s); "
-             "every other setting the paper's: lambda 0.003, weighted contextual loss, Poisson blending), "
+    notes = [f"ganfill: Yeh et al.'s latent search ({config.steps} cosine-decayed Adam steps, {config.restarts} restart(s); "
+             "the paper's loss: lambda 0.003, weighted contextual loss, Poisson blending), "
              "against OpenCV's Telea inpainting (radius 3), which never sees the hole. Metrics compare with "
              "the original: PSNR and L1 over the hole, SSIM over the whole image.",
              "Settings: " + ", ".join(f"{k} {v}" for k, v in asdict(config).items())

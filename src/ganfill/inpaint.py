@@ -134,14 +134,19 @@ def project_to_prior(z: torch.Tensor, *, prior: str = "normal", clip: float | No
 
 @dataclass(frozen=True)
 class CompleteConfig:
-    """Every knob of the latent search, with the paper's defaults where the paper gives one.
+    """Every knob of the latent search: the paper's loss, a faster schedule (measured; see num_steps).
 
-    num_steps: Adam updates of z (1500 in Yeh et al.; the source report used 1000).
+    num_steps: Adam updates of z.  Default 100 (Yeh et al.: 1500; the source report: 1000).
+        Measured on held-out CelebA faces with the center mask (see benchmarks/): hole PSNR
+        under the paper's schedule peaks after ~300 steps and then *falls* as z keeps fitting
+        the context (19.41 dB at step 300, 18.81 dB at step 1500 on 24 faces), while 100
+        cosine-decayed steps at lr 0.05 end at 19.34 dB in 1/15 of the iterations.  More
+        restarts, a different lambda (0.003 to 0.1) or more steps did not do better.
+        ``PAPER_SCHEDULE`` holds the paper's settings.
     lam: weight of the perceptual loss (0.003 in the paper, with L_c a per-image SUM).
-    lr, betas: Adam on z.  lr=0.01 and beta1=0.9 as bamos/dcgan-completion (Adam's default
-        beta2=0.999); the paper gives no learning rate.  Adam's step is ~lr per coordinate
-        whatever the loss scale, so 1500 steps can move each coordinate by up to ~15 prior
-        standard deviations: enough range, yet small enough steps to settle.
+    lr, betas: Adam on z.  lr 0.05 with the cosine schedule; the paper gives no learning
+        rate, bamos/dcgan-completion uses 0.01 (constant) and beta1 0.9 (Adam's default
+        beta2=0.999).  Adam's step is ~lr per coordinate whatever the loss scale.
     schedule: learning rate over the search: ``constant`` (the paper, bamos/dcgan-completion)
         or ``cosine`` (decays from ``lr`` to 0 at ``num_steps``: large early steps find the
         right region, small late ones settle, so far fewer steps reach the same quality).
@@ -167,11 +172,11 @@ class CompleteConfig:
         ``callback`` is called.
     """
 
-    num_steps: int = 1500
+    num_steps: int = 100
     lam: float = 0.003
-    lr: float = 0.01
+    lr: float = 0.05
     betas: tuple[float, float] = (0.9, 0.999)
-    schedule: str = "constant"
+    schedule: str = "cosine"
     contextual: str = "weighted"
     window: int = 7
     restarts: int = 1
@@ -214,6 +219,11 @@ class CompleteConfig:
             bad(f"clip must be > 0 or None, got {self.clip}")
         if int(self.record_every) < 0:
             bad(f"record_every must be >= 0, got {self.record_every}")
+
+
+# Yeh et al.'s schedule as published (with bamos/dcgan-completion's learning rate): 1500 steps
+# of Adam at a constant lr 0.01, one restart.
+PAPER_SCHEDULE = CompleteConfig(num_steps=1500, lr=0.01, schedule="constant")
 
 
 @dataclass

@@ -45,7 +45,7 @@ from ganfill.blend import BLENDS, paste
 from ganfill.data import domain_box, load_image
 from ganfill.errors import GanfillError
 from ganfill.images import save_image, to_uint8
-from ganfill.inpaint import CompleteConfig, complete
+from ganfill.inpaint import PAPER_SCHEDULE, CompleteConfig, complete
 from ganfill.masks import MASKS
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MB
@@ -56,7 +56,7 @@ FRAMES = 30  # about this many live frames per run
 PAINTED = "painted with the brush"
 BRUSH_COLOUR = "#ff00ff"
 MODES = ("auto", "model square", "fit")
-PAPER_STEPS = CompleteConfig().num_steps
+PAPER_STEPS = PAPER_SCHEDULE.num_steps
 
 CSS = """
 .ganfill-fill img { width: 100%; height: 100%; object-fit: contain; }
@@ -261,8 +261,8 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int) -> None:
                             info="model square: crop and resize like the training images (result at model "
                                  "resolution); fit: fill a box around the hole, keep the full resolution")
             with gr.Row():
-                steps = gr.Number(value=300, minimum=1, maximum=100_000, precision=0, label="Iterations",
-                                  info=f"the paper uses {PAPER_STEPS}", elem_id="steps")
+                steps = gr.Number(value=CompleteConfig().num_steps, minimum=1, maximum=100_000, precision=0, label="Iterations",
+                                  info=f"cosine-decayed; the paper uses {PAPER_STEPS} at a constant rate", elem_id="steps")
                 restarts = gr.Number(value=1, minimum=1, maximum=64, precision=0, label="Restarts",
                                      info="the best start is kept", elem_id="restarts")
             with gr.Row():
