@@ -13,9 +13,11 @@ noise hits both alike; only ratios are meant to be quoted:
    mask), and the implied wall time for the batch at the paper's 1500 iterations;
 3. quality against time: hole PSNR (Poisson-blended, center mask, --images held-out images)
    as a function of search wall-clock time for ganfill's default settings and for the paper's
-   schedule in the reference (1500 Adam steps at lr 0.01, one restart); the headline is the
-   speed-up at equal quality: the reference's time to reach its own final hole PSNR over
-   ganfill's time to reach the same PSNR.
+   schedule in the reference (1500 Adam steps at lr 0.01, one restart).  The headline is the
+   speed-up at equal quality: the wall time of the paper's schedule (what a user following
+   the paper waits for) over ganfill's time to reach the hole PSNR it ends with.  A second,
+   conservative figure divides instead the time an oracle would need, stopping the paper's
+   schedule the first moment it reaches that PSNR (it peaks early and then declines).
 """
 
 from __future__ import annotations
@@ -186,7 +188,8 @@ def main() -> None:
         out["quality"] = {"images": args.images, "reference_final_psnr": target, "reference_seconds": ref[-1][1],
                           "reference_seconds_to_target": t_ref, "ganfill_final_psnr": ours[-1][2],
                           "ganfill_seconds": ours[-1][1], "ganfill_seconds_to_target": t_ours,
-                          "speedup_at_equal_quality": (t_ref / t_ours) if t_ours else None, "curves": curves}
+                          "speedup_at_equal_quality": (ref[-1][1] / t_ours) if t_ours else None,
+                          "speedup_vs_oracle_stop": (t_ref / t_ours) if t_ours else None, "curves": curves}
         if args.figure:
             plot(curves, args.figure)
 
@@ -204,8 +207,11 @@ def main() -> None:
         s = q["speedup_at_equal_quality"]
         print(f"hole PSNR at the end (dB, {q['images']} images) | {q['ganfill_final_psnr']:.2f} in {q['ganfill_seconds']:.0f} s | "
               f"{q['reference_final_psnr']:.2f} in {q['reference_seconds']:.0f} s | ")
-        print(f"time to the reference's final hole PSNR (s) | {q['ganfill_seconds_to_target'] or float('nan'):.1f} | "
-              f"{q['reference_seconds_to_target']:.1f} | " + (f"{s:.1f}x" if s else "not reached"))
+        print(f"time to the paper schedule's final hole PSNR (s) | {q['ganfill_seconds_to_target'] or float('nan'):.1f} | "
+              f"{q['reference_seconds']:.1f} (whole schedule) | " + (f"{s:.1f}x" if s else "not reached"))
+        o = q["speedup_vs_oracle_stop"]
+        print(f"  same, if the paper's schedule were stopped the moment it first got there | | "
+              f"{q['reference_seconds_to_target']:.1f} | " + (f"{o:.1f}x" if o else "not reached"))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

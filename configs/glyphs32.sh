@@ -5,7 +5,7 @@
 # saw on any machine; 10% of the remaining families are held out in glyphs32/val.
 set -euo pipefail
 RUNS=${RUNS:-runs}; GF=${GF:-.venv/bin/ganfill}
-STEPS=${STEPS:-2500}
+STEPS=${STEPS:-2000}
 if [ ! -d "$RUNS/data/glyphs32/train" ]; then
   if [ "$(id -u)" = 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(cat configs/glyphs32-fonts.txt)

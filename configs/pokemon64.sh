@@ -3,7 +3,7 @@
 # fixed checksum rule (cksum of the file name mod 20 == 0), horizontal flips as augmentation.
 set -euo pipefail
 DATA=${DATA:-../shared/data}; RUNS=${RUNS:-runs}; GF=${GF:-.venv/bin/ganfill}
-STEPS=${STEPS:-2000}
+STEPS=${STEPS:-1000}
 if [ ! -d "$RUNS/data/pokemon64-train" ]; then
   src=$(cd "$DATA/pokemon128" && pwd)
   mkdir -p "$RUNS/src/pokemon-train" "$RUNS/src/pokemon-val"

@@ -338,20 +338,26 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
             for j in range(config.d_steps):
                 real = real_batch((step - 1) * config.d_steps + j, rng)
                 z = torch.randn(config.batch_size, model.z_dim, generator=rng).to(dev)
+                last_d = j == config.d_steps - 1
                 with amp:
-                    with torch.no_grad():
-                        fake = G(z)
+                    # the last D step's fake keeps its graph: the first G step reuses it (as
+                    # pytorch/examples does), saving one generator forward per iteration
+                    with torch.set_grad_enabled(last_d):
+                        fake = G_par(z) if last_d else G(z)
                     real_logits = D_par(real)
-                    fake_logits = D_par(fake.contiguous(memory_format=fmt))
+                    fake_logits = D_par(fake.detach().contiguous(memory_format=fmt))
                 loss_D = d_loss(real_logits, fake_logits)
                 opt_D.zero_grad(set_to_none=True)
                 loss_D.backward()
                 opt_D.step()
             D.requires_grad_(False)
             for k in range(config.g_steps):
-                z = torch.randn(config.batch_size, model.z_dim, generator=rng).to(dev)
+                if k > 0:  # G changed: a fresh fake
+                    z = torch.randn(config.batch_size, model.z_dim, generator=rng).to(dev)
+                    with amp:
+                        fake = G_par(z)
                 with amp:
-                    loss_G = g_loss(D(G_par(z).contiguous(memory_format=fmt)))
+                    loss_G = g_loss(D(fake.contiguous(memory_format=fmt)))
                 opt_G.zero_grad(set_to_none=True)
                 loss_G.backward()
                 opt_G.step()
