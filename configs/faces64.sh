@@ -2,7 +2,7 @@
 # faces64: DCGAN (pytorch/examples architecture, width 64) on CelebA 64x64, train identities only.
 set -euo pipefail
 DATA=${DATA:-../shared/data}; RUNS=${RUNS:-runs}; GF=${GF:-.venv/bin/ganfill}
-STEPS=${STEPS:-4500}
+STEPS=${STEPS:-2500}
 [ -d "$RUNS/data/celeba64-train" ] || $GF prepare "$DATA/celeba64/train" "$RUNS/data/celeba64-train" --crop none
 [ -d "$RUNS/data/celeba64-val" ] || $GF prepare "$DATA/celeba64/val" "$RUNS/data/celeba64-val" --crop none
 if [ -d "$RUNS/faces64-dcgan/checkpoints" ]; then
