@@ -172,7 +172,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--skip", nargs="*", default=[], choices=["training", "inpainting", "quality"])
     args = ap.parse_args()
-    model = checkpoint.load(checkpoint.resolve(args.model) if hasattr(checkpoint, "resolve") else args.model)
+    model = checkpoint.load(args.model)  # a shipped name, run, checkpoint folder or model file
     out: dict = {"threads": torch.get_num_threads()}
     if "training" not in args.skip:
         tr = bench_training(args.data, steps=args.train_steps, rounds=args.rounds)

@@ -46,6 +46,7 @@ SHIPPED_DIR = Path(__file__).parent / "assets" / "models"  # package data: NAME.
 CARD_SUFFIX = ".md"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a shipped model's name: letters, digits, - and _
 DTYPES = {"fp16": torch.float16, "fp32": torch.float32}
+DEFAULT_DOMAIN = {"crop": "none", "background": [255, 255, 255]}  # of models saved without one
 
 
 @dataclass
@@ -84,7 +85,7 @@ def save_model(path: str | os.PathLike, *, G: Generator, D: Discriminator, G_tra
     if G_train is not None:
         tensors |= _prefixed("G_train", G_train, dtype)
     meta = {"format": FORMAT, "ganfill_version": __version__, "model_config": json.dumps(G.config.to_dict())}
-    meta["domain"] = json.dumps(domain or {"crop": "none", "background": [255, 255, 255]})
+    meta["domain"] = json.dumps(domain or DEFAULT_DOMAIN)
     meta |= {k: json.dumps(v) for k, v in (extra or {}).items()}
     with atomic_path(path) as tmp:
         tmp.write_bytes(save(tensors, metadata=meta))  # through Python: the usual file permissions (save_file: 0600)
@@ -146,6 +147,11 @@ def _unreadable(path: Path, error: Exception) -> GanfillError:
 _READ_ERRORS = (SafetensorError, OSError, ValueError, RuntimeError)
 
 
+def _check_ganfill(file: Path, meta: dict) -> None:
+    if meta.get("format") != FORMAT or "model_config" not in meta:
+        raise GanfillError(f"{file} is a safetensors file but not a ganfill model (no ganfill metadata)")
+
+
 def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -175,8 +181,7 @@ def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
     """
     file = resolve(path)
     tensors, meta = _read_tensors(file)
-    if meta.get("format") != FORMAT or "model_config" not in meta:
-        raise GanfillError(f"{file} is a safetensors file but not a ganfill model (no ganfill metadata)")
+    _check_ganfill(file, meta)
     try:
         config = ModelConfig.from_dict(json.loads(meta["model_config"]))
     except (json.JSONDecodeError, TypeError) as e:
@@ -352,8 +357,7 @@ def describe(spec: str | os.PathLike) -> Described:
             dtype = str(f.get_slice(keys[0]).get_dtype()) if keys else "?"
     except _READ_ERRORS as e:
         raise _unreadable(file, e) from None
-    if meta.get("format") != FORMAT or "model_config" not in meta:
-        raise GanfillError(f"{file} is a safetensors file but not a ganfill model (no ganfill metadata)")
+    _check_ganfill(file, meta)
     decoded = {}
     for k, v in meta.items():
         try:
@@ -361,7 +365,7 @@ def describe(spec: str | os.PathLike) -> Described:
         except json.JSONDecodeError:
             decoded[k] = v
     config = ModelConfig.from_dict(decoded.pop("model_config"))
-    domain = decoded.pop("domain", {"crop": "none", "background": [255, 255, 255]})
+    domain = decoded.pop("domain", dict(DEFAULT_DOMAIN))
     return Described(file, config, domain, file.stat().st_size, dtype, decoded)
 
 

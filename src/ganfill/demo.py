@@ -37,7 +37,7 @@ import numpy as np
 from ganfill import checkpoint, fill
 from ganfill.data import GLYPH_CHARS, find_fonts, load_image, matplotlib_font_dir, render_chars, to_domain
 from ganfill.errors import GanfillError
-from ganfill.evaluate import BASELINES, METRICS, capped, faces_found
+from ganfill.evaluate import BASELINES, METRICS, capped, detect_faces, faces_found
 from ganfill.images import atomic_path, grid, save_image
 from ganfill.inpaint import CompleteConfig
 
@@ -106,14 +106,9 @@ def face_box(image: np.ndarray, *, min_face: float = 0.1, min_neighbours: int = 
     only if ``faces_found`` also finds a face in its CelebA-framed crop. The box follows
     ``FACE_CROP_SCALE`` and ``FACE_CROP_RAISE``. ``GanfillError`` if no face is found.
     """
-    from skimage.data import lbp_frontal_face_cascade_filename
-    from skimage.feature import Cascade
-
     h, w = image.shape[:2]
     smallest = max(24, int(min_face * min(h, w)))
-    hits = Cascade(lbp_frontal_face_cascade_filename()).detect_multi_scale(
-        image, scale_factor=1.1, step_ratio=1, min_size=(smallest, smallest), max_size=(w, h),
-        min_neighbor_number=min_neighbours)
+    hits = detect_faces(image, min_size=smallest, max_size=(w, h), min_neighbours=min_neighbours)
     boxes = []
     for hit in sorted(hits, key=lambda d: -d["width"] * d["height"]):
         side = FACE_CROP_SCALE * hit["width"]

@@ -185,6 +185,20 @@ METHODS = GANFILL_METHODS + tuple(BASELINES)
 # ------------------------------------------------------------------------------------ face detector
 
 
+def detect_faces(image: np.ndarray, *, min_size: int, max_size: tuple[int, int], scale_factor: float = 1.1,
+                 min_neighbours: int = 2) -> list[dict]:
+    """Faces in one uint8 (H, W, 3) image: OpenCV's LBP frontal-face cascade as scikit-image
+    bundles and runs it; each hit is a dict with ``r``, ``c`` (top-left), ``width``, ``height``.
+    Windows from ``min_size`` up to ``max_size`` (width, height), ``scale_factor`` between
+    scales; a face needs ``min_neighbours`` overlapping detections."""
+    from skimage.data import lbp_frontal_face_cascade_filename
+    from skimage.feature import Cascade
+
+    return Cascade(lbp_frontal_face_cascade_filename()).detect_multi_scale(
+        image, scale_factor=scale_factor, step_ratio=1, min_size=(min_size, min_size), max_size=max_size,
+        min_neighbor_number=min_neighbours)
+
+
 def faces_found(
     images: np.ndarray,
     *,
@@ -204,19 +218,15 @@ def faces_found(
     of random-noise or flat images.
     """
     from PIL import Image
-    from skimage.data import lbp_frontal_face_cascade_filename
-    from skimage.feature import Cascade
 
-    cascade = Cascade(lbp_frontal_face_cascade_filename())
     p = int(round(pad * size))
     full = size + 2 * p
     found = np.zeros(len(images), dtype=bool)
     for i, image in enumerate(images):
         big = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC))
         big = np.pad(big, ((p, p), (p, p), (0, 0)), mode="edge")
-        hits = cascade.detect_multi_scale(big, scale_factor=scale_factor, step_ratio=1,
-                                          min_size=(int(min_face * size),) * 2, max_size=(full, full),
-                                          min_neighbor_number=min_neighbours)
+        hits = detect_faces(big, min_size=int(min_face * size), max_size=(full, full), scale_factor=scale_factor,
+                            min_neighbours=min_neighbours)
         found[i] = len(hits) > 0
     return found
 
