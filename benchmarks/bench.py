@@ -3,11 +3,13 @@
     .venv/bin/python benchmarks/bench.py DATA MODEL [--images 32] [--figure docs/quality-vs-time.png]
 
 DATA: a prepared 64x64 dataset (e.g. `ganfill prepare ../shared/data/celeba64/val OUT --crop none`);
-MODEL: a 64x64 `dcgan` checkpoint or shipped model name (e.g. faces64).  Three measurements,
-each alternating ganfill and the reference for --rounds rounds (best round kept) so machine
-noise hits both alike; only ratios are meant to be quoted:
+MODEL: a 64x64 `dcgan` checkpoint or shipped model name (e.g. faces64).  ganfill runs on
+`--device` / `--precision` (default auto: bf16 where the hardware has it natively), the reference
+always in eager fp32; the first line printed names the CPU, its flags and the precision used.
+Four measurements, the timed ones alternating ganfill and the reference for --rounds rounds
+(best round kept) so machine noise hits both alike; only ratios are meant to be quoted:
 
-1. training throughput (real images/s): ganfill's `train()` (its default fast CPU mode) against
+1. training throughput (real images/s): ganfill's `train()` (its default fast mode) against
    pytorch/examples' loop, both 64x64 dcgan, batch 64, 1 D : 2 G steps;
 2. inpainting throughput (image-iterations/s) of the latent search on a batch of 64 (center
    mask), and the implied wall time for the batch at the paper's 1500 iterations;
@@ -17,7 +19,9 @@ noise hits both alike; only ratios are meant to be quoted:
    speed-up at equal quality: the wall time of the paper's schedule (what a user following
    the paper waits for) over ganfill's time to reach the hole PSNR it ends with.  A second,
    conservative figure divides instead the time an oracle would need, stopping the paper's
-   schedule the first moment it reaches that PSNR (it peaks early and then declines).
+   schedule the first moment it reaches that PSNR (it peaks early and then declines);
+4. precision: hole PSNR of ganfill's default search on the same --images faces, holes and z
+   in fp32 and in the runtime's precision (when that is bf16): bf16 must not cost quality.
 """
 
 from __future__ import annotations
@@ -38,21 +42,24 @@ import reference  # noqa: E402
 from ganfill import checkpoint  # noqa: E402
 from ganfill.blend import blend  # noqa: E402
 from ganfill.data import open_dataset  # noqa: E402
-from ganfill.evaluate import _seed, load_images, make_holes, psnr_hole  # noqa: E402
+from ganfill.evaluate import complete_ganfill, load_images, make_holes, psnr_hole  # noqa: E402
 from ganfill.images import to_tensor, to_uint8  # noqa: E402
-from ganfill.inpaint import CompleteConfig, complete, sample_prior  # noqa: E402
+from ganfill.inpaint import CompleteConfig, complete  # noqa: E402
 from ganfill.models import ModelConfig  # noqa: E402
+from ganfill.prior import DCGANPrior  # noqa: E402
+from ganfill.runner import initial_z  # noqa: E402
+from ganfill.runtime import Runtime, machine_line, resolve  # noqa: E402
 from ganfill.train import TrainConfig, train  # noqa: E402
 
 
-def bench_training(data: str, *, steps: int, rounds: int) -> dict:
+def bench_training(data: str, runtime: Runtime, *, steps: int, rounds: int) -> dict:
     images = torch.from_numpy(open_dataset(data).all())  # uint8 (N, 64, 64, 3)
     best = {"ganfill": 0.0, "reference": 0.0}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
             run = Path(tmp) / f"run{r}"
-            train(data, run, model=ModelConfig(), config=TrainConfig(steps=steps + 2, checkpoint_every=10**9),
-                  progress=False)
+            train(data, run, model=ModelConfig(), config=TrainConfig(steps=steps + 2, checkpoint_every=10**9,
+                  precision=runtime.precision), device=runtime.device.type, progress=False)
             rows = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
             a, b = rows[1], rows[-1]  # skip two warm-up iterations, as for the reference
             best["ganfill"] = max(best["ganfill"], (b["images"] - a["images"]) / (b["seconds"] - a["seconds"]))
@@ -67,20 +74,21 @@ def bench_training(data: str, *, steps: int, rounds: int) -> dict:
     return best
 
 
-def bench_inpainting(model, *, steps: int, rounds: int, batch: int = 64) -> dict:
+def bench_inpainting(model, runtime: Runtime, *, steps: int, rounds: int, batch: int = 64) -> dict:
     G, D = model.G, model.D
+    prior = DCGANPrior.from_loaded(model, runtime)
     netG, netD = reference.from_ganfill(G, D)
     r = G.config.resolution
     x = torch.rand(batch, 3, r, r, generator=torch.Generator().manual_seed(1)) * 2 - 1
     m = torch.from_numpy(~make_holes("center", batch, r)).float()[:, None]
     z = torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(2))
-    cfg = CompleteConfig(num_steps=steps, blend="paste")
+    cfg = CompleteConfig(num_steps=steps)
     best = {"ganfill": 0.0, "reference": 0.0}
-    complete(G, D, x, m, config=CompleteConfig(num_steps=2, blend="paste"), z_init=z)  # warm-up
+    complete(prior, x, m, config=CompleteConfig(num_steps=2), z_init=z)  # warm-up
     reference.inpaint(netG, netD, x, m, z, steps=2)
     for i in range(rounds):
         t = time.perf_counter()
-        complete(G, D, x, m, config=cfg, z_init=z)
+        complete(prior, x, m, config=cfg, z_init=z)
         best["ganfill"] = max(best["ganfill"], batch * steps / (time.perf_counter() - t))
         t = time.perf_counter()
         reference.inpaint(netG, netD, x, m, z, steps=steps)
@@ -90,16 +98,17 @@ def bench_inpainting(model, *, steps: int, rounds: int, batch: int = 64) -> dict
     return best
 
 
-def quality_curves(model, data: str, *, n: int, every: int = 25) -> dict:
-    """Hole PSNR against search seconds (scoring time excluded) for both methods, same images and z."""
+def quality_curves(model, data: str, runtime: Runtime, *, n: int, every: int = 25) -> dict:
+    """Hole PSNR against search seconds (scoring time excluded) for both methods, same images and z
+    (ganfill's seeding rule, ``runner.initial_z``)."""
     G, D = model.G, model.D
+    prior = DCGANPrior.from_loaded(model, runtime)
     r = G.config.resolution
     images, _ = load_images(data, model, n=n, seed=0)
     holes = make_holes("center", n, r)
     x = to_tensor(images)
     m = torch.from_numpy(~holes).float()[:, None]
-    z0 = torch.stack([sample_prior(1, G.z_dim, generator=torch.Generator().manual_seed(_seed(0, "z", i)))[0]
-                      for i in range(n)])
+    z0 = initial_z(prior, images, ~holes, restarts=1, seed=0)[:, 0]  # (n, z_dim)
 
     def score(fake: torch.Tensor) -> float:
         out = to_uint8(blend(fake.to(x.dtype), x, m, method="poisson"))
@@ -120,7 +129,7 @@ def quality_curves(model, data: str, *, n: int, every: int = 25) -> dict:
 
     cfg = CompleteConfig()
     rec = recorder("ganfill")
-    complete(G, D, x, m, config=cfg, z_init=z0.view(n, 1, -1).expand(n, cfg.restarts, -1) if cfg.restarts > 1 else z0,
+    complete(prior, x, m, config=cfg, z_init=z0.view(n, 1, -1).expand(n, cfg.restarts, -1) if cfg.restarts > 1 else z0,
              callback=lambda s, fake, losses: rec(s, fake) if s % every == 0 or s == cfg.num_steps else None)
     netG, netD = reference.from_ganfill(G, D)
     rec = recorder("reference")
@@ -134,6 +143,20 @@ def quality_curves(model, data: str, *, n: int, every: int = 25) -> dict:
 
     reference.inpaint(netG, netD, x, m, z0, callback=ref_cb)
     return curves
+
+
+def precision_quality(model, data: str, runtime: Runtime, *, n: int) -> dict:
+    """Final hole PSNR (dB, Poisson blend, center mask) of the default search in fp32 and in the
+    runtime's precision: same images, holes and z (the seeding rule does not depend on precision)."""
+    images, _ = load_images(data, model, n=n, seed=0)
+    holes = make_holes("center", n, model.config.resolution)
+    out = {}
+    for rt in dict.fromkeys([Runtime(runtime.device, torch.float32), runtime]):
+        prior = DCGANPrior.from_loaded(model, rt)
+        done, seconds = complete_ganfill(prior, images, holes, config=CompleteConfig())["ganfill"]
+        psnr = np.mean([min(psnr_hole(images[i], done[i], holes[i]), 100.0) for i in range(n)])
+        out[rt.precision] = {"psnr_hole": float(psnr), "seconds_per_image": seconds}
+    return out
 
 
 def first_time(points, target: float) -> float | None:
@@ -170,18 +193,24 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--figure", type=Path)
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["training", "inpainting", "quality"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["training", "inpainting", "quality", "precision"])
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     args = ap.parse_args()
     model = checkpoint.load(args.model)  # a shipped name, run, checkpoint folder or model file
-    out: dict = {"threads": torch.get_num_threads()}
+    runtime = resolve(args.device, args.precision)
+    print(machine_line(runtime), flush=True)
+    out: dict = {"machine": machine_line(runtime), "runtime": runtime.to_dict(), "threads": torch.get_num_threads()}
     if "training" not in args.skip:
-        tr = bench_training(args.data, steps=args.train_steps, rounds=args.rounds)
+        tr = bench_training(args.data, runtime, steps=args.train_steps, rounds=args.rounds)
         out["training"] = {**tr, "ratio": tr["ganfill"] / tr["reference"]}
     if "inpainting" not in args.skip:
-        ip = bench_inpainting(model, steps=args.inpaint_steps, rounds=args.rounds)
+        ip = bench_inpainting(model, runtime, steps=args.inpaint_steps, rounds=args.rounds)
         out["inpainting"] = {**ip, "ratio": ip["ganfill"] / ip["reference"]}
+    if "precision" not in args.skip and runtime.precision != "fp32":
+        out["precision"] = precision_quality(model, args.data, runtime, n=args.images)
     if "quality" not in args.skip:
-        curves = quality_curves(model, args.data, n=args.images)
+        curves = quality_curves(model, args.data, runtime, n=args.images)
         ref, ours = curves["reference"], curves["ganfill"]
         target = ref[-1][2]
         t_ref, t_ours = first_time(ref, target), first_time(ours, target)
@@ -193,7 +222,7 @@ def main() -> None:
         if args.figure:
             plot(curves, args.figure)
 
-    print("\nmeasurement | ganfill | reference | ratio")
+    print(f"\n{out['machine']}\nmeasurement | ganfill ({runtime.describe()}) | reference (cpu, fp32) | ratio")
     if "training" in out:
         t = out["training"]
         print(f"training, images/s (64x64 dcgan, batch 64, 1D:2G) | {t['ganfill']:.1f} | {t['reference']:.1f} | {t['ratio']:.2f}x")
@@ -212,6 +241,11 @@ def main() -> None:
         o = q["speedup_vs_oracle_stop"]
         print(f"  same, if the paper's schedule were stopped the moment it first got there | | "
               f"{q['reference_seconds_to_target']:.1f} | " + (f"{o:.1f}x" if o else "not reached"))
+    if "precision" in out:
+        pq = out["precision"]
+        print(f"hole PSNR of the default search, {args.images} images (dB) | {runtime.precision} "
+              f"{pq[runtime.precision]['psnr_hole']:.2f} | fp32 {pq['fp32']['psnr_hole']:.2f} | "
+              f"{pq[runtime.precision]['psnr_hole'] - pq['fp32']['psnr_hole']:+.2f} dB")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

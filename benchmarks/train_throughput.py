@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 from ganfill.models import ModelConfig
-from ganfill.train import TrainConfig, native_bf16, resolve_device, train
+from ganfill.runtime import machine_line, resolve
+from ganfill.train import TrainConfig, train
 
 CONFIGS = {
     "fp32 (NCHW)": dict(precision="fp32", channels_last=False),
@@ -41,7 +42,7 @@ def main() -> None:
     configs = dict(CONFIGS)
     if args.bf16:
         configs["bf16 autocast, channels_last"] = dict(precision="bf16", channels_last=True)
-    print(f"native bf16 on this machine: {native_bf16(resolve_device('cpu'))}")
+    print(machine_line(resolve("cpu", "auto")))  # the CPU, its flags and what --precision auto picks here
     rates: dict[str, list[float]] = {k: [] for k in configs}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):

@@ -19,6 +19,8 @@ import numpy as np
 from ganfill import checkpoint
 from ganfill.evaluate import complete_ganfill, faces_found, load_images, make_holes, psnr_hole
 from ganfill.inpaint import CompleteConfig
+from ganfill.prior import DCGANPrior
+from ganfill.runtime import resolve
 from ganfill.train import sample
 
 
@@ -37,7 +39,7 @@ def main() -> None:
         if originals_rate is None:
             originals_rate = faces_found(images).mean()
         holes = make_holes("center", args.n, m.config.resolution)
-        done, _ = complete_ganfill(m, images, holes, config=CompleteConfig())["ganfill"]
+        done, _ = complete_ganfill(DCGANPrior.from_loaded(m, resolve()), images, holes, config=CompleteConfig())["ganfill"]
         psnr = np.mean([min(psnr_hole(images[i], done[i], holes[i]), 100) for i in range(args.n)])
         face_rate = faces_found(sample(m.G, args.samples, seed=0)).mean()
         params = sum(p.numel() for p in m.G.parameters()), sum(p.numel() for p in m.D.parameters())

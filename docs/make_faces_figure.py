@@ -17,6 +17,7 @@ from PIL import Image
 from ganfill import checkpoint, fill
 from ganfill.images import save_image
 from ganfill.inpaint import CompleteConfig
+from ganfill.runtime import resolve
 
 ap = argparse.ArgumentParser()
 ap.add_argument("ckpt")
@@ -28,7 +29,8 @@ args = ap.parse_args()
 files = sorted(Path(args.val).glob("*.jpg"))[::200][:10]
 model = checkpoint.load(args.ckpt)
 with tempfile.TemporaryDirectory() as tmp:
-    fill.run(model, files, tmp, mask="center", config=CompleteConfig(num_steps=args.num_steps), batch_size=10)
+    fill.run(model, files, tmp, mask="center", config=CompleteConfig(num_steps=args.num_steps), batch_size=10,
+             runtime=resolve())
     rows = [np.asarray(Image.open(Path(tmp) / f.stem / "figure.png").convert("RGB")) for f in files]
     header, rows = rows[0][:22], [r[22:] for r in rows]  # keep the captions once
     save_image(np.concatenate([header, *rows]), args.out)

@@ -11,6 +11,7 @@ import reference  # noqa: E402
 from ganfill.inpaint import CompleteConfig, complete, importance_weights  # noqa: E402
 from ganfill.masks import center  # noqa: E402
 from ganfill.models import ModelConfig, build  # noqa: E402
+from ganfill.prior import DCGANPrior  # noqa: E402
 
 
 def _pair():
@@ -40,6 +41,6 @@ def test_reference_search_matches_ganfill_paper_schedule():
     x = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
     m = center(3, 64)
     z = torch.randn(3, 16, generator=torch.Generator().manual_seed(2)).clamp(-3, 3)
-    ours = complete(G, D, x, m, config=CompleteConfig(num_steps=20, lr=0.01, schedule="constant", blend="paste"), z_init=z)
+    ours = complete(DCGANPrior(G, D), x, m, config=CompleteConfig(num_steps=20, lr=0.01, schedule="constant"), z_init=z)
     ref = reference.inpaint(netG, netD, x, m, z, steps=20)
     torch.testing.assert_close(ref, ours.fake, atol=2e-3, rtol=0)

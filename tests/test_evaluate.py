@@ -11,6 +11,8 @@ from PIL import Image
 from conftest import blob_images, shared
 from ganfill import checkpoint
 from ganfill import evaluate as ev
+from ganfill.data import Domain
+from ganfill.prior import DCGANPrior
 from ganfill.cli import main
 from ganfill.inpaint import CompleteConfig
 
@@ -115,8 +117,9 @@ def test_ganfill_methods_share_one_search_and_ignore_batching(tiny_model):
     images = textured(5, 32, seed=5)
     holes = ev.make_holes("center", 5, 32, seed=0)
     cfg = CompleteConfig(num_steps=4)
-    a = ev.complete_ganfill(tiny_model, images, holes, config=cfg, batch_size=5, seed=0)
-    b = ev.complete_ganfill(tiny_model, images, holes, config=cfg, batch_size=2, seed=0)
+    prior = DCGANPrior.from_loaded(tiny_model)
+    a = ev.complete_ganfill(prior, images, holes, config=cfg, batch_size=5, seed=0)
+    b = ev.complete_ganfill(prior, images, holes, config=cfg, batch_size=2, seed=0)
     for m in ev.GANFILL_METHODS:
         out, seconds = a[m]
         assert np.array_equal(out, b[m][0])  # z depends on the image, not on the batch
@@ -160,7 +163,7 @@ def test_face_detector_finds_no_face_in_noise_or_flat_images():
 
 def test_face_detector_on_real_faces_from_an_image_folder():
     folder = shared("celeba64") / "val"
-    model = SimpleNamespace(config=SimpleNamespace(resolution=64), domain={"crop": "none", "background": [255, 255, 255]})
+    model = SimpleNamespace(config=SimpleNamespace(resolution=64), domain=Domain())
     images, names = ev.load_images(folder, model, n=40, seed=0)
     assert images.shape == (40, 64, 64, 3) and len(set(names)) == 40
     again, names2 = ev.load_images(folder, model, n=10, seed=0)
@@ -226,7 +229,7 @@ def test_evaluate_reports_face_rates_and_honours_methods(tiny_model):
 
 @pytest.mark.parametrize("args, message", [
     (["--masks", "center,nope"], "unknown mask 'nope'"),
-    (["--blend", "paste"], "evaluate runs both blends"),
+    (["--blend", "paste"], "No such option '--blend'"),  # both blends are methods (ganfill, ganfill-paste)
     (["-n", "0"], "-n must be at least 1"),
 ])
 def test_evaluate_command_errors_are_one_line(tmp_path, tiny_models, tiny_dataset, capsys, args, message):

@@ -13,6 +13,7 @@ from PIL import Image
 from conftest import blob_images, shared
 from ganfill import checkpoint, fill
 from ganfill.inpaint import CompleteConfig, complete
+from ganfill.prior import DCGANPrior
 from ganfill.images import to_tensor
 from ganfill.models import ModelConfig
 from ganfill.train import TrainConfig, train
@@ -61,14 +62,15 @@ def test_total_loss_falls_with_a_trained_model(tiny_run):
     cfg = CompleteConfig(num_steps=150)
     # real images of the training domain: the loss falls for every one of them
     x = to_tensor(blob_images(6, 32, seed=9))
-    res = complete(model.G, model.D, x, m, config=cfg, generator=torch.Generator().manual_seed(0))
+    prior = DCGANPrior.from_loaded(model)
+    res = complete(prior, x, m, config=cfg, generator=torch.Generator().manual_seed(0))
     assert res.losses.shape == (151, 6)
     assert (res.losses[-1] < res.losses[0]).all() and (res.losses[-1] < res.losses[50]).all()
-    assert not torch.equal(res.completed[:, :, 8:24, 8:24], x[:, :, 8:24, 8:24])
+    assert not torch.equal(res.fake[:, :, 8:24, 8:24], x[:, :, 8:24, 8:24])
     # images G can draw exactly: the search finds them (loss falls by more than half)
     with torch.no_grad():
         target = model.G(torch.randn(6, 8, generator=torch.Generator().manual_seed(5)))
-    res = complete(model.G, model.D, target, m, config=cfg, generator=torch.Generator().manual_seed(0))
+    res = complete(prior, target, m, config=cfg, generator=torch.Generator().manual_seed(0))
     assert (res.contextual[-1] < 0.5 * res.contextual[0]).all()
 
 

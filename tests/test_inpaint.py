@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from ganfill.blend import blend
 from ganfill.errors import GanfillError
 from ganfill.inpaint import (
     CompleteConfig,
@@ -10,11 +11,10 @@ from ganfill.inpaint import (
     contextual_loss,
     importance_weights,
     perceptual_loss,
-    project_to_prior,
-    sample_prior,
 )
 from ganfill.masks import center, half
 from ganfill.models import ModelConfig, build
+from ganfill.prior import DCGANPrior, project_latents, sample_latents
 
 Z = 8
 
@@ -40,6 +40,11 @@ def gd():
         D(G(torch.randn(256, Z, generator=gen(123))))
     G.eval(), D.eval()
     return G, D
+
+
+@pytest.fixture(scope="module")
+def prior(gd):
+    return DCGANPrior(*gd)
 
 
 def target(G, n, seed=1):
@@ -130,57 +135,58 @@ def test_perceptual_loss_stable():
 
 
 def test_prior_sampling_and_projection():
-    u = sample_prior(1000, 4, prior="uniform", generator=gen(0))
+    u = sample_latents(1000, 4, latent="uniform", generator=gen(0))
     assert u.min() >= -1 and u.max() <= 1
     z = torch.tensor([[-5.0, -2.0, 0.5, 4.0]])
-    assert torch.equal(project_to_prior(z.clone(), prior="normal", clip=3.0), torch.tensor([[-3.0, -2.0, 0.5, 3.0]]))
-    assert torch.equal(project_to_prior(z.clone(), prior="uniform"), torch.tensor([[-1.0, -1.0, 0.5, 1.0]]))
-    assert torch.equal(project_to_prior(z.clone(), prior="normal", clip=None), z)
+    assert torch.equal(project_latents(z.clone(), latent="normal", clip=3.0), torch.tensor([[-3.0, -2.0, 0.5, 3.0]]))
+    assert torch.equal(project_latents(z.clone(), latent="uniform"), torch.tensor([[-1.0, -1.0, 0.5, 1.0]]))
+    assert torch.equal(project_latents(z.clone(), latent="normal", clip=None), z)
     with pytest.raises(GanfillError):
-        sample_prior(1, 4, prior="cauchy")
+        sample_latents(1, 4, latent="cauchy")
 
 
 # ----------------------------------------------------------------------------- complete()
 
 
-def test_complete_recovers_generated_target(gd):
+def test_complete_recovers_generated_target(gd, prior):
     G, D = gd
     z_star, y = target(G, 2)
     mask = center(1, 32)
     cfg = CompleteConfig(num_steps=80, lr=0.05, schedule="constant")
-    res = complete(G, D, y, mask, config=cfg, generator=gen(2))
+    res = complete(prior, y, mask, config=cfg, generator=gen(2))
     assert res.steps_run == 80 and res.losses.shape == (81, 2) and res.z.shape == (2, Z)
     assert (res.contextual[-1] < 0.1 * res.contextual[0]).all(), res.contextual[[0, -1]]
     hole = (mask < 0.5).expand_as(y)
-    start = G(sample_prior(2, Z, generator=gen(2))).detach()
+    start = G(sample_latents(2, Z, generator=gen(2))).detach()
     err0 = (start - y)[hole].abs().mean()
-    err = (res.completed - y)[hole].abs().mean()
+    err = (blend(res.fake, y, mask) - y)[hole].abs().mean()
     assert err < 0.2 * err0, (err, err0)
     assert torch.allclose(res.losses, res.contextual + cfg.lam * res.perceptual, atol=1e-6)
     assert torch.allclose(res.fake, G(res.z).detach(), atol=1e-6)
 
 
 @pytest.mark.parametrize("method", ["poisson", "paste"])
-def test_complete_known_pixels_bit_exact(gd, method):
+def test_complete_known_pixels_bit_exact(gd, prior, method):
     G, D = gd
     _, y = target(G, 2, seed=3)
     y = y + 0.01 * torch.randn(y.shape, generator=gen(4))  # not exactly reachable by G
     mask = torch.cat([center(1, 32), half(1, 32, side="bottom")])
-    res = complete(G, D, y, mask, config=CompleteConfig(num_steps=3, blend=method), generator=gen(0))
+    res = complete(prior, y, mask, config=CompleteConfig(num_steps=3), generator=gen(0))
+    completed = blend(res.fake, y, mask, method=method)
     known = (mask > 0.5).expand_as(y)
-    assert torch.equal(res.completed[known], y[known])
-    assert not torch.equal(res.completed[~known], y[~known])
+    assert torch.equal(completed[known], y[known])
+    assert not torch.equal(completed[~known], y[~known])
 
 
-def test_restarts_keep_lowest_final_loss(gd):
+def test_restarts_keep_lowest_final_loss(gd, prior):
     G, D = gd
     _, y = target(G, 2, seed=5)
     mask = center(1, 32)
     z0 = torch.randn(2, 3, Z, generator=gen(6))
-    cfg = CompleteConfig(num_steps=10, lr=0.05, restarts=3, blend="paste")
-    res = complete(G, D, y, mask, config=cfg, z_init=z0)
+    cfg = CompleteConfig(num_steps=10, lr=0.05, restarts=3)
+    res = complete(prior, y, mask, config=cfg, z_init=z0)
     single = [
-        complete(G, D, y, mask, config=CompleteConfig(num_steps=10, lr=0.05, blend="paste"), z_init=z0[:, k])
+        complete(prior, y, mask, config=CompleteConfig(num_steps=10, lr=0.05), z_init=z0[:, k])
         for k in range(3)
     ]
     finals = torch.stack([s.losses[-1] for s in single], dim=1)  # (N, restarts)
@@ -199,25 +205,26 @@ def test_batch_independence(gd):
     mask = torch.cat([center(1, 32), half(1, 32)])
     z0 = torch.randn(2, Z, generator=gen(8))
     cfg = CompleteConfig(num_steps=15, lr=0.05)
-    G.train(), D.train()  # complete() must switch to eval: batch-norm batch statistics would couple images
+    G.train(), D.train()  # the prior's copies must be in eval mode: batch-norm batch statistics would couple images
     try:
-        both = complete(G, D, y, mask, config=cfg, z_init=z0)
-        alone = complete(G, D, y[:1], mask[:1], config=cfg, z_init=z0[:1])
+        prior = DCGANPrior(G, D)
     finally:
         G.eval(), D.eval()
+    both = complete(prior, y, mask, config=cfg, z_init=z0)
+    alone = complete(prior, y[:1], mask[:1], config=cfg, z_init=z0[:1])
     assert torch.allclose(both.z[:1], alone.z, atol=1e-5)
     assert torch.allclose(both.losses[:, :1], alone.losses, rtol=1e-5, atol=1e-6)
-    assert torch.allclose(both.completed[:1], alone.completed, atol=1e-5)
+    assert torch.allclose(both.fake[:1], alone.fake, atol=1e-5)
 
 
-def test_reproducible_with_generator(gd):
+def test_reproducible_with_generator(gd, prior):
     G, D = gd
     _, y = target(G, 1, seed=9)
     cfg = CompleteConfig(num_steps=5, restarts=2)
-    a = complete(G, D, y, center(1, 32), config=cfg, generator=gen(11))
-    b = complete(G, D, y, center(1, 32), config=cfg, generator=gen(11))
-    c = complete(G, D, y, center(1, 32), config=cfg, generator=gen(12))
-    assert torch.equal(a.z, b.z) and torch.equal(a.completed, b.completed)
+    a = complete(prior, y, center(1, 32), config=cfg, generator=gen(11))
+    b = complete(prior, y, center(1, 32), config=cfg, generator=gen(11))
+    c = complete(prior, y, center(1, 32), config=cfg, generator=gen(12))
+    assert torch.equal(a.z, b.z) and torch.equal(a.fake, b.fake)
     assert not torch.equal(a.z, c.z)
 
 
@@ -230,7 +237,7 @@ def test_models_unchanged_and_modes_restored(gd):
     before = [(k, v.clone()) for k, v in [*G.state_dict().items(), *D.state_dict().items()]]
     _, y = target(G.eval(), 1, seed=10)
     G.train()
-    complete(G, D, y, center(1, 32), config=CompleteConfig(num_steps=3), generator=gen(0))
+    complete(DCGANPrior(G, D), y, center(1, 32), config=CompleteConfig(num_steps=3), generator=gen(0))
     after = [*G.state_dict().items(), *D.state_dict().items()]
     assert all(torch.equal(v, w) for (_, v), (_, w) in zip(before, after))
     assert G.training and all(m.training for m in G.modules())
@@ -242,18 +249,18 @@ def test_models_unchanged_and_modes_restored(gd):
     frozen.requires_grad_(True)
 
 
-def test_early_stop_on_converged_problem(gd):
+def test_early_stop_on_converged_problem(gd, prior):
     G, D = gd
     z_star, y = target(G, 2, seed=12)
     cfg = CompleteConfig(num_steps=300, lr=1e-4, patience=5, tol=1e-2)
-    res = complete(G, D, y, center(1, 32), config=cfg, z_init=z_star)
+    res = complete(prior, y, center(1, 32), config=cfg, z_init=z_star)
     assert res.steps_run < 20
     assert res.losses.shape == (res.steps_run + 1, 2)
-    no_stop = complete(G, D, y, center(1, 32), config=CompleteConfig(num_steps=30, lr=1e-4), z_init=z_star)
+    no_stop = complete(prior, y, center(1, 32), config=CompleteConfig(num_steps=30, lr=1e-4), z_init=z_star)
     assert no_stop.steps_run == 30
 
 
-def test_callback_and_frames_schedule(gd):
+def test_callback_and_frames_schedule(gd, prior):
     G, D = gd
     _, y = target(G, 2, seed=13)
     calls = []
@@ -262,7 +269,7 @@ def test_callback_and_frames_schedule(gd):
         assert fake.shape == (2, 3, 32, 32) and losses.shape == (2,)
         calls.append(step)
 
-    res = complete(G, D, y, center(1, 32), config=CompleteConfig(num_steps=10, record_every=3), callback=cb, generator=gen(0))
+    res = complete(prior, y, center(1, 32), config=CompleteConfig(num_steps=10, record_every=3), callback=cb, generator=gen(0))
     assert calls == [0, 3, 6, 9, 10]
     assert [s for s, _ in res.frames] == calls
     assert all(f.shape == (2, 3, 32, 32) for _, f in res.frames)
@@ -271,33 +278,34 @@ def test_callback_and_frames_schedule(gd):
     # record_every=0: no frames, callback at every step; returning True stops the search
     calls.clear()
     res = complete(
-        G, D, y, center(1, 32), config=CompleteConfig(num_steps=10),
+        prior, y, center(1, 32), config=CompleteConfig(num_steps=10),
         callback=lambda s, f, l: calls.append(s) or s == 4, generator=gen(0),
     )
     assert calls == [0, 1, 2, 3, 4] and res.steps_run == 4 and res.frames == []
 
 
-def test_prior_support_respected(gd):
+def test_prior_support_respected(gd, prior):
     G, D = gd
     _, y = target(G, 1, seed=14)
     far = torch.full((1, Z), 5.0)  # outside both supports: projected at the start and after every step
-    for cfg, bound in [(CompleteConfig(num_steps=5, lr=0.01, prior="uniform"), 1.0), (CompleteConfig(num_steps=5, lr=0.01, clip=2.0), 2.0)]:
-        res = complete(G, D, y, center(1, 32), config=cfg, z_init=far)
+    uniform = DCGANPrior(G, D, latent="uniform")
+    for p, cfg, bound in [(uniform, CompleteConfig(num_steps=5, lr=0.01), 1.0), (prior, CompleteConfig(num_steps=5, lr=0.01, clip=2.0), 2.0)]:
+        res = complete(p, y, center(1, 32), config=cfg, z_init=far)
         assert res.z.max() <= bound and res.z.min() >= bound - 5 * 0.0101
     # huge Adam steps (~2 per coordinate) end on the boundary, never beyond it
-    res = complete(G, D, y, center(1, 32), config=CompleteConfig(num_steps=5, lr=2.0, clip=0.5), generator=gen(0))
+    res = complete(prior, y, center(1, 32), config=CompleteConfig(num_steps=5, lr=2.0, clip=0.5), generator=gen(0))
     assert res.z.abs().max() <= 0.5 and (res.z.abs() == 0.5).any()
 
 
-def test_all_missing_mask_is_sampling(gd):
+def test_all_missing_mask_is_sampling(gd, prior):
     G, D = gd
     _, y = target(G, 1, seed=15)
-    res = complete(G, D, y, torch.zeros(1, 1, 32, 32), config=CompleteConfig(num_steps=2), generator=gen(0))
+    res = complete(prior, y, torch.zeros(1, 1, 32, 32), config=CompleteConfig(num_steps=2), generator=gen(0))
     assert torch.equal(res.contextual, torch.zeros(3, 1))
-    assert torch.allclose(res.completed, res.fake)
+    assert torch.allclose(blend(res.fake, y, torch.zeros(1, 1, 32, 32)), res.fake)
 
 
-def test_validation_errors(gd):
+def test_validation_errors(gd, prior):
     G, D = gd
     _, y = target(G, 2, seed=16)
     m = center(1, 32)
@@ -313,10 +321,13 @@ def test_validation_errors(gd):
     ]
     for images, masks, msg in bad:
         with pytest.raises(GanfillError, match=msg):
-            complete(G, D, images, masks, config=cfg)
+            complete(prior, images, masks, config=cfg)
     with pytest.raises(GanfillError, match="z_init"):
-        complete(G, D, y, m, config=cfg, z_init=torch.zeros(2, 5))
-    for kw in [dict(blend="smear"), dict(prior="cauchy"), dict(window=4), dict(restarts=0), dict(contextual="l3")]:
+        complete(prior, y, m, config=cfg, z_init=torch.zeros(2, 5))
+    with pytest.raises(GanfillError, match="Prior"):
+        complete(G, y, m, config=cfg)  # the pre-Prior signature complete(G, D, ...) is a clear error
+    for kw in [dict(window=4), dict(restarts=0), dict(contextual="l3"), dict(lam=float("inf")), dict(lr=float("nan")),
+               dict(lam=-1.0), dict(clip=0.0)]:
         with pytest.raises(GanfillError):
             CompleteConfig(**kw)
     assert math.isclose(CompleteConfig().lam, 0.003)
@@ -326,29 +337,57 @@ def test_validation_errors(gd):
     assert (paper.num_steps, paper.lr, paper.schedule, paper.restarts, paper.lam) == (1500, 0.01, "constant", 1, 0.003)
 
 
-def test_fast_copy_is_the_same_function(gd):
-    """Batch norm folded into the convolutions + channels_last: same outputs, originals untouched."""
-    from ganfill.inpaint import fast_copy
+@pytest.mark.parametrize("arch", ["dcgan", "paper"])
+@pytest.mark.parametrize("resolution", [32, 64])
+def test_inference_copy_is_the_same_function(arch, resolution):
+    """Batch norm folded, the dcgan first layer as a matmul, the last layer in sub-pixel form,
+    channels_last: the same outputs and input gradients, originals untouched."""
+    from ganfill.prior import _NHWCLinear, _SubPixel, inference_copy
 
-    G, D = gd
-    before = {k: v.clone() for k, v in G.state_dict().items()}
+    torch.manual_seed(1)
+    G, D = build(ModelConfig(arch=arch, resolution=resolution, z_dim=Z, g_width=8, d_width=8))
+    G.train(), D.train()
+    with torch.no_grad():  # realistic batch-norm statistics
+        D(G(torch.randn(64, Z, generator=gen(3))))
     G.eval(), D.eval()
-    Gf, Df = fast_copy(G), fast_copy(D)
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in [*Gf.modules(), *Df.modules()])
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    Gf, Df = inference_copy(G), inference_copy(D)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in [*Df.modules()])
+    assert any(isinstance(m, _SubPixel) for m in Gf.modules())
+    assert any(isinstance(m, _NHWCLinear) for m in Gf.modules()) == (arch == "dcgan")
     assert not any(p.requires_grad for p in [*Gf.parameters(), *Df.parameters()])
     z = torch.randn(5, Z, generator=gen(7))
-    with torch.no_grad():
-        torch.testing.assert_close(Gf(z), G(z), atol=1e-5, rtol=1e-4)
-        torch.testing.assert_close(Df(G(z)), D(G(z)), atol=1e-5, rtol=1e-4)
+    za, zb = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
+    ours, ref = Df(Gf(za)), D(G(zb))
+    torch.testing.assert_close(Gf(z), G(z), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-4)
+    ours.sum().backward(), ref.sum().backward()
+    torch.testing.assert_close(za.grad, zb.grad, atol=1e-5, rtol=1e-4)
     assert all(torch.equal(v, before[k]) for k, v in G.state_dict().items())
+    assert not G.training and all(p.requires_grad for p in G.parameters())
 
 
-def test_cosine_schedule_decays_to_zero_and_still_fits(gd):
+def test_bf16_prior_tracks_fp32(gd):
+    """bf16 layers, float32 interface: decode and realism_logits agree with fp32 to bf16 precision."""
+    from ganfill.runtime import Runtime
+
+    G, D = gd
+    z = torch.randn(4, Z, generator=gen(9))
+    p32, p16 = DCGANPrior(G, D), DCGANPrior(G, D, runtime=Runtime(dtype=torch.bfloat16))
+    with torch.no_grad():
+        a, b = p32.decode(z), p16.decode(z)
+        assert a.dtype == b.dtype == torch.float32
+        assert (a - b).abs().max() < 0.05 * a.abs().max()
+        la, lb = p32.realism_logits(a), p16.realism_logits(a)
+        assert lb.dtype == torch.float32 and (la - lb).abs().max() < 0.05 * la.abs().max() + 0.05
+
+
+def test_cosine_schedule_decays_to_zero_and_still_fits(gd, prior):
     G, D = gd
     target = G.eval()(torch.randn(2, Z, generator=gen(5))).detach()
     mask = center(2, 32)
-    cfg = CompleteConfig(num_steps=60, lr=0.05, schedule="cosine", blend="paste")
-    res = complete(G, D, target, mask, config=cfg, generator=gen(1))
+    cfg = CompleteConfig(num_steps=60, lr=0.05, schedule="cosine")
+    res = complete(prior, target, mask, config=cfg, generator=gen(1))
     assert res.losses[-1].mean() < 0.5 * res.losses[0].mean()
     # with lr decayed to 0 the last steps barely move z: the last two losses nearly agree
     assert torch.allclose(res.losses[-1], res.losses[-2], rtol=1e-3)

@@ -14,16 +14,19 @@ from safetensors import safe_open
 
 from ganfill import checkpoint
 from ganfill.errors import GanfillError
+from ganfill.blend import blend
+from ganfill.data import Domain
 from ganfill.inpaint import CompleteConfig, complete
+from ganfill.prior import DCGANPrior
 from ganfill.masks import make_mask
 from ganfill.models import ModelConfig, build, ema_copy
 
 SHIPPED = checkpoint.shipped_models()
 # what each reference model must be: resolution and domain (the crop users' images get)
 EXPECTED = {
-    "faces64": (64, {"crop": "center:108", "background": [255, 255, 255]}),
-    "pokemon64": (64, {"crop": "pad", "background": [255, 255, 255]}),
-    "glyphs32": (32, {"crop": "pad", "background": [255, 255, 255]}),
+    "faces64": (64, Domain("center:108")),
+    "pokemon64": (64, Domain("pad")),
+    "glyphs32": (32, Domain("pad")),
 }
 
 
@@ -74,12 +77,13 @@ def test_shipped_model_loads_generates_and_completes(name):
 
     image = x[:1]  # an image of the model's own domain, completed from its known part
     mask = make_mask("center", 1, r)
-    result = complete(model.G, model.D, image, mask, config=CompleteConfig(num_steps=8),
+    result = complete(DCGANPrior.from_loaded(model), image, mask, config=CompleteConfig(num_steps=8),
                       generator=torch.Generator().manual_seed(1))
-    assert result.completed.shape == image.shape and torch.isfinite(result.completed).all()
+    completed = blend(result.fake, image, mask)
+    assert completed.shape == image.shape and torch.isfinite(completed).all()
     known = mask.bool().expand_as(image)
-    assert torch.equal(result.completed[known], image[known])  # known pixels keep their exact values
-    assert not torch.equal(result.completed[~known], torch.zeros_like(image[~known]))
+    assert torch.equal(completed[known], image[known])  # known pixels keep their exact values
+    assert not torch.equal(completed[~known], torch.zeros_like(image[~known]))
 
 
 # ---- name resolution ----------------------------------------------------------------------
@@ -192,7 +196,7 @@ def test_export_writes_ema_generator_and_discriminator_in_fp16(tmp_path):
 
     d = checkpoint.describe(out)
     assert (d.dtype, d.config.resolution, d.size) == ("F16", 32, out.stat().st_size)
-    assert checkpoint.domain_text(d.domain) == "center:108"
+    assert d.domain.text() == "center:108"
     with pytest.raises(GanfillError, match="unknown crop policy"):
         checkpoint.export(run, tmp_path / "bad.safetensors", domain={"crop": "glyph"})
     with pytest.raises(GanfillError, match="is the checkpoint being exported"):
@@ -235,5 +239,5 @@ def test_models_lists_every_shipped_model():
     for line, (name, path) in zip(lines[1:], SHIPPED.items()):
         d = checkpoint.describe(path)
         assert line.split()[0] == name and f"{d.config.resolution}x{d.config.resolution}" in line
-        assert checkpoint.domain_text(d.domain) in line and f"{path.stat().st_size / 1e6:.1f} MB" in line
+        assert d.domain.text() in line and f"{path.stat().st_size / 1e6:.1f} MB" in line
         assert line.endswith(checkpoint.card_title(path))

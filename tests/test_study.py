@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import blob_images
 from ganfill import checkpoint, fill, study
-from ganfill.data import load_image, to_domain
+from ganfill.data import Domain, load_image, to_domain
 from ganfill.errors import GanfillError
 from ganfill.inpaint import CompleteConfig
 
@@ -29,7 +29,7 @@ def results(tmp_path_factory):
     G, D = build(ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8))
     root = tmp_path_factory.mktemp("study")
     model = checkpoint.load(checkpoint.save_model(root / "tiny.safetensors", G=G, D=D,
-                                                  domain={"crop": "center:36", "background": [255, 255, 255]}))
+                                                  domain=Domain("center:36")))
     src = root / "inputs"
     src.mkdir()
     for i, img in enumerate(blob_images(3, 48, seed=2)):

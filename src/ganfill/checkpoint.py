@@ -33,6 +33,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save, save_file, safe_open
 
 from ganfill import __version__
+from ganfill.data import Domain
 from ganfill.errors import GanfillError
 from ganfill.images import atomic_path
 from ganfill.models import Discriminator, Generator, ModelConfig, build
@@ -46,7 +47,6 @@ SHIPPED_DIR = Path(__file__).parent / "assets" / "models"  # package data: NAME.
 CARD_SUFFIX = ".md"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a shipped model's name: letters, digits, - and _
 DTYPES = {"fp16": torch.float16, "fp32": torch.float32}
-DEFAULT_DOMAIN = {"crop": "none", "background": [255, 255, 255]}  # of models saved without one
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Loaded:
     config: ModelConfig
     info: dict  # config.json of a training checkpoint, or {} for a bare model file
     path: Path
-    domain: dict  # how images were brought into the model's square: {"crop": ..., "background": [r, g, b]}
+    domain: Domain  # how images were brought into the model's square
 
 
 def _prefixed(prefix: str, module: torch.nn.Module, dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
@@ -71,21 +71,20 @@ def _prefixed(prefix: str, module: torch.nn.Module, dtype: torch.dtype | None) -
     return out
 
 
-def domain_of(manifest: dict) -> dict:
+def domain_of(manifest: dict) -> Domain:
     """The domain of a dataset manifest; rendered glyphs map to ``pad`` for user images."""
-    crop = manifest.get("crop", "none")
-    return {"crop": "pad" if crop == "glyph" else crop, "background": list(manifest.get("background", (255, 255, 255)))}
+    return Domain.from_dict({k: manifest[k] for k in ("crop", "background") if k in manifest})
 
 
 def save_model(path: str | os.PathLike, *, G: Generator, D: Discriminator, G_train: Generator | None = None,
-               domain: dict | None = None, dtype: torch.dtype | None = None, extra: dict | None = None) -> Path:
+               domain: Domain | None = None, dtype: torch.dtype | None = None, extra: dict | None = None) -> Path:
     """Write G (sampling weights), D and optionally the raw training G into one safetensors file."""
     path = Path(path)
     tensors = _prefixed("G", G, dtype) | _prefixed("D", D, dtype)
     if G_train is not None:
         tensors |= _prefixed("G_train", G_train, dtype)
     meta = {"format": FORMAT, "ganfill_version": __version__, "model_config": json.dumps(G.config.to_dict())}
-    meta["domain"] = json.dumps(domain or DEFAULT_DOMAIN)
+    meta["domain"] = json.dumps((domain or Domain()).to_dict())
     meta |= {k: json.dumps(v) for k, v in (extra or {}).items()}
     with atomic_path(path) as tmp:
         tmp.write_bytes(save(tensors, metadata=meta))  # through Python: the usual file permissions (save_file: 0600)
@@ -173,6 +172,13 @@ def _load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in sub.items()})
 
 
+def _read_domain(file: Path, meta: dict) -> Domain:
+    try:
+        return Domain.from_dict(json.loads(meta["domain"]))
+    except (json.JSONDecodeError, GanfillError) as e:
+        raise GanfillError(f"{file} has an unreadable domain record ({e}): the checkpoint is damaged") from None
+
+
 def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
     """Rebuild G and D (eval mode, fp32) from a checkpoint alone.
 
@@ -195,10 +201,7 @@ def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
             info = json.loads((file.parent / CONFIG_FILE).read_text())
         except json.JSONDecodeError:
             raise GanfillError(f"{file.parent / CONFIG_FILE} is not valid JSON: the checkpoint is damaged") from None
-    try:
-        domain = json.loads(meta["domain"]) if "domain" in meta else domain_of(info.get("dataset", {}))
-    except json.JSONDecodeError:
-        raise GanfillError(f"{file} has an unreadable domain record: the checkpoint is damaged") from None
+    domain = _read_domain(file, meta) if "domain" in meta else domain_of(info.get("dataset", {}))
     return Loaded(G.eval(), D.eval(), config, info, file, domain)
 
 
@@ -232,7 +235,8 @@ def save_training(run_dir: str | os.PathLike, *, step: int, G: Generator, G_ema:
     tmp = root / f".{final.name}.{secrets.token_hex(6)}.tmp"
     tmp.mkdir()
     try:
-        save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, domain=record.get("domain"), extra={"step": step})
+        domain = Domain.from_dict(record["domain"]) if "domain" in record else None
+        save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, domain=domain, extra={"step": step})
         tg, mg = _optimizer_split(opt_G, "opt_G")
         td, md = _optimizer_split(opt_D, "opt_D")
         save_file(tg | td, str(tmp / STATE_FILE))
@@ -316,17 +320,11 @@ def export(ckpt: str | os.PathLike, out: str | os.PathLike, *, dtype: torch.dtyp
     "background": [255, 255, 255]}`` for a model trained on already-cropped CelebA faces) and
     the training step, images seen, training options and dataset summary in the metadata.
     The file appears atomically. Returns its path."""
-    from ganfill.data import parse_crop  # validates a replacement crop policy
-
     loaded = load(ckpt)
     out = Path(out)
     if out.resolve() == loaded.path.resolve():
         raise GanfillError(f"{out} is the checkpoint being exported: write the shipped model elsewhere")
-    new_domain = dict(loaded.domain)
-    if domain:
-        new_domain |= domain
-        new_domain["crop"] = str(parse_crop(new_domain["crop"]))
-        new_domain["background"] = [int(c) for c in new_domain["background"]]
+    new_domain = Domain(**(loaded.domain.to_dict() | (domain or {})))  # validates a replacement
     extra = _training_record(loaded.path, loaded.info)
     if loaded.info.get("train"):
         extra["train"] = loaded.info["train"]
@@ -341,7 +339,7 @@ class Described:
 
     path: Path
     config: ModelConfig
-    domain: dict
+    domain: Domain
     size: int  # bytes
     dtype: str  # of the stored weights, e.g. "F16"
     meta: dict  # every other metadata entry, JSON-decoded (step, images_seen, train, dataset, ...)
@@ -365,16 +363,8 @@ def describe(spec: str | os.PathLike) -> Described:
         except json.JSONDecodeError:
             decoded[k] = v
     config = ModelConfig.from_dict(decoded.pop("model_config"))
-    domain = decoded.pop("domain", dict(DEFAULT_DOMAIN))
+    domain = Domain.from_dict(decoded.pop("domain")) if "domain" in decoded else Domain()
     return Described(file, config, domain, file.stat().st_size, dtype, decoded)
-
-
-def domain_text(domain: dict) -> str:
-    """``center:108``, ``none``, or ``pad on #ffffff``."""
-    crop = str(domain.get("crop", "none"))
-    if crop == "pad":
-        return "pad on #{:02x}{:02x}{:02x}".format(*domain.get("background", (255, 255, 255)))
-    return crop
 
 
 def card_path(model_file: str | os.PathLike) -> Path:
@@ -402,7 +392,7 @@ def card_skeleton(model_file: str | os.PathLike, *, data: list[str] | tuple[str,
     c, r = d.config, d.config.resolution
     name = Path(d.path).stem
     train, dataset = d.meta.get("train", {}), d.meta.get("dataset", {})
-    lines = [f"# {name}: {r}x{r} DCGAN ({c.arch} preset), domain {domain_text(d.domain)}", "",
+    lines = [f"# {name}: {r}x{r} DCGAN ({c.arch} preset), domain {d.domain.text()}", "",
              "<!-- skeleton written by `ganfill export`: finish the TODO parts by hand -->", "",
              "TODO: one paragraph on what the model completes, and how well.", "",
              "## Model", "", "| | |", "|---|---|",
@@ -410,7 +400,7 @@ def card_skeleton(model_file: str | os.PathLike, *, data: list[str] | tuple[str,
              f"| widths | G {c.g_width}, D {c.d_width} |",
              f"| parameters | G {n_g:,}, D {n_d:,} |",
              "| weights | G: the EMA copy of the generator; D: the discriminator (for the perceptual loss) |",
-             f"| domain | crop `{d.domain.get('crop')}`, background {tuple(d.domain.get('background', ()))} |",
+             f"| domain | crop `{d.domain.crop}`, background {d.domain.background} |",
              f"| file | `{d.path.name}`, {d.size / 1e6:.1f} MB, {d.dtype} |", "",
              "## Training", "", "| | |", "|---|---|"]
     if "step" in d.meta:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ganfill.blend import BLENDS
 from ganfill.checkpoint import DTYPES
 from ganfill.demo import IMAGES_MODEL, DemoConfig
 from ganfill.errors import GanfillError
@@ -120,6 +121,22 @@ def _given(options: dict) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
+def _runtime_options(f):
+    """--device and --precision, as `ganfill train` has them, for every command that runs a model."""
+    from ganfill.runtime import DEVICES, PRECISIONS
+
+    f = click.option("--precision", type=click.Choice(list(PRECISIONS)), default="auto", show_default=True,
+                     help="bf16 only where the hardware runs it natively (CUDA, AVX-512 BF16 / AMX CPUs)")(f)
+    return click.option("--device", type=click.Choice(list(DEVICES)), default="auto", show_default=True,
+                        help="auto: CUDA when present, else the CPU")(f)
+
+
+def _runtime(device: str, precision: str):
+    from ganfill import runtime
+
+    return runtime.resolve(device, precision)
+
+
 @cli.command()
 @click.argument("data", required=False, type=click.Path(path_type=Path))
 @click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="run folder")
@@ -164,7 +181,8 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, devi
 @click.option("-n", "n", default=64, show_default=True, help="number of samples")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="grid image to write (.png)")
-def sample(ckpt, n, seed, out):
+@_runtime_options
+def sample(ckpt, n, seed, out, device, precision):
     """Draw n samples from a model into one grid image.
 
     CKPT: a shipped model's name (see `ganfill models`), a run folder, a checkpoint folder or a
@@ -177,7 +195,7 @@ def sample(ckpt, n, seed, out):
     if n < 1:
         raise GanfillError(f"-n must be at least 1, got {n}")
     loaded = checkpoint.load(ckpt)
-    save_image(grid(draw(loaded.G, n, seed=seed)), out)
+    save_image(grid(draw(loaded.G, n, seed=seed, runtime=_runtime(device, precision))), out)
     click.echo(f"{n} samples from {loaded.path} written to {out}")
 
 
@@ -194,11 +212,15 @@ def sample(ckpt, n, seed, out):
 @click.option("--fit", is_flag=True, help="fill a box around the hole of a large photo at model resolution, "
                                          "then blend it back at full resolution")
 @click.option("--batch-size", default=64, show_default=True, help="images completed together")
-@click.option("--seed", default=0, show_default=True, help="seeds z and random masks (per image, by name)")
+@click.option("--seed", default=0, show_default=True, help="seeds z (by each image's known pixels) and random masks (by file name)")
 @click.option("--overwrite", is_flag=True, help="redo images whose results already exist (default: skip them)")
+@click.option("--blend", type=click.Choice(list(BLENDS)), default="poisson", show_default=True,
+              help="poisson: seamless (Yeh et al.); paste: G(z) pasted into the hole (the research paper's LC)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@_runtime_options
 @_config_options(CompleteConfig, defaults=INPAINT_DEFAULTS)
-def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, overwrite, quiet, **options):
+def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, overwrite, blend, quiet, device,
+            precision, **options):
     """Repair images with a trained model: `ganfill inpaint CKPT INPUTS...` or
     `ganfill inpaint --model NAME INPUTS...`. CKPT / NAME: a shipped model's name (faces64, ...),
     a run folder, a checkpoint folder or a .safetensors model file.
@@ -218,14 +240,15 @@ def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, 
     if not inputs:
         raise GanfillError("no INPUTS: give the model (CKPT or --model NAME) and then the images to repair")
     config = CompleteConfig(**(INPAINT_DEFAULTS | _given(options)))
+    runtime = _runtime(device, precision)
     model = checkpoint.load(ckpt)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
         import torch
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
-    counts = fill.run(model, list(inputs), out_dir, mask=mask, mask_level=mask_level, config=config, fit=fit,
-                      batch_size=batch_size, seed=seed, overwrite=overwrite, rank=rank, world=world,
+    counts = fill.run(model, list(inputs), out_dir, mask=mask, mask_level=mask_level, config=config, blend=blend,
+                      fit=fit, batch_size=batch_size, seed=seed, overwrite=overwrite, runtime=runtime, rank=rank, world=world,
                       progress=not quiet, notify=lambda message: click.echo(f"ganfill: warning: {message}", err=True))
     extra = [f"{counts['unchanged']} unchanged (no hole)"] if counts["unchanged"] else []
     extra += [f"{counts['skipped']} already done"] if counts["skipped"] else []
@@ -242,8 +265,9 @@ def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, 
 @click.option("--mask", default="center", show_default=True,
               help="as for `ganfill inpaint`: center, pattern, random80, half, grid, strokes, a mask image or folder")
 @click.option("--quiet", is_flag=True, help="no progress bars")
+@_runtime_options
 @_config_options(DemoConfig)
-def demo(out_dir, images, model, mask, quiet, **options):
+def demo(out_dir, images, model, mask, quiet, device, precision, **options):
     """Complete images with the shipped models next to OpenCV's Telea; write an HTML report.
 
     With no options (about a minute on 2 cores, no training): glyphs32 on characters from
@@ -252,7 +276,7 @@ def demo(out_dir, images, model, mask, quiet, **options):
     from ganfill import demo as run_demo
 
     page = run_demo.run(out_dir, config=DemoConfig(**_given(options)), model=model, images=images, mask=mask,
-                        progress=not quiet, echo=click.echo)
+                        runtime=_runtime(device, precision), progress=not quiet, echo=click.echo)
     click.echo(f"report: {page.resolve()}")
 
 
@@ -277,7 +301,7 @@ def export(ckpt, name_or_path, dtype, crop, background, card_data):
     out = checkpoint.export(ckpt, checkpoint.shipped_path(name_or_path), dtype=DTYPES[dtype], domain=domain)
     d = checkpoint.describe(out)
     click.echo(f"{out} ({d.size / 1e6:.1f} MB, {d.dtype}, {d.config.resolution}x{d.config.resolution}, "
-               f"domain {checkpoint.domain_text(d.domain)}, step {d.meta.get('step', '?')})")
+               f"domain {d.domain.text()}, step {d.meta.get('step', '?')})")
     card = checkpoint.card_path(out)
     if card.exists():
         click.echo(f"model card {card} kept as it is")
@@ -299,7 +323,7 @@ def models():
     rows = [("name", "resolution", "domain", "size", "card")]
     for name, path in shipped.items():
         d = checkpoint.describe(path)
-        rows.append((name, f"{d.config.resolution}x{d.config.resolution}", checkpoint.domain_text(d.domain),
+        rows.append((name, f"{d.config.resolution}x{d.config.resolution}", d.domain.text(),
                      f"{d.size / 1e6:.1f} MB", checkpoint.card_title(path) or "(no model card)"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
@@ -322,9 +346,10 @@ def models():
               help="face-detection rates (faces only); default: on when a face is found in half the originals")
 @click.option("--figure-rows", default=4, show_default=True, help="images per mask in figure.png")
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@_runtime_options
 @_config_options(CompleteConfig)
 def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, face_detector, figure_rows, quiet,
-             **options):
+             device, precision, **options):
     """Score ganfill against classical inpainting on held-out images DATA (a dataset or image folder).
 
     CKPT: a shipped model's name (see `ganfill models`), a run folder, a checkpoint folder or a
@@ -342,15 +367,15 @@ def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, 
     from ganfill import evaluate as ev
 
     given = _given(options)
-    if "blend" in given:
-        raise GanfillError("evaluate runs both blends (ganfill = poisson, ganfill-paste = paste): choose with --methods, not --blend")
+    runtime = _runtime(device, precision)
     split = [s.strip() for s in methods.split(",") if s.strip()]
     method_list = list(ev.METHODS) if split == ["all"] else split
     mask_list = [s.strip() for s in masks.split(",") if s.strip()]
     config = CompleteConfig(**given)
     # the command as it reproduces this run (every option spelled out), for the report
     words = ["ganfill", "evaluate", str(ckpt), str(data), "--out", str(out_dir), "--masks", ",".join(mask_list),
-             "--methods", methods, "-n", str(num_images), "--seed", str(seed), "--batch-size", str(batch_size)]
+             "--methods", methods, "-n", str(num_images), "--seed", str(seed), "--batch-size", str(batch_size),
+             "--device", device, "--precision", precision]
     words += [] if face_detector is None else ["--face-detector" if face_detector else "--no-face-detector"]
     for name, value in given.items():
         flag = "--" + name.replace("_", "-")
@@ -361,7 +386,7 @@ def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, 
     model = checkpoint.load(ckpt)
     _, paths = ev.run(model, data, out_dir, num_images=num_images, masks=mask_list, methods=method_list,
                       config=config, batch_size=batch_size, seed=seed, face_detector=face_detector,
-                      figure_rows=figure_rows, progress=not quiet, command=shlex.join(words))
+                      figure_rows=figure_rows, runtime=runtime, progress=not quiet, command=shlex.join(words))
     click.echo(f"results: {paths['md']} (table), {paths['json']}, {paths['figure']}")
 
 
@@ -391,7 +416,8 @@ def _web():
 @click.option("--originals", type=click.Path(path_type=Path), help="study: folder to find input files by name if they moved")
 @click.option("--subject", default="face", show_default=True, help="what the study asks about: 'a real ...?'")
 @click.option("--concurrency", default=1, show_default=True, help="latent searches run at once; others queue")
-def serve(host, port, model_specs, results_dir, db, originals, subject, concurrency):
+@_runtime_options
+def serve(host, port, model_specs, results_dir, db, originals, subject, concurrency, device, precision):
     """Serve the repair page in the browser (Gradio): upload, paint the hole, watch it fill."""
     web = _web()
     from ganfill import checkpoint
@@ -401,7 +427,7 @@ def serve(host, port, model_specs, results_dir, db, originals, subject, concurre
     if not models:
         raise GanfillError("no model to serve: give one with --models PATH (a run folder, checkpoint folder or .safetensors)")
     app = web.build_app(models, results_dir=results_dir, db=db, originals=originals, subject=subject,
-                        concurrency=concurrency)
+                        concurrency=concurrency, runtime=_runtime(device, precision))
     web.launch(app, host=host, port=port, block=False, quiet=True)
     click.echo(f"serving {len(models)} model(s) on http://{host}:{port} (Ctrl+C to stop)")
     app.block_thread()

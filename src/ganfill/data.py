@@ -260,6 +260,42 @@ def to_domain(
     return np.asarray(out, dtype=np.uint8).copy()
 
 
+@dataclass(frozen=True)
+class Domain:
+    """How a model's training images were brought into its square, so user images get the same.
+
+    crop: a crop policy (``center:N``, ``pad`` or ``none``; see ``parse_crop``), stored in its
+    canonical spelling.  background: the RGB colour of padding and transparency.
+    Saved with every model (checkpoint metadata); models saved without one get ``Domain()``.
+    """
+
+    crop: str = "none"
+    background: Color = WHITE
+
+    def __post_init__(self):
+        object.__setattr__(self, "crop", str(parse_crop(self.crop)))
+        object.__setattr__(self, "background", parse_color(self.background))
+
+    @classmethod
+    def from_dict(cls, d) -> "Domain":
+        """From a checkpoint's JSON record; rendered glyph datasets (crop ``glyph``) map to ``pad``."""
+        if not isinstance(d, dict):
+            raise GanfillError(f"a domain record must be an object with 'crop' and 'background', got {type(d).__name__}")
+        crop = d.get("crop", "none")
+        return cls("pad" if crop == "glyph" else crop, tuple(d.get("background", WHITE)))
+
+    def to_dict(self) -> dict:
+        return {"crop": self.crop, "background": list(self.background)}
+
+    def text(self) -> str:
+        """``center:108``, ``none``, or ``pad on #ffffff``."""
+        return "pad on #{:02x}{:02x}{:02x}".format(*self.background) if self.crop == "pad" else self.crop
+
+    def square(self, image: np.ndarray, resolution: int) -> np.ndarray:
+        """``to_domain`` with this domain's crop and background: uint8 (resolution, resolution, 3)."""
+        return to_domain(image, resolution=resolution, crop=self.crop, background=self.background)
+
+
 # -----------------------------------------------------------------------------
 # Dataset folders: shards, manifest, atomic output
 

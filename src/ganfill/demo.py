@@ -40,6 +40,7 @@ from ganfill.errors import GanfillError
 from ganfill.evaluate import BASELINES, METRICS, capped, detect_faces, faces_found
 from ganfill.images import atomic_path, grid, save_image
 from ganfill.inpaint import CompleteConfig
+from ganfill.runtime import Runtime
 
 DEFAULT_MODELS = ("glyphs32", "faces64")  # the built-in sections, in report order
 IMAGES_MODEL = "faces64"  # the model for --images when none is named
@@ -154,12 +155,12 @@ def _scores(original: np.ndarray, result: np.ndarray, hole: np.ndarray) -> dict[
 
 
 def complete_section(model: checkpoint.Loaded, files: list[Path], out: Path, *, root: Path, mask: str,
-                     config: CompleteConfig, seed: int, progress: bool, echo) -> list[dict]:
+                     config: CompleteConfig, seed: int, runtime: Runtime, progress: bool, echo) -> list[dict]:
     """Complete files with ganfill (``fill.run``) and Telea, score both against the original
     (the input in the model's square); one row per image, paths relative to ``root``."""
     completions = out / "completions"
-    fill.run(model, files, completions, mask=mask, config=config, overwrite=True, seed=seed, progress=progress,
-             notify=lambda message: echo(f"ganfill: warning: {message}"))
+    fill.run(model, files, completions, mask=mask, config=config, overwrite=True, seed=seed, runtime=runtime,
+             progress=progress, notify=lambda message: echo(f"ganfill: warning: {message}"))
     masks = fill.MaskSource(mask)
     rows = []
     for path in files:
@@ -247,13 +248,15 @@ def report(out_dir: Path, sections: list[dict], *, title: str, notes: list[str])
 
 
 def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), model: str | None = None,
-        images: str | Path | None = None, mask: str = "center", progress: bool = True, echo=print) -> Path:
+        images: str | Path | None = None, mask: str = "center", runtime: Runtime = Runtime(), progress: bool = True,
+        echo=print) -> Path:
     """Run the demo into out_dir and return the report's path.
 
     model: one model (a shipped name or any checkpoint ``checkpoint.resolve`` takes) instead of
     the default sections; without ``images`` it must be a shipped model with built-in inputs.
     images: a folder (or file) of the user's own images, completed by ``model`` (default
-    faces64) in its square. mask: any ``ganfill inpaint --mask`` value.
+    faces64) in its square. mask: any ``ganfill inpaint --mask`` value. runtime: device and
+    precision of the search.
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -283,15 +286,15 @@ def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), model: str | 
             notes = [BUILT_IN_NOTES[spec]]
         else:
             notes = [f"Your images from {images}, brought into the model's {r}x{r} square "
-                     f"(crop {checkpoint.domain_text(m.domain)}) as `ganfill inpaint` does."]
+                     f"(crop {m.domain.text()}) as `ganfill inpaint` does."]
         echo(f"{name}: completing {len(files)} image(s) at {r}x{r} ...")
         rows = complete_section(m, files, section_dir, root=out, mask=mask, config=complete_config,
-                                seed=config.seed, progress=progress, echo=echo)
+                                seed=config.seed, runtime=runtime, progress=progress, echo=echo)
         if not rows:
             raise GanfillError(f"the mask {mask!r} leaves no hole in any image: nothing to complete")
         save_image(overview(out, rows), section_dir / "overview.png")
         card = checkpoint.card_title(m.path)
-        title = f"{name}: {r}x{r}, domain {checkpoint.domain_text(m.domain)}"
+        title = f"{name}: {r}x{r}, domain {m.domain.text()}"
         notes += ([f"Model card: {card}."] if card else []) + [f"Model file: {m.path.name}."]
         sections.append({"model": name, "title": title, "notes": notes, "rows": rows,
                          "overview": f"{name}/overview.png"})
@@ -301,5 +304,5 @@ def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), model: str | 
              "against OpenCV's Telea inpainting (radius 3), which never sees the hole. Metrics compare with "
              "the original: PSNR and L1 over the hole, SSIM over the whole image.",
              "Settings: " + ", ".join(f"{k} {v}" for k, v in asdict(config).items())
-             + f"; mask {mask}. Wall time: {seconds:.0f} s."]
+             + f"; mask {mask}; {runtime.describe()}. Wall time: {seconds:.0f} s."]
     return report(out, sections, title="ganfill demo: the shipped models on images they never saw", notes=notes)

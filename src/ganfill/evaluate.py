@@ -71,12 +71,14 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from ganfill import __version__
-from ganfill.blend import blend
 from ganfill.checkpoint import Loaded
 from ganfill.data import load_image, open_dataset, to_domain
 from ganfill.errors import GanfillError
 from ganfill.images import HOLE_GREY, atomic_path, save_image, to_tensor, to_uint8
-from ganfill.inpaint import CompleteConfig, complete, sample_prior
+from ganfill.inpaint import CompleteConfig
+from ganfill.prior import DCGANPrior, Prior
+from ganfill.runner import complete_images
+from ganfill.runtime import Runtime
 from ganfill.masks import MASKS, make_mask
 
 PAPER_MASKS = ("center", "pattern", "random80", "half")
@@ -371,9 +373,7 @@ def load_images(data: str | Path, model: Loaded, *, n: int, seed: int = 0) -> tu
         raise GanfillError(f"{path} is not a folder: give a dataset folder or a folder of images")
     files = list_images([path])
     order = rng.permutation(len(files))[:n]
-    crop, bg = model.domain.get("crop", "none"), tuple(model.domain.get("background", (255, 255, 255)))
-    images = np.stack([to_domain(load_image(files[i], background=bg), resolution=r, crop=crop, background=bg)
-                       for i in order])
+    images = np.stack([model.domain.square(load_image(files[i], background=model.domain.background), r) for i in order])
     return images, [files[i].relative_to(path).as_posix() for i in order]
 
 
@@ -414,43 +414,36 @@ def make_holes(name: str, n: int, resolution: int, *, seed: int = 0) -> np.ndarr
     return holes
 
 
-def complete_ganfill(model: Loaded, images: np.ndarray, holes: np.ndarray, *, config: CompleteConfig,
+def complete_ganfill(prior: Prior, images: np.ndarray, holes: np.ndarray, *, config: CompleteConfig,
                      batch_size: int = 64, seed: int = 0, on_step: Callable[[float], None] | None = None) -> dict:
     """Complete with the latent search once, blend twice: {"ganfill": (uint8, s/img), "ganfill-paste": ...}.
 
-    One search per batch (``complete`` with the paste blend); the Poisson result is blended
-    from the same G(z^).  z is drawn per image from a seed that depends on ``seed`` and the
-    image's index only, so results do not depend on the batch size.  ``on_step(images)``
-    receives progress in images (fractions while a batch is searched).
+    One search per batch (``runner.complete_images``, the same seeding rule as every front end:
+    z depends on ``seed`` and each image's known content only, so results do not depend on the
+    batch size); the Poisson and paste results are blended from the same G(z^).
+    ``on_step(images)`` receives progress in images (fractions while a batch is searched).
     """
-    cfg = replace(config, blend="paste", record_every=0)
-    G, D = model.G, model.D
+    cfg = replace(config, record_every=0)
     n = len(images)
     out = {"ganfill": np.empty_like(images), "ganfill-paste": np.empty_like(images)}
-    t_search = t_poisson = 0.0
+    seconds = {"ganfill": 0.0, "ganfill-paste": 0.0}
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(start + batch_size, n))
-        x = to_tensor(images[idx])
-        m = torch.from_numpy(~holes[idx]).float()[:, None]
-        z0 = torch.stack([sample_prior(cfg.restarts, G.z_dim, prior=cfg.prior,
-                                       generator=torch.Generator().manual_seed(_seed(seed, "z", i))) for i in idx])
         last = [0]
 
         def callback(step, fake, losses, last=last, k=len(idx)):
-            if on_step is not None and cfg.num_steps:
+            if cfg.num_steps:
                 on_step(k * (step - last[0]) / cfg.num_steps)
             last[0] = step
 
-        t0 = time.perf_counter()
-        result = complete(G, D, x, m, config=cfg, z_init=z0, callback=callback if on_step else None)
-        t1 = time.perf_counter()
-        poisson = blend(result.fake.to(x.dtype), x, m, method="poisson")
-        t_search, t_poisson = t_search + (t1 - t0), t_poisson + (time.perf_counter() - t1)
+        done = complete_images(prior, images[idx], ~holes[idx], config=cfg, seed=seed, blends=("poisson", "paste"),
+                               callback=callback if on_step is not None else None)
         if on_step is not None and cfg.num_steps == 0:
             on_step(len(idx))
-        out["ganfill-paste"][idx] = to_uint8(result.completed)
-        out["ganfill"][idx] = to_uint8(poisson)
-    return {"ganfill": (out["ganfill"], (t_search + t_poisson) / n), "ganfill-paste": (out["ganfill-paste"], t_search / n)}
+        for method, blend_name in (("ganfill", "poisson"), ("ganfill-paste", "paste")):
+            out[method][idx] = done.completed[blend_name]
+            seconds[method] += done.search_seconds + done.blend_seconds[blend_name]
+    return {m: (out[m], seconds[m] / n) for m in out}
 
 
 def complete_baseline(method: str, images: np.ndarray, holes: np.ndarray) -> tuple[np.ndarray, float]:
@@ -488,6 +481,7 @@ def evaluate(
     face_threshold: float = 0.5,
     folds: int = 5,
     repeats: int = 5,
+    runtime: Runtime = Runtime(),
     progress: bool = False,
 ) -> Evaluation:
     """Complete ``images`` (uint8 (N, R, R, 3), the model's resolution) under every mask with every method and score them.
@@ -495,7 +489,8 @@ def evaluate(
     face_detector: True / False, or None (default) = on when the detector finds a face in at
     least ``face_threshold`` of the originals (the data looks like frontal faces).
     folds, repeats: of ``detectability``.  The masks are seeded by ``seed`` and the mask name,
-    ganfill's z by ``seed`` and the image index.
+    ganfill's z by ``seed`` and each image's known content (``runner``'s rule).  runtime: device
+    and precision of the latent search.
     """
     from tqdm import tqdm
 
@@ -510,6 +505,7 @@ def evaluate(
     names = list(names) if names is not None else [f"#{i}" for i in range(n)]
 
     ev = Evaluation(images=images, names=names, holes={}, completed={}, seconds={})
+    prior = DCGANPrior.from_loaded(model, runtime) if any(m in GANFILL_METHODS for m in methods) else None
     bar = tqdm(total=len(masks) * len(methods) * n, unit="img", disable=not progress, desc="evaluate",
                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
     with bar:
@@ -518,7 +514,7 @@ def evaluate(
             wanted = [m for m in GANFILL_METHODS if m in methods]
             if wanted:
                 bar.set_postfix_str(f"{mask}: ganfill search")
-                done = complete_ganfill(model, images, holes, config=config, batch_size=batch_size, seed=seed,
+                done = complete_ganfill(prior, images, holes, config=config, batch_size=batch_size, seed=seed,
                                         on_step=lambda k: bar.update(k * len(wanted)))
                 for m in wanted:
                     ev.completed[m, mask], ev.seconds[m, mask] = done[m]
@@ -723,7 +719,7 @@ def write_report(ev: Evaluation, out_dir: str | Path, *, options: dict, figure_r
 def run(model: Loaded, data: str | Path, out_dir: str | Path, *, num_images: int = 100,
         masks: tuple[str, ...] | list[str] = PAPER_MASKS, methods: tuple[str, ...] | list[str] = METHODS,
         config: CompleteConfig = CompleteConfig(), batch_size: int = 64, seed: int = 0,
-        face_detector: bool | None = None, figure_rows: int = 4, progress: bool = True,
+        face_detector: bool | None = None, figure_rows: int = 4, runtime: Runtime = Runtime(), progress: bool = True,
         command: str | None = None) -> tuple[Evaluation, dict[str, Path]]:
     """`ganfill evaluate`: load the held-out images, evaluate, write the run folder."""
     import cv2
@@ -734,11 +730,12 @@ def run(model: Loaded, data: str | Path, out_dir: str | Path, *, num_images: int
     options = {"checkpoint": str(model.path), "data": str(data), "num_images": len(images), "masks": list(masks),
                "methods": list(methods), "seed": seed, "batch_size": batch_size,
                "face_detector": {None: "auto", True: "on", False: "off"}[face_detector], "figure_rows": figure_rows,
-               "complete": {k: v for k, v in asdict(config).items() if k not in ("blend", "record_every")},
-               "model": model.config.to_dict(), "domain": model.domain,
+               "complete": {k: v for k, v in asdict(config).items() if k != "record_every"},
+               "runtime": runtime.to_dict(),
+               "model": model.config.to_dict(), "domain": model.domain.to_dict(),
                "versions": {"ganfill": __version__, "torch": torch.__version__, "scikit-image": skimage.__version__,
                             "opencv": cv2.__version__, "numpy": np.__version__},
                "command": command}
     ev = evaluate(model, images, names=names, masks=masks, methods=methods, config=config, batch_size=batch_size,
-                  seed=seed, face_detector=face_detector, progress=progress)
+                  seed=seed, face_detector=face_detector, runtime=runtime, progress=progress)
     return ev, write_report(ev, out_dir, options=options, figure_rows=figure_rows)

@@ -32,13 +32,16 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from ganfill import __version__
-from ganfill.blend import blend
+from ganfill.blend import BLENDS, blend
 from ganfill.checkpoint import Loaded
 from ganfill.data import IMAGE_SUFFIXES, load_image, to_domain
 from ganfill.errors import GanfillError
 from ganfill.images import HOLE_GREY, atomic_path, save_image, to_tensor, to_uint8
-from ganfill.inpaint import CompleteConfig, complete, sample_prior
+from ganfill.inpaint import CompleteConfig
 from ganfill.masks import MASKS, from_image, make_mask
+from ganfill.prior import DCGANPrior, Prior
+from ganfill.runtime import Runtime
+from ganfill.runner import complete_images
 
 RECORD = "record.json"
 
@@ -69,7 +72,7 @@ def list_images(inputs: list[str | os.PathLike]) -> list[Path]:
 
 
 def image_seed(seed: int, name: str) -> int:
-    """Per-image seed: results do not depend on batching or on how inputs are sharded."""
+    """Per-image seed of random masks (by file name): they do not depend on batching or sharding."""
     return (seed * 1_000_003 + zlib.crc32(name.encode())) % (2**63 - 1)
 
 
@@ -181,11 +184,10 @@ def make_item(image: np.ndarray, model: Loaded, *, fit: bool, hole: np.ndarray |
         box = fit_box(hole, min_side=r)
         x = _resize(crop_box(image, box), r)  # (R, R, 3)
         return Item(path, image, hole, x, ~_hole_to(crop_box(hole, box), r), box)
-    crop, bg = model.domain.get("crop", "none"), model.domain.get("background", (255, 255, 255))
-    x = to_domain(image, resolution=r, crop=crop, background=bg)  # (R, R, 3)
+    x = model.domain.square(image, r)  # (R, R, 3)
     if hole_domain is None:  # a hole drawn on the original image takes the same crop and resize
         assert hole is not None and hole.shape == image.shape[:2], "give a hole the size of the image"
-        mapped = to_domain(np.repeat(hole[..., None] * np.uint8(255), 3, axis=2), resolution=r, crop=crop,
+        mapped = to_domain(np.repeat(hole[..., None] * np.uint8(255), 3, axis=2), resolution=r, crop=model.domain.crop,
                            background=(0, 0, 0))
         hole_domain = mapped[..., 0] > 127
     assert hole_domain.shape == (r, r), hole_domain.shape
@@ -195,7 +197,7 @@ def make_item(image: np.ndarray, model: Loaded, *, fit: bool, hole: np.ndarray |
 def load_item(path: Path, model: Loaded, masks: MaskSource, *, fit: bool, seed: int) -> Item:
     """Read one input file and its mask (named, file or folder) into an Item."""
     r = model.config.resolution
-    image = load_image(path, background=tuple(model.domain.get("background", (255, 255, 255))))
+    image = load_image(path, background=model.domain.background)
     if masks.kind == "named" and not fit:
         return make_item(image, model, fit=False, hole_domain=masks.hole(path, (r, r), seed), path=path)
     return make_item(image, model, fit=fit, hole=masks.hole(path, image.shape[:2], seed), path=path)
@@ -218,18 +220,6 @@ def compose(item: Item, completed: np.ndarray, fake: np.ndarray, *, method: str 
     region = filled[y0 - top : y1 - top, x0 - left : x1 - left]
     full[y0:y1, x0:x1] = np.where(item.hole[y0:y1, x0:x1, None], region, full[y0:y1, x0:x1])
     return full
-
-
-def batch_tensors(items: list[Item], *, restarts: int, prior: str, z_dim: int, seed: int):
-    """Model inputs for a batch: images (B, 3, R, R) in [-1, 1], masks (B, 1, R, R) with
-    1 = known, and initial z (B, restarts, z_dim) that depends only on each image's name."""
-    x = to_tensor(np.stack([it.x for it in items]))
-    m = torch.from_numpy(np.stack([it.mask for it in items])).float()[:, None]
-    z0 = torch.stack([
-        sample_prior(restarts, z_dim, prior=prior, generator=torch.Generator().manual_seed(image_seed(seed, it.path.stem) + 1))
-        for it in items
-    ])
-    return x, m, z0
 
 
 def _figure(panels: list[tuple[str, np.ndarray]], *, scale: int) -> np.ndarray:
@@ -288,11 +278,19 @@ def write_unchanged(out: Path, item: Item, *, mask_spec: str) -> None:
                                    "hole_fraction": 0.0, "unchanged": True}, indent=1))
 
 
-def run_batch(model: Loaded, items: list[Item], *, config: CompleteConfig, seed: int, out_dir: Path,
-              progress=None, mask_spec: str = "") -> None:
+def complete_items(prior: Prior, items: list[Item], *, config: CompleteConfig, seed: int, blend: str = "poisson",
+                   callback=None):
+    """Search and blend a batch of items (each with a hole) through ``runner.complete_images``;
+    returns the Completion and, per item, the final uint8 image (``compose``)."""
+    done = complete_images(prior, np.stack([it.x for it in items]), np.stack([it.mask for it in items]), config=config,
+                           seed=seed, blends=(blend,), callback=callback)
+    finals = [compose(it, done.completed[blend][i], done.fake[i], method=blend) for i, it in enumerate(items)]
+    return done, finals
+
+
+def run_batch(model: Loaded, prior: Prior, items: list[Item], *, config: CompleteConfig, seed: int, out_dir: Path,
+              blend: str = "poisson", progress=None, mask_spec: str = "") -> None:
     """Complete one batch of items and write their outputs (items must all have a hole)."""
-    G, D = model.G, model.D
-    x, m, z0 = batch_tensors(items, restarts=config.restarts, prior=config.prior, z_dim=G.z_dim, seed=seed)
     last = [0]
 
     def callback(step, fake, losses):
@@ -301,43 +299,44 @@ def run_batch(model: Loaded, items: list[Item], *, config: CompleteConfig, seed:
             progress.set_postfix_str(f"loss {losses.mean().item():.1f}", refresh=False)
         last[0] = step
 
-    t0 = time.perf_counter()
-    result = complete(G, D, x, m, config=config, z_init=z0, callback=callback)
-    seconds = time.perf_counter() - t0
+    done, finals = complete_items(prior, items, config=config, seed=seed, blend=blend, callback=callback)
+    result = done.result
     if progress is not None:
         progress.update((config.num_steps - last[0]) * len(items))
-    completed, fake = to_uint8(result.completed), to_uint8(result.fake)
     frames = [(step, to_uint8(f)) for step, f in result.frames]
     for i, item in enumerate(items):
-        full = compose(item, completed[i], fake[i], method=config.blend)
         record = {
             "ganfill_version": __version__,
             "input": str(item.path),
             "checkpoint": str(model.path),
             "model": model.config.to_dict(),
-            "domain": model.domain,
+            "domain": model.domain.to_dict(),
+            "runtime": prior.runtime.to_dict(),
             "mode": "fit" if item.box is not None else "domain",
             "box": item.box,
             "mask": mask_spec,
             "hole_fraction": float(item.hole.mean()),
             "seed": seed,
             "config": asdict(config),
+            "blend": blend,
             "steps_run": result.steps_run,
             "restart_kept": int(result.restart[i]),
-            "seconds_per_batch": round(seconds, 3),
+            "seconds_per_batch": round(done.search_seconds + done.blend_seconds[blend], 3),
             "batch_size": len(items),
             "loss": result.losses[:, i].tolist(),
             "contextual": result.contextual[:, i].tolist(),
             "perceptual": result.perceptual[:, i].tolist(),
         }
-        write_outputs(out_dir / item.path.stem, item, full, fake[i], [(s, f[i]) for s, f in frames], record)
+        write_outputs(out_dir / item.path.stem, item, finals[i], done.fake[i], [(s, f[i]) for s, f in frames], record)
 
 
 def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLike, *, mask: str = "center",
         mask_level: int = 0, mask_options: dict | None = None, config: CompleteConfig = CompleteConfig(),
-        fit: bool = False, batch_size: int = 64, seed: int = 0, overwrite: bool = False,
-        rank: int = 0, world: int = 1, progress: bool = True, notify=print) -> dict:
+        blend: str = "poisson", fit: bool = False, batch_size: int = 64, seed: int = 0, overwrite: bool = False,
+        runtime: Runtime = Runtime(), rank: int = 0, world: int = 1, progress: bool = True, notify=print) -> dict:
     """Complete every input (this process's shard: inputs[rank::world]); skip those already done.
+
+    blend: ``poisson`` or ``paste``; runtime: device and precision of the search (``runtime.resolve``).
 
     `notify(message)` receives warnings (a mask with no hole, a mask that hides everything).
     Returns counts: {"done": completed now, "unchanged": inputs whose mask had no hole,
@@ -347,13 +346,15 @@ def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLi
 
     if batch_size < 1:
         raise GanfillError(f"--batch-size must be at least 1, got {batch_size}")
+    if blend not in BLENDS:
+        raise GanfillError(f"unknown blend {blend!r}: choose one of {', '.join(BLENDS)}")
     out_dir = Path(out_dir)
     files = list_images(inputs)
     masks = MaskSource(mask, level=mask_level, options=mask_options)
     masks.check(files)
     mine = files[rank::world]
     todo = [f for f in mine if overwrite or not (out_dir / f.stem / RECORD).is_file()]
-    unchanged = 0
+    unchanged, prior = 0, None
     bar = tqdm(total=len(todo) * config.num_steps, unit="img-it", unit_scale=True, disable=not progress,
                desc=f"inpaint{f' [{rank}/{world}]' if world > 1 else ''}", dynamic_ncols=True)
     with bar:
@@ -370,5 +371,7 @@ def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLi
             items = [it for it in items if it.hole.any()]
             unchanged += len(todo[start : start + batch_size]) - len(items)
             if items:
-                run_batch(model, items, config=config, seed=seed, out_dir=out_dir, progress=bar, mask_spec=mask)
+                prior = prior or DCGANPrior.from_loaded(model, runtime)  # built once, at the first batch
+                run_batch(model, prior, items, config=config, seed=seed, out_dir=out_dir, blend=blend, progress=bar,
+                          mask_spec=mask)
     return {"done": len(todo) - unchanged, "unchanged": unchanged, "skipped": len(mine) - len(todo), "total": len(mine)}

@@ -16,25 +16,26 @@
   the whole batch at once).
 
 The API is modelled on NVlabs stylegan2-ada ``projector.project``: a pure function over tensors
-(``complete``) with a frozen config of hyperparameters, no file I/O.
+(``complete``) with a frozen config of hyperparameters, no file I/O.  The model is a ``Prior``
+(``prior.DCGANPrior(G, D)``): it draws z, decodes it and scores realism; the search never
+touches anything else of it.  Blending G(z^) into the image is the caller's step
+(``blend.blend``); ``runner.complete_images`` does search and blend for every front end.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from ganfill.blend import BLENDS, blend as blend_images, paste
+from ganfill.blend import paste
 from ganfill.errors import GanfillError
+from ganfill.prior import Prior
 
 CONTEXTUAL_KINDS = ("weighted", "l1", "l2")
-PRIORS = ("normal", "uniform")
 SCHEDULES = ("constant", "cosine")
 
 
@@ -102,33 +103,6 @@ def perceptual_loss(logits: torch.Tensor) -> torch.Tensor:
     return F.logsigmoid(-logits)
 
 
-# ----------------------------------------------------------------------------------- prior
-
-
-def sample_prior(n: int, z_dim: int, *, prior: str = "normal", generator: torch.Generator | None = None) -> torch.Tensor:
-    """(n, z_dim) latents from the prior G was trained with: N(0, I) or U[-1, 1]^z_dim (on CPU)."""
-    if prior == "normal":
-        return torch.randn(n, z_dim, generator=generator)
-    if prior == "uniform":
-        return torch.rand(n, z_dim, generator=generator) * 2.0 - 1.0
-    raise GanfillError(f"unknown prior {prior!r}: choose one of {', '.join(PRIORS)}")
-
-
-@torch.no_grad()
-def project_to_prior(z: torch.Tensor, *, prior: str = "normal", clip: float | None = 3.0) -> torch.Tensor:
-    """Project z onto the prior's support, in place, and return it.
-
-    ``uniform``: clamp to [-1, 1], the support (what Yeh et al. did; ``clip`` is ignored).
-    ``normal``: N(0, I) has unbounded support; each coordinate is clamped to [-clip, clip]
-    (default 3, i.e. 3 standard deviations; ``clip=None`` disables it).  See ``CompleteConfig``.
-    """
-    if prior == "uniform":
-        return z.clamp_(-1.0, 1.0)
-    if prior == "normal":
-        return z if clip is None else z.clamp_(-clip, clip)
-    raise GanfillError(f"unknown prior {prior!r}: choose one of {', '.join(PRIORS)}")
-
-
 # ----------------------------------------------------------------------------------- config
 
 
@@ -156,11 +130,9 @@ class CompleteConfig:
     patience, tol: optional early stop: stop when, for every image, the best total loss (over
         its restarts) has not decreased by more than ``tol * |best|`` for ``patience``
         consecutive steps.  None (default) runs all ``num_steps`` like the paper.
-    blend: ``poisson`` (the paper) or ``paste``.
-    prior: the prior G was trained with: ``normal`` (ganfill's training: z ~ N(0, I)) or
-        ``uniform`` (U[-1, 1], Yeh et al.).  z is drawn from it and projected to its support
-        after every step (and once at the start).
-    clip: for the normal prior only, each coordinate of z is clamped to [-clip, clip]
+    clip: z is drawn from the prior's latent distribution and projected onto its support once at
+        the start and after every step (``Prior.project``).  For the normal prior (every ganfill
+        model), each coordinate of z is clamped to [-clip, clip]
         (default 3.0; None: no projection).  This is the direct analogue of the paper's
         clip to the uniform support: it is element-wise (keeps images and restarts
         independent), keeps 99.7% of each coordinate's prior mass (a fresh N(0, I) draw is
@@ -182,8 +154,6 @@ class CompleteConfig:
     restarts: int = 1
     patience: int | None = None
     tol: float = 1e-4
-    blend: str = "poisson"
-    prior: str = "normal"
     clip: float | None = 3.0
     record_every: int = 0
 
@@ -193,10 +163,10 @@ class CompleteConfig:
 
         if int(self.num_steps) < 0:
             bad(f"num_steps must be >= 0, got {self.num_steps}")
-        if not self.lam >= 0:
-            bad(f"lam must be >= 0, got {self.lam}")
-        if not self.lr > 0:
-            bad(f"lr must be > 0, got {self.lr}")
+        if not (self.lam >= 0 and math.isfinite(self.lam)):
+            bad(f"lam must be a finite number >= 0, got {self.lam}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            bad(f"lr must be a finite number > 0, got {self.lr}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             bad(f"betas must be two numbers in [0, 1), got {self.betas}")
         if self.schedule not in SCHEDULES:
@@ -209,13 +179,9 @@ class CompleteConfig:
             bad(f"restarts must be >= 1, got {self.restarts}")
         if self.patience is not None and int(self.patience) < 1:
             bad(f"patience must be >= 1 or None, got {self.patience}")
-        if not self.tol >= 0:
+        if not (self.tol >= 0 and math.isfinite(self.tol)):
             bad(f"tol must be >= 0, got {self.tol}")
-        if self.blend not in BLENDS:
-            bad(f"unknown blend {self.blend!r}: choose one of {', '.join(BLENDS)}")
-        if self.prior not in PRIORS:
-            bad(f"unknown prior {self.prior!r}: choose one of {', '.join(PRIORS)}")
-        if self.clip is not None and not self.clip > 0:
+        if self.clip is not None and not (self.clip > 0 and math.isfinite(self.clip)):
             bad(f"clip must be > 0 or None, got {self.clip}")
         if int(self.record_every) < 0:
             bad(f"record_every must be >= 0, got {self.record_every}")
@@ -228,11 +194,9 @@ PAPER_SCHEDULE = CompleteConfig(num_steps=1500, lr=0.01, schedule="constant")
 
 @dataclass
 class Result:
-    """What ``complete`` returns (all tensors detached, on G's device).
+    """What ``complete`` returns (all tensors detached, float32, on the prior's device).
 
-    completed: (N, C, H, W) the blended result, in the input's dtype and device; known pixels
-        bit-exact from the input.
-    fake: (N, C, H, W) G(z^) of the kept restart.  z: (N, z_dim) the kept z^.
+    fake: (N, C, H, W) G(z^) of the kept restart (blend it into the image with ``blend.blend``).  z: (N, z_dim) the kept z^.
     restart: (N,) index of the kept restart.
     losses, contextual, perceptual: (steps_run + 1, N) total / L_c / L_p of the kept restart;
         row t is the loss of z after t Adam steps (row 0: the initial z, last row: z^).
@@ -241,7 +205,6 @@ class Result:
     steps_run: number of Adam steps taken (< num_steps after an early stop).
     """
 
-    completed: torch.Tensor
     fake: torch.Tensor
     z: torch.Tensor
     restart: torch.Tensor
@@ -255,28 +218,10 @@ class Result:
 # ----------------------------------------------------------------------------------- search
 
 
-def fast_copy(module: nn.Module) -> nn.Module:
-    """A frozen copy of G or D for the search: eval mode, each batch norm folded into the
-    convolution before it (``torch.nn.utils.fusion``; exact up to rounding, since eval-mode
-    batch norm is a per-channel affine map), channels_last on CPU.  The original is untouched.
-    """
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    fast = copy.deepcopy(module).eval().requires_grad_(False)
-    for seq in [m for m in fast.modules() if isinstance(m, nn.Sequential)]:
-        items = list(seq.named_children())
-        for (name, conv), (bn_name, bn) in zip(items, items[1:]):
-            if isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and isinstance(bn, nn.BatchNorm2d):
-                setattr(seq, name, fuse_conv_bn_eval(conv, bn, transpose=isinstance(conv, nn.ConvTranspose2d)))
-                setattr(seq, bn_name, nn.Identity())
-    if next(fast.parameters()).device.type == "cpu":
-        fast.to(memory_format=torch.channels_last)
-    return fast.requires_grad_(False)
-
-
-def _validate(G: nn.Module, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    cfg = G.config
-    r, c = cfg.resolution, cfg.channels
+def _validate(prior: Prior, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(prior, Prior):
+        raise GanfillError(f"complete() takes a Prior (e.g. DCGANPrior(G, D)) as its first argument, got {type(prior).__name__}")
+    r, c = prior.resolution, prior.channels
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != (c, r, r):
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise GanfillError(f"images must be (N, {c}, {r}, {r}) to match the generator, got {shape}: resize them to {r}x{r}")
@@ -305,8 +250,7 @@ def _validate(G: nn.Module, images: torch.Tensor, masks: torch.Tensor) -> tuple[
 
 
 def complete(
-    G: nn.Module,
-    D: nn.Module,
+    prior: Prior,
     images: torch.Tensor,
     masks: torch.Tensor,
     *,
@@ -315,11 +259,12 @@ def complete(
     z_init: torch.Tensor | None = None,
     callback: Callable[[int, torch.Tensor, torch.Tensor], bool | None] | None = None,
 ) -> Result:
-    """Complete the holes of ``images`` with G (Yeh et al. 2017); see the module docstring.
+    """Search z^ for the holes of ``images`` (Yeh et al. 2017); see the module docstring.
 
-    G: z (N, z_dim) -> (N, C, R, R); D: images -> logits (N,).  The search runs on frozen
-    copies in eval mode (``fast_copy``: batch norm folded into the convolutions, channels_last
-    on CPU); G and D themselves are never changed, not even their mode.
+    prior: the model (``prior.DCGANPrior(G, D)``): z is drawn with ``prior.sample_z``, images are
+    ``prior.decode(z)``, the perceptual loss scores ``prior.realism_logits``.  The network
+    layers run on the prior's runtime (device, bf16 or fp32); the losses, their sums, z and
+    Adam's state are float32 whatever the runtime.
     images: (N, C, R, R) float in [-1, 1] (hole content ignored); masks: (N, 1, R, R) or
     (1, 1, R, R), 1 = known, 0 = hole.  Every mask needs a hole (GanfillError otherwise); an
     all-missing mask is allowed (L_c = 0: this just samples a realistic image from G).
@@ -331,34 +276,33 @@ def complete(
     last step (at EVERY step if ``record_every`` is 0) with the current best restart's
     G(z) (N, C, R, R) and total losses (N,); return True to stop the search early.
 
-    Speed: see benchmarks/ (fp32 throughout: bf16 convolutions are far slower on CPUs without
-    native bf16).
+    Returns G(z^) and the loss curves, not a blended image: ``blend.blend(result.fake, images,
+    masks)`` fills the hole (``runner.complete_images`` does both for uint8 images).
     """
     cfg = config
-    images, masks = _validate(G, images, masks)
-    images_in = images  # blended against at the end: known pixels keep their exact bits
-    param = next(G.parameters())
-    device, dtype = param.device, param.dtype
+    images, masks = _validate(prior, images, masks)
+    images_in = images  # frames paste into it: known pixels keep their exact bits
+    device = prior.runtime.device
     n, ch, r = images.shape[0], images.shape[1], images.shape[2]
-    R, z_dim = int(cfg.restarts), int(G.config.z_dim)
+    R, z_dim = int(cfg.restarts), int(prior.z_dim)
 
-    images = images.to(device=device, dtype=dtype)
-    masks = masks.to(device=device, dtype=dtype)
+    images = images.to(device=device, dtype=torch.float32)
+    masks = masks.to(device=device, dtype=torch.float32)
     # y with the hole zeroed: the hole content never enters the loss (even NaN)
-    y = torch.where(masks > 0.5, images, torch.zeros((), dtype=dtype, device=device))  # (N, C, R, R)
+    y = torch.where(masks > 0.5, images, torch.zeros((), device=device))  # (N, C, R, R)
     weights = context_weights(masks, kind=cfg.contextual, window=cfg.window)  # (N, 1, R, R)
     y_rep = y.repeat_interleave(R, dim=0)  # (N*R, C, R, R), row i*R + k
     w_rep = weights.repeat_interleave(R, dim=0)  # (N*R, 1, R, R)
 
     if z_init is None:
-        z0 = sample_prior(n * R, z_dim, prior=cfg.prior, generator=generator)
+        z0 = prior.sample_z(n * R, generator=generator)
     else:
         z0 = z_init.detach()
         if z0.shape not in ((n, R, z_dim), (n, z_dim) if R == 1 else ()):
             raise GanfillError(f"z_init must be ({n}, {R}, {z_dim})" + (f" or ({n}, {z_dim})" if R == 1 else "") + f", got {tuple(z0.shape)}")
         z0 = z0.reshape(n * R, z_dim)
-    z = z0.to(device=device, dtype=dtype).clone()  # (N*R, z_dim)
-    project_to_prior(z, prior=cfg.prior, clip=cfg.clip)
+    z = z0.to(device=device, dtype=torch.float32).clone()  # (N*R, z_dim)
+    prior.project(z, clip=cfg.clip)
     z.requires_grad_(True)
     opt = torch.optim.Adam([z], lr=cfg.lr, betas=tuple(cfg.betas))
     sched = None
@@ -375,12 +319,14 @@ def complete(
     steps_run = 0
     arange = torch.arange(n, device=device)
 
-    G, D = fast_copy(G), fast_copy(D)  # the caller's modules are never touched
     for step in range(int(cfg.num_steps) + 1):
-        fake = G(z)  # (N*R, C, R, R)
+        fake = prior.decode(z)  # (N*R, C, R, R) float32
         lc = _contextual(fake, y_rep, w_rep, cfg.contextual)  # (N*R,)
-        lp = perceptual_loss(D(fake))  # (N*R,)
+        lp = perceptual_loss(prior.realism_logits(fake))  # (N*R,)
         total = lc + cfg.lam * lp  # (N*R,)
+        if not bool(torch.isfinite(total).all()):
+            raise GanfillError(f"the search's loss became non-finite at step {step} (lambda {cfg.lam:g}, lr {cfg.lr:g}): "
+                               "lower --lam or --lr, or check the model's weights")
         hist_total.append(total.detach())
         hist_c.append(lc.detach())
         hist_p.append(lp.detach())
@@ -401,7 +347,7 @@ def complete(
                 k = total.detach().view(n, R).argmin(dim=1)  # (N,) current best restart
                 cur_fake = fake.detach().view(n, R, ch, r, r)[arange, k]  # (N, C, R, R)
                 if every:
-                    frames.append((step, paste(cur_fake, images, masks)))
+                    frames.append((step, paste(cur_fake.to(images_in), images_in, masks.to(images_in.device))))
                 if callback is not None and callback(step, cur_fake, total.detach().view(n, R)[arange, k]):
                     stop = True
         if last or stop:
@@ -412,7 +358,7 @@ def complete(
         opt.step()
         if sched is not None:
             sched.step()
-        project_to_prior(z, prior=cfg.prior, clip=cfg.clip)
+        prior.project(z, clip=cfg.clip)
 
     # keep, per image, the restart with the lowest final loss
     final = hist_total[-1].view(n, R)
@@ -424,14 +370,7 @@ def complete(
         h = torch.stack(hist).view(len(hist), n, R)  # (T+1, N, R)
         return h[:, arange, keep]  # (T+1, N)
 
-    completed = blend_images(
-        fake_final.to(device=images_in.device, dtype=images_in.dtype),
-        images_in,
-        masks.to(device=images_in.device),
-        method=cfg.blend,
-    )
     return Result(
-        completed=completed,
         fake=fake_final,
         z=z_final,
         restart=keep,

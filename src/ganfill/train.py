@@ -39,8 +39,8 @@ from ganfill.data import open_dataset
 from ganfill.errors import GanfillError
 from ganfill.images import atomic_path, grid, save_image, to_uint8
 from ganfill.models import Generator, ModelConfig, build, ema_copy, ema_update
-
-PRECISIONS = ("auto", "fp32", "bf16")
+from ganfill.prior import inference_copy
+from ganfill.runtime import PRECISIONS, Runtime, resolve_device, resolve_precision
 
 
 @dataclass(frozen=True)
@@ -103,40 +103,6 @@ def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor
 def g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """-log D(G(z)): the non-saturating form of minimising log(1 - D(G(z)))."""
     return F.binary_cross_entropy_with_logits(fake_logits.float(), torch.ones_like(fake_logits, dtype=torch.float32))
-
-
-# ---- devices and precision ---------------------------------------------------------------
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise GanfillError(f"unknown device {device!r}: choose auto, cpu or cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise GanfillError("--device cuda was asked for but no CUDA device is available: use --device cpu")
-    return torch.device(device)
-
-
-def native_bf16(device: torch.device) -> bool:
-    """True where bf16 matrix work is fast: CUDA with bf16, or a CPU with AVX-512 BF16 / AMX.
-
-    On CPUs without it (AVX2-only machines) PyTorch emulates bf16 convolutions, which
-    measured ~100x slower than fp32 here, so ``auto`` must not pick it.
-    """
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
-
-
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    if precision == "auto":
-        return torch.bfloat16 if native_bf16(device) else torch.float32
-    return torch.bfloat16 if precision == "bf16" else torch.float32
 
 
 # ---- data order -------------------------------------------------------------------------
@@ -298,7 +264,7 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
         "precision": str(dtype).removeprefix("torch."),
         "world_size": world,
         "dataset": {k: v for k, v in dataset.manifest.items() if k not in ("sources", "shards", "skipped", "fonts")},
-        "domain": checkpoint.domain_of(dataset.manifest),
+        "domain": checkpoint.domain_of(dataset.manifest).to_dict(),
     }
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -390,9 +356,9 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
     return run_dir / "checkpoints" / f"step-{step:08d}"
 
 
-def sample(G: Generator, n: int, *, seed: int = 0, batch_size: int = 256) -> np.ndarray:
-    """n samples from G (eval mode) as uint8 (n, R, R, 3), reproducible given seed."""
+def sample(G: Generator, n: int, *, seed: int = 0, batch_size: int = 256, runtime: Runtime = Runtime()) -> np.ndarray:
+    """n samples from G (an eval-mode inference copy on ``runtime``) as uint8 (n, R, R, 3), reproducible given seed."""
     z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
-    G.eval()
+    fast = inference_copy(G, runtime)
     with torch.no_grad():
-        return np.concatenate([to_uint8(G(zb)) for zb in z.split(batch_size)])
+        return np.concatenate([to_uint8(fast(zb.to(runtime.device, runtime.dtype))) for zb in z.split(batch_size)])

@@ -1,7 +1,8 @@
 """The browser front end (Gradio 6): ``ganfill serve`` (repair, plus the study with ``--results``)
 and ``ganfill study`` (the study alone). It only translates between the page and the library:
-images and masks come in, ``fill.make_item`` / ``inpaint.complete`` / ``fill.compose`` do the
-work, ``study`` keeps the answers.
+images and masks come in, ``fill.make_item`` / ``fill.complete_items`` (``runner.complete_images``,
+the same search, seeding and blending as ``ganfill inpaint``) do the work, ``study`` keeps the
+answers.
 
 Repair tab. The photo is uploaded as a file (so that it can be checked before anything decodes
 it) and shown in an image editor, on whose layer the hole is painted with the brush; a preset
@@ -38,15 +39,18 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import torch
 from PIL import Image
 
 from ganfill import checkpoint, fill, study
 from ganfill.blend import BLENDS, paste
 from ganfill.data import domain_box, load_image
 from ganfill.errors import GanfillError
-from ganfill.images import save_image, to_uint8
-from ganfill.inpaint import PAPER_SCHEDULE, CompleteConfig, complete
+from ganfill.images import save_image, to_tensor, to_uint8
+from ganfill.inpaint import PAPER_SCHEDULE, CompleteConfig
 from ganfill.masks import MASKS
+from ganfill.prior import DCGANPrior, Prior
+from ganfill.runtime import Runtime
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MB
 MAX_PIXELS = 40_000_000  # 40 megapixels
@@ -160,7 +164,7 @@ def _use_fit(mode: str, image: np.ndarray, model: checkpoint.Loaded) -> bool:
     if mode != "auto":
         return mode == "fit"
     h, w = image.shape[:2]
-    left, top, right, bottom = domain_box(w, h, crop=model.domain.get("crop", "none"))
+    left, top, right, bottom = domain_box(w, h, crop=model.domain.crop)
     return max(right - left, bottom - top) > FIT_ABOVE * model.config.resolution
 
 
@@ -177,7 +181,7 @@ def make_item(image: np.ndarray, name: str, model: checkpoint.Loaded, *, hole_ch
         item = fill.make_item(image, model, fit=fit, hole=hole, path=path)
         if not item.hole.any():
             raise GanfillError("the painted hole is outside the part of the image the model sees "
-                               f"(its crop: {model.domain.get('crop')}): paint inside it, or use fit mode")
+                               f"(its crop: {model.domain.crop}): paint inside it, or use fit mode")
         return item
     masks = fill.MaskSource(hole_choice)
     if fit:
@@ -188,28 +192,27 @@ def make_item(image: np.ndarray, name: str, model: checkpoint.Loaded, *, hole_ch
 # ---- the latent search, streamed ----------------------------------------------------------
 
 
-def stream_completion(model: checkpoint.Loaded, item: fill.Item, config: CompleteConfig, *, seed: int,
+def stream_completion(prior: Prior, item: fill.Item, config: CompleteConfig, *, seed: int, blend: str = "poisson",
                       stop: threading.Event | None = None) -> Iterator[tuple]:
-    """Run ``complete`` on one item in a worker thread and yield its progress as it comes:
-    ``("frame", step, image, loss)`` (the model's view, hole filled with the current G(z)), then
-    ``("done", final, fake, result, seconds)`` or ``("error", exception)``. Setting ``stop`` ends
-    the search at its next frame (the result so far is still composed and returned); closing the
-    iterator stops it too."""
-    x, m, z0 = fill.batch_tensors([item], restarts=config.restarts, prior=config.prior, z_dim=model.G.z_dim, seed=seed)
+    """Complete one item (``fill.complete_items``, as ``ganfill inpaint`` does) in a worker thread
+    and yield its progress as it comes: ``("frame", step, image, loss)`` (the model's view, hole
+    filled with the current G(z)), then ``("done", final, fake, result, seconds)`` or
+    ``("error", exception)``. Setting ``stop`` ends the search at its next frame (the result so
+    far is still composed and returned); closing the iterator stops it too."""
+    x = to_tensor(item.x)  # (1, 3, R, R), for the live frames
+    m = torch.from_numpy(item.mask).float()[None, None]  # (1, 1, R, R), 1 = known
     messages: queue.Queue = queue.Queue()
     stop = stop or threading.Event()
 
     def callback(step, fake, losses):
-        messages.put(("frame", step, to_uint8(paste(fake, x, m))[0], float(losses[0])))
+        messages.put(("frame", step, to_uint8(paste(fake.cpu(), x, m))[0], float(losses[0])))
         return stop.is_set()
 
     def work():
         try:
             t0 = time.perf_counter()
-            result = complete(model.G, model.D, x, m, config=config, z_init=z0, callback=callback)
-            completed, fake = to_uint8(result.completed)[0], to_uint8(result.fake)[0]
-            final = fill.compose(item, completed, fake, method=config.blend)
-            messages.put(("done", final, fake, result, time.perf_counter() - t0))
+            done, finals = fill.complete_items(prior, [item], config=config, seed=seed, blend=blend, callback=callback)
+            messages.put(("done", finals[0], done.fake[0], done.result, time.perf_counter() - t0))
         except Exception as e:  # noqa: BLE001 - handed to the page
             messages.put(("error", e))
 
@@ -233,10 +236,11 @@ def _warn(error: Exception) -> str:
     return f"⚠ {error}"
 
 
-def _repair_tab(models: dict[str, Path], *, concurrency: int) -> None:
-    info = {}
+def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) -> None:
+    info, loaded_models, priors = {}, {}, {}
     for name, path in models.items():
-        loaded = checkpoint.load(path)  # fail at start, not at the first request
+        loaded = loaded_models[name] = checkpoint.load(path)  # fail at start, not at the first request
+        priors[name] = DCGANPrior.from_loaded(loaded, runtime)  # inference copies, shared by all requests
         info[name] = f"{name} ({loaded.config.resolution}x{loaded.config.resolution})"
 
     stops: dict[str, threading.Event] = {}  # session -> the Stop flag of its running search
@@ -269,7 +273,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int) -> None:
                 lam = gr.Number(value=CompleteConfig().lam, minimum=0, label="Lambda",
                                 info="weight of the perceptual loss", elem_id="lam")
                 seed = gr.Number(value=0, precision=0, label="Seed", info="for the starting z", elem_id="seed")
-            blend = gr.Radio(list(BLENDS), value=CompleteConfig().blend, label="Blending", elem_id="blend")
+            blend = gr.Radio(list(BLENDS), value=BLENDS[0], label="Blending", elem_id="blend")
             with gr.Row():
                 run = gr.Button("Repair", variant="primary", elem_id="run")
                 stop = gr.Button("Stop", elem_id="stop")
@@ -303,10 +307,14 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int) -> None:
             raise GanfillError("upload an image first")
         if None in (n_steps, n_restarts, lam_value, seed_value):
             raise GanfillError("iterations, restarts, lambda and seed need a value each")
+        if model_name not in loaded_models:
+            raise GanfillError(f"choose a model: {', '.join(loaded_models)}")
+        if blend_choice not in BLENDS:
+            raise GanfillError(f"choose a blending: {', '.join(BLENDS)}")
         config = CompleteConfig(num_steps=int(n_steps), lam=float(lam_value), restarts=int(n_restarts),
-                                blend=blend_choice, record_every=max(1, round(int(n_steps) / FRAMES)))
-        loaded = checkpoint.load(models[model_name])
-        image = read_upload(path, background=tuple(loaded.domain.get("background", (255, 255, 255))))
+                                record_every=max(1, round(int(n_steps) / FRAMES)))
+        loaded = loaded_models[model_name]
+        image = read_upload(path, background=loaded.domain.background)
         item = make_item(image, Path(path).name, loaded, hole_choice=hole_choice, editor=editor_value,
                          mode=mode_choice, seed=int(seed_value))
         return loaded, item, config
@@ -329,7 +337,8 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int) -> None:
         stops[session] = flag
         try:
             with tempfile.TemporaryDirectory(prefix="ganfill-web-") as tmp:  # the download's copy (Gradio caches its own)
-                for kind, *data in stream_completion(loaded, item, config, seed=int(seed_value), stop=flag):
+                for kind, *data in stream_completion(priors[model_name], item, config, seed=int(seed_value),
+                                                     blend=blend_choice, stop=flag):
                     if kind == "frame":
                         step, frame, loss = data
                         yield {live: frame, status: f"step {step}/{config.num_steps} · loss {loss:.2f} · {where}"}
@@ -432,20 +441,22 @@ def _study_tab(results_dir: Path, *, db: Path | None, originals: Path | None, su
 
 
 def build_app(models: dict[str, Path | str], *, results_dir: Path | str | None = None, db: Path | str | None = None,
-              originals: Path | str | None = None, subject: str = "face", concurrency: int = 1) -> gr.Blocks:
+              originals: Path | str | None = None, subject: str = "face", concurrency: int = 1,
+              runtime: Runtime = Runtime()) -> gr.Blocks:
     """The Gradio app: a Repair tab when ``models`` (name -> checkpoint) is not empty, a Study tab
     over ``results_dir`` (an output folder of ``ganfill inpaint``) when given.
 
     db: the study's SQLite file (default RESULTS_DIR/study.sqlite3); originals: a folder where
     the study looks for input files by name when they moved; subject: what the study asks about
-    ("Does this look like a real face?"); concurrency: latent searches run at once.
+    ("Does this look like a real face?"); concurrency: latent searches run at once; runtime:
+    device and precision of the search (``runtime.resolve``).
     """
     if not models and results_dir is None:
         raise GanfillError("nothing to serve: give models (--models) or a results folder (--results)")
     if concurrency < 1:
         raise GanfillError(f"concurrency must be at least 1, got {concurrency}")
     models = {name: Path(path) for name, path in models.items()}
-    sections = [("Repair", lambda: _repair_tab(models, concurrency=concurrency))] if models else []
+    sections = [("Repair", lambda: _repair_tab(models, concurrency=concurrency, runtime=runtime))] if models else []
     if results_dir is not None:
         sections.append(("Study", lambda: _study_tab(Path(results_dir), db=Path(db) if db else None,
                                                      originals=Path(originals) if originals else None,
