@@ -342,7 +342,7 @@ def test_validation_errors(gd, prior):
 def test_inference_copy_is_the_same_function(arch, resolution):
     """Batch norm folded, the dcgan first layer as a matmul, the last layer in sub-pixel form,
     channels_last: the same outputs and input gradients, originals untouched."""
-    from ganfill.prior import _NHWCLinear, _SubPixel, inference_copy
+    from ganfill.prior import _NHWCHead, _NHWCLinear, _SubPixel, inference_copy
 
     torch.manual_seed(1)
     G, D = build(ModelConfig(arch=arch, resolution=resolution, z_dim=Z, g_width=8, d_width=8))
@@ -355,6 +355,7 @@ def test_inference_copy_is_the_same_function(arch, resolution):
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in [*Df.modules()])
     assert any(isinstance(m, _SubPixel) for m in Gf.modules())
     assert any(isinstance(m, _NHWCLinear) for m in Gf.modules()) == (arch == "dcgan")
+    assert any(isinstance(m, _NHWCHead) for m in Df.modules()) == (arch == "dcgan")
     assert not any(p.requires_grad for p in [*Gf.parameters(), *Df.parameters()])
     z = torch.randn(5, Z, generator=gen(7))
     za, zb = z.clone().requires_grad_(True), z.clone().requires_grad_(True)

@@ -3,7 +3,9 @@
 A *model file* (``model.safetensors``) alone rebuilds G and D: its metadata holds the
 ``ModelConfig`` as JSON and the *domain* (the crop policy and background colour its training
 images were prepared with, so user images can be brought into the same square), its tensors are ``G.*`` (the weights to sample with: the EMA copy when
-there is one), ``D.*`` and, in training checkpoints, ``G_train.*`` (the raw G being optimised).
+there is one), ``D.*``, in training checkpoints ``G_train.*`` (the raw G being optimised), and
+``E.*`` when the model has an encoder of z (``models.Encoder``, trained by ``train.train_encoder``
+for this very G: ``E_clip`` in the metadata).
 
 A *training checkpoint* is a folder ``RUN/checkpoints/step-NNNNNNNN/`` holding
 ``model.safetensors``, ``state.safetensors`` (optimizer tensors) and ``config.json`` (model
@@ -36,7 +38,7 @@ from ganfill import __version__
 from ganfill.data import Domain
 from ganfill.errors import GanfillError
 from ganfill.images import atomic_path
-from ganfill.models import Discriminator, Generator, ModelConfig, build
+from ganfill.models import Discriminator, Encoder, Generator, ModelConfig, build
 
 FORMAT = "ganfill-model"
 MODEL_FILE = "model.safetensors"
@@ -59,6 +61,7 @@ class Loaded:
     info: dict  # config.json of a training checkpoint, or {} for a bare model file
     path: Path
     domain: Domain  # how images were brought into the model's square
+    E: Encoder | None = None  # the encoder of z trained for this G, if the model has one
 
 
 def _prefixed(prefix: str, module: torch.nn.Module, dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
@@ -77,13 +80,17 @@ def domain_of(manifest: dict) -> Domain:
 
 
 def save_model(path: str | os.PathLike, *, G: Generator, D: Discriminator, G_train: Generator | None = None,
-               domain: Domain | None = None, dtype: torch.dtype | None = None, extra: dict | None = None) -> Path:
-    """Write G (sampling weights), D and optionally the raw training G into one safetensors file."""
+               E: Encoder | None = None, domain: Domain | None = None, dtype: torch.dtype | None = None,
+               extra: dict | None = None) -> Path:
+    """Write G (sampling weights), D, optionally the raw training G and an encoder E into one safetensors file."""
     path = Path(path)
     tensors = _prefixed("G", G, dtype) | _prefixed("D", D, dtype)
     if G_train is not None:
         tensors |= _prefixed("G_train", G_train, dtype)
     meta = {"format": FORMAT, "ganfill_version": __version__, "model_config": json.dumps(G.config.to_dict())}
+    if E is not None:
+        tensors |= _prefixed("E", E, dtype)
+        meta["E_clip"] = json.dumps(E.clip)
     meta["domain"] = json.dumps((domain or Domain()).to_dict())
     meta |= {k: json.dumps(v) for k, v in (extra or {}).items()}
     with atomic_path(path) as tmp:
@@ -195,6 +202,11 @@ def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
     G, D = build(config)
     _load_into(G, tensors, "G_train" if raw_generator and any(k.startswith("G_train.") for k in tensors) else "G", file)
     _load_into(D, tensors, "D", file)
+    E = None
+    if any(k.startswith("E.") for k in tensors):
+        E = Encoder(config, clip=float(json.loads(meta.get("E_clip", "3.0"))))
+        _load_into(E, tensors, "E", file)
+        E.eval()
     info = {}
     if (file.parent / CONFIG_FILE).is_file():
         try:
@@ -202,7 +214,7 @@ def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
         except json.JSONDecodeError:
             raise GanfillError(f"{file.parent / CONFIG_FILE} is not valid JSON: the checkpoint is damaged") from None
     domain = _read_domain(file, meta) if "domain" in meta else domain_of(info.get("dataset", {}))
-    return Loaded(G.eval(), D.eval(), config, info, file, domain)
+    return Loaded(G.eval(), D.eval(), config, info, file, domain, E)
 
 
 # ---- training checkpoints ---------------------------------------------------------------
@@ -226,9 +238,17 @@ def _optimizer_join(tensors: dict[str, torch.Tensor], meta: dict, prefix: str) -
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_training(run_dir: str | os.PathLike, *, step: int, G: Generator, G_ema: Generator, D: Discriminator,
-                  opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer, record: dict, keep: int = 3) -> Path:
-    """Write RUN/checkpoints/step-NNNNNNNN atomically, then prune all but the newest `keep`."""
+def _optimizers(**opts: torch.optim.Optimizer | None) -> dict[str, torch.optim.Optimizer]:
+    return {name.removeprefix("opt_"): o for name, o in opts.items() if o is not None}
+
+
+def save_training(run_dir: str | os.PathLike, *, step: int, G: Generator | None, G_ema: Generator, D: Discriminator,
+                  opt_G: torch.optim.Optimizer | None, opt_D: torch.optim.Optimizer | None, record: dict,
+                  keep: int = 3, E: Encoder | None = None, opt_E: torch.optim.Optimizer | None = None) -> Path:
+    """Write RUN/checkpoints/step-NNNNNNNN atomically, then prune all but the newest `keep`.
+
+    A GAN run saves G (raw), G_ema, D and both optimizers; an encoder run (``train_encoder``)
+    saves its fixed G_ema and D, the encoder E and E's optimizer (G and opt_G, opt_D None)."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
@@ -236,11 +256,13 @@ def save_training(run_dir: str | os.PathLike, *, step: int, G: Generator, G_ema:
     tmp.mkdir()
     try:
         domain = Domain.from_dict(record["domain"]) if "domain" in record else None
-        save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, domain=domain, extra={"step": step})
-        tg, mg = _optimizer_split(opt_G, "opt_G")
-        td, md = _optimizer_split(opt_D, "opt_D")
-        save_file(tg | td, str(tmp / STATE_FILE))
-        info = dict(record, step=step, ganfill_version=__version__, optimizers={"G": mg, "D": md})
+        save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, E=E, domain=domain, extra={"step": step})
+        tensors, metas = {}, {}
+        for name, opt in _optimizers(opt_G=opt_G, opt_D=opt_D, opt_E=opt_E).items():
+            t, metas[name] = _optimizer_split(opt, f"opt_{name}")
+            tensors |= t
+        save_file(tensors, str(tmp / STATE_FILE))
+        info = dict(record, step=step, ganfill_version=__version__, optimizers=metas)
         (tmp / CONFIG_FILE).write_text(json.dumps(info, indent=2))
         if final.exists():
             shutil.rmtree(final)
@@ -254,21 +276,25 @@ def save_training(run_dir: str | os.PathLike, *, step: int, G: Generator, G_ema:
     return final
 
 
-def load_training(ckpt_dir: Path, *, G: Generator, G_ema: Generator, D: Discriminator,
-                  opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer) -> dict:
-    """Restore weights and optimizer state in place; returns the checkpoint's config.json."""
+def load_training(ckpt_dir: Path, *, G: Generator | None, G_ema: Generator, D: Discriminator,
+                  opt_G: torch.optim.Optimizer | None, opt_D: torch.optim.Optimizer | None,
+                  E: Encoder | None = None, opt_E: torch.optim.Optimizer | None = None) -> dict:
+    """Restore weights and optimizer state in place (what ``save_training`` wrote); returns the
+    checkpoint's config.json."""
     file = ckpt_dir / MODEL_FILE
     tensors, _ = _read_tensors(file)
     _load_into(G_ema, tensors, "G", file)
-    _load_into(G, tensors, "G_train", file)
     _load_into(D, tensors, "D", file)
+    for module, prefix in ((G, "G_train"), (E, "E")):
+        if module is not None:
+            _load_into(module, tensors, prefix, file)
     try:
         info = json.loads((ckpt_dir / CONFIG_FILE).read_text())
     except (OSError, json.JSONDecodeError):
         raise GanfillError(f"{ckpt_dir / CONFIG_FILE} is missing or damaged: cannot resume from {ckpt_dir}") from None
     state, _ = _read_tensors(ckpt_dir / STATE_FILE)
-    opt_G.load_state_dict(_optimizer_join(state, info["optimizers"]["G"], "opt_G"))
-    opt_D.load_state_dict(_optimizer_join(state, info["optimizers"]["D"], "opt_D"))
+    for name, opt in _optimizers(opt_G=opt_G, opt_D=opt_D, opt_E=opt_E).items():
+        opt.load_state_dict(_optimizer_join(state, info["optimizers"][name], f"opt_{name}"))
     return info
 
 
@@ -312,6 +338,26 @@ def _training_record(file: Path, info: dict) -> dict:
     return record
 
 
+RECORD_KEYS = ("step", "images_seen", "train", "dataset", "encoder")  # what a model file says of its training
+
+
+def generator_record(loaded: Loaded) -> dict:
+    """How G was trained: step, images seen, training options and dataset summary, from a
+    training checkpoint (its config.json and the run's log), an encoder run (its base model's
+    record) or a model file's metadata."""
+    if "encoder" in loaded.info:
+        return dict(loaded.info.get("base", {}))
+    if loaded.info:
+        record = _training_record(loaded.path, loaded.info)
+        if loaded.info.get("train"):
+            record["train"] = loaded.info["train"]
+        if loaded.info.get("dataset"):
+            record["dataset"] = {k: v for k, v in loaded.info["dataset"].items()
+                                 if k not in ("shards", "sources", "fonts", "skipped")}
+        return record
+    return {k: v for k, v in describe(loaded.path).meta.items() if k in RECORD_KEYS[:-1]}
+
+
 def export(ckpt: str | os.PathLike, out: str | os.PathLike, *, dtype: torch.dtype = torch.float16,
            domain: dict | None = None) -> Path:
     """Write a shipped-model file from a checkpoint: G (the EMA weights of a training
@@ -325,12 +371,10 @@ def export(ckpt: str | os.PathLike, out: str | os.PathLike, *, dtype: torch.dtyp
     if out.resolve() == loaded.path.resolve():
         raise GanfillError(f"{out} is the checkpoint being exported: write the shipped model elsewhere")
     new_domain = Domain(**(loaded.domain.to_dict() | (domain or {})))  # validates a replacement
-    extra = _training_record(loaded.path, loaded.info)
-    if loaded.info.get("train"):
-        extra["train"] = loaded.info["train"]
-    if loaded.info.get("dataset"):
-        extra["dataset"] = {k: v for k, v in loaded.info["dataset"].items() if k not in ("shards", "sources", "fonts", "skipped")}
-    return save_model(out, G=loaded.G, D=loaded.D, domain=new_domain, dtype=dtype, extra=extra)
+    extra = generator_record(loaded)
+    if "encoder" in loaded.info:  # an encoder run: the encoder's own record beside its base model's
+        extra["encoder"] = _training_record(loaded.path, loaded.info) | {"config": loaded.info["encoder"]}
+    return save_model(out, G=loaded.G, D=loaded.D, E=loaded.E, domain=new_domain, dtype=dtype, extra=extra)
 
 
 @dataclass

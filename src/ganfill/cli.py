@@ -17,7 +17,7 @@ from ganfill.demo import IMAGES_MODEL, DemoConfig
 from ganfill.errors import GanfillError
 from ganfill.images import atomic_path
 from ganfill.inpaint import CompleteConfig
-from ganfill.train import TrainConfig
+from ganfill.train import EncoderConfig, TrainConfig
 
 INPAINT_DEFAULTS = {"record_every": 50}  # the CLI keeps progress frames for its GIF
 
@@ -173,6 +173,36 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, devi
             resolution = open_dataset(data).resolution
         model = ModelConfig(arch=arch, resolution=resolution, z_dim=z_dim, g_width=g_width, d_width=d_width)
         last = run(data, run_dir, model=model, config=TrainConfig(**overrides), device=device, progress=not quiet)
+    click.echo(f"checkpoint: {last}")
+
+
+@cli.command("train-encoder")
+@click.argument("model", required=False)
+@click.argument("data", required=False, type=click.Path(path_type=Path))
+@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="run folder")
+@click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_config_options(EncoderConfig)
+def train_encoder(model, data, run_dir, resume, device, quiet, **overrides):
+    """Train an encoder of z for MODEL's generator on the real images DATA (a `prepare` folder).
+
+    MODEL: a shipped model's name, a run folder, a checkpoint folder or a .safetensors file. The
+    run's checkpoints hold G, D and the encoder: use --out RUN as a model anywhere, or ship it
+    with `ganfill export RUN NAME`. With an encoder, the search starts from the z it predicts
+    (`--init auto`), so a few steps reach what 100 steps from a random z do.
+    """
+    from ganfill.train import train_encoder as run
+
+    overrides = _given(overrides)
+    if resume:
+        extra = set(overrides) - {"steps"}
+        if extra:
+            raise GanfillError(f"--resume takes its options from the run; only --steps may be given (not {', '.join(sorted(extra))})")
+        last = run(None, data, run_dir, config=EncoderConfig(**overrides) if overrides else None, resume=True,
+                   device=device, progress=not quiet)
+    else:
+        last = run(model, data, run_dir, config=EncoderConfig(**overrides), device=device, progress=not quiet)
     click.echo(f"checkpoint: {last}")
 
 

@@ -321,6 +321,7 @@ def run_batch(model: Loaded, prior: Prior, items: list[Item], *, config: Complet
             "blend": blend,
             "steps_run": result.steps_run,
             "restart_kept": int(result.restart[i]),
+            "init": result.init,
             "seconds_per_batch": round(done.search_seconds + done.blend_seconds[blend], 3),
             "batch_size": len(items),
             "loss": result.losses[:, i].tolist(),

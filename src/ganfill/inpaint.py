@@ -37,6 +37,7 @@ from ganfill.prior import Prior
 
 CONTEXTUAL_KINDS = ("weighted", "l1", "l2")
 SCHEDULES = ("constant", "cosine")
+INITS = ("auto", "encoder", "prior")
 
 
 # ----------------------------------------------------------------------------------- losses
@@ -142,6 +143,11 @@ class CompleteConfig:
         search dynamics (every step is followed by a radial rescaling).
     record_every: keep a frame every k steps (0 = none) for progress GIFs; also how often
         ``callback`` is called.
+    init: where the first restart of each image starts: ``encoder`` (the z the model's encoder
+        predicts from the known pixels, ``Prior.encode``: amortised inversion, so far fewer
+        steps are needed), ``prior`` (a draw from the latent distribution, as the paper) or
+        ``auto`` (default: the encoder when the model has one).  Other restarts always start
+        from the prior.
     """
 
     num_steps: int = 100
@@ -156,6 +162,7 @@ class CompleteConfig:
     tol: float = 1e-4
     clip: float | None = 3.0
     record_every: int = 0
+    init: str = "auto"
 
     def __post_init__(self):
         def bad(what: str) -> None:
@@ -185,6 +192,8 @@ class CompleteConfig:
             bad(f"clip must be > 0 or None, got {self.clip}")
         if int(self.record_every) < 0:
             bad(f"record_every must be >= 0, got {self.record_every}")
+        if self.init not in INITS:
+            bad(f"unknown init {self.init!r}: choose one of {', '.join(INITS)}")
 
 
 # Yeh et al.'s schedule as published (with bamos/dcgan-completion's learning rate): 1500 steps
@@ -203,6 +212,7 @@ class Result:
     frames: [(step, (N, C, H, W))] every ``record_every`` steps (and the last step): the
         current best restart's G(z) pasted into the known pixels (cheap; no Poisson solve).
     steps_run: number of Adam steps taken (< num_steps after an early stop).
+    init: where restart 0 started, ``encoder`` or ``prior``.
     """
 
     fake: torch.Tensor
@@ -213,6 +223,7 @@ class Result:
     perceptual: torch.Tensor
     frames: list[tuple[int, torch.Tensor]] = field(default_factory=list)
     steps_run: int = 0
+    init: str = "prior"
 
 
 # ----------------------------------------------------------------------------------- search
@@ -302,6 +313,14 @@ def complete(
             raise GanfillError(f"z_init must be ({n}, {R}, {z_dim})" + (f" or ({n}, {z_dim})" if R == 1 else "") + f", got {tuple(z0.shape)}")
         z0 = z0.reshape(n * R, z_dim)
     z = z0.to(device=device, dtype=torch.float32).clone()  # (N*R, z_dim)
+    init = "prior"
+    if cfg.init != "prior":
+        z_enc = prior.encode(y, masks)  # (N, z_dim) or None: amortised inversion from the known pixels
+        if z_enc is None and cfg.init == "encoder":
+            raise GanfillError("this model has no encoder of z: train one with `ganfill train-encoder`, or use --init prior")
+        if z_enc is not None:
+            z.view(n, R, z_dim)[:, 0] = z_enc.to(z)  # restart 0 of every image
+            init = "encoder"
     prior.project(z, clip=cfg.clip)
     z.requires_grad_(True)
     opt = torch.optim.Adam([z], lr=cfg.lr, betas=tuple(cfg.betas))
@@ -379,4 +398,5 @@ def complete(
         perceptual=pick(hist_p),
         frames=frames,
         steps_run=steps_run,
+        init=init,
     )

@@ -284,3 +284,46 @@ def make_mask(name: str, n: int, size, *, generator: torch.Generator | None = No
         return MASKS[name](n, size, generator=generator, **options)
     except TypeError as e:  # an option the mask does not take
         raise GanfillError(f"bad option for mask {name!r}: {e}") from None
+
+
+def random_box(n: int, size, *, min_side: float = 0.2, max_side: float = 0.6,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """One axis-aligned rectangular hole per mask, each side a random fraction in
+    [``min_side``, ``max_side``] of the image's, at a random position inside the image."""
+    n = _check_n(n)
+    h, w = _hw(size)
+    if not 0.0 < min_side <= max_side <= 1.0:
+        raise GanfillError(f"box sides must satisfy 0 < min_side <= max_side <= 1, got {min_side}, {max_side}")
+    m = _ones(n, h, w)
+    u = torch.rand(n, 4, generator=generator)
+    for i in range(n):
+        bh = max(1, round(h * (min_side + (max_side - min_side) * float(u[i, 0]))))
+        bw = max(1, round(w * (min_side + (max_side - min_side) * float(u[i, 1]))))
+        t, l = int(float(u[i, 2]) * (h - bh + 1)), int(float(u[i, 3]) * (w - bw + 1))
+        m[i, :, t : t + bh, l : l + bw] = 0.0
+    return m
+
+
+# what amortised models (an encoder of z, a context encoder) are trained on: every test mask kind
+# (each half side), plus random boxes, in equal shares
+TRAINING_MIX = ("center", "pattern", "random80", "half", "strokes", "box")
+
+
+def training_masks(n: int, size, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(n, 1, H, W) masks, each of a kind drawn uniformly from ``TRAINING_MIX`` (halves from a
+    random side), all randomness from ``generator``."""
+    n = _check_n(n)
+    kinds = torch.randint(len(TRAINING_MIX), (n,), generator=generator)
+    sides = torch.randint(len(HALF_SIDES), (n,), generator=generator)
+    out = _ones(n, *_hw(size))
+    for k, kind in enumerate(TRAINING_MIX):
+        idx = (kinds == k).nonzero().flatten()
+        if not len(idx):
+            continue
+        if kind == "half":
+            out[idx] = torch.cat([half(1, size, side=HALF_SIDES[int(s)]) for s in sides[idx]])
+        elif kind == "box":
+            out[idx] = random_box(len(idx), size, generator=generator)
+        else:
+            out[idx] = make_mask(kind, len(idx), size, generator=generator)
+    return out

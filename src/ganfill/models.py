@@ -165,6 +165,40 @@ class Discriminator(nn.Module):
         return self.head(self.body(x))  # (N,)
 
 
+class Encoder(nn.Module):
+    """(image, mask) -> z: amortised inversion of G (Zhu et al. 2020's in-domain encoder, for holes).
+
+    images (N, C, R, R) in [-1, 1] (the hole's content is ignored: it is zeroed here) and masks
+    (N, 1, R, R) with 1 = known -> z (N, z_dim) in (-clip, clip), the support the latent search
+    projects onto.  The body is the dcgan discriminator's (4x4 stride-2 convolutions, batch norm,
+    LeakyReLU; width ``d_width``) on C + 1 input channels; a fully connected layer maps the
+    4x4 features to z, squashed by ``clip * tanh(h / clip)``.
+    """
+
+    def __init__(self, config: ModelConfig, *, clip: float = 3.0):
+        super().__init__()
+        self.config, self.clip = config, float(clip)
+        c = config
+        layers: list[nn.Module] = []
+        ch_in, ch = c.channels + 1, c.d_width
+        for i in range(c.n_up):  # each halves the side and doubles the channels
+            layers.append(nn.Conv2d(ch_in, ch, 4, 2, 1, bias=i == 0))
+            if i > 0:
+                layers.append(nn.BatchNorm2d(ch))
+            layers.append(nn.LeakyReLU(0.2, True))
+            ch_in, ch = ch, ch * 2
+        self.body = nn.Sequential(*layers)  # (N, ch_in, 4, 4)
+        self.head = nn.Sequential(nn.Flatten(1), nn.Linear(ch_in * 16, c.z_dim))
+        self.apply(_init_weights)
+
+    def forward(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        r = self.config.resolution
+        assert images.shape[1:] == (self.config.channels, r, r) and masks.shape[1:] == (1, r, r), (images.shape, masks.shape)
+        x = torch.cat([images * masks, masks * 2.0 - 1.0], dim=1)  # (N, C + 1, R, R)
+        h = self.head(self.body(x))  # (N, z_dim)
+        return self.clip * torch.tanh(h / self.clip)
+
+
 def build(config: ModelConfig) -> tuple[Generator, Discriminator]:
     return Generator(config), Discriminator(config)
 

@@ -23,6 +23,7 @@ Run folder::
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -38,8 +39,9 @@ from ganfill import checkpoint
 from ganfill.data import open_dataset
 from ganfill.errors import GanfillError
 from ganfill.images import atomic_path, grid, save_image, to_uint8
-from ganfill.models import Generator, ModelConfig, build, ema_copy, ema_update
-from ganfill.prior import inference_copy
+from ganfill.masks import training_masks
+from ganfill.models import Encoder, Generator, ModelConfig, build, ema_copy, ema_update
+from ganfill.prior import DCGANPrior, inference_copy
 from ganfill.runtime import PRECISIONS, Runtime, resolve_device, resolve_precision
 
 
@@ -143,8 +145,12 @@ def fixed_z(model: ModelConfig, n: int, seed: int) -> torch.Tensor:
 # ---- run folder --------------------------------------------------------------------------
 
 
-def plot_losses(log_path: Path, out_png: Path) -> None:
-    """Draw G and D loss per iteration (raw, faint) and smoothed, like the paper's Figure 4."""
+GAN_CURVES = (("loss_g", "tab:red", "generator"), ("loss_d", "tab:blue", "discriminator"))
+
+
+def plot_losses(log_path: Path, out_png: Path, *, curves: tuple = GAN_CURVES) -> None:
+    """Draw the ``curves`` (log key, colour, label; default G and D loss) per iteration, raw
+    (faint) and smoothed, like the paper's Figure 4."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -155,7 +161,7 @@ def plot_losses(log_path: Path, out_png: Path) -> None:
         return
     steps = np.array([r["step"] for r in rows])
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
-    for key, colour, label in (("loss_g", "tab:red", "generator"), ("loss_d", "tab:blue", "discriminator")):
+    for key, colour, label in curves:
         y = np.array([r[key] for r in rows])
         k = max(1, len(y) // 100)
         smooth = np.convolve(y, np.ones(k) / k, mode="valid")
@@ -362,3 +368,180 @@ def sample(G: Generator, n: int, *, seed: int = 0, batch_size: int = 256, runtim
     fast = inference_copy(G, runtime)
     with torch.no_grad():
         return np.concatenate([to_uint8(fast(zb.to(runtime.device, runtime.dtype))) for zb in z.split(batch_size)])
+
+
+# ---- the encoder of z ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Training options of an encoder of z (``models.Encoder``) for a fixed, frozen G.
+
+    Each iteration takes a batch of ``batch_size``: a ``real_fraction`` of real images and the
+    rest G's own samples G(z) (z ~ N(0, I) clamped to [-3, 3], so their z is known), each with
+    a hole from ``masks.training_masks`` (every test mask kind and random boxes).  The encoder
+    sees the known pixels and the mask and predicts z^; the loss is
+    ``latent_weight * mean((z^ - z)^2)`` on G's samples (keeps z^ where the prior lives) plus
+    ``pixel_weight * mean|G(z^) - x|`` over ALL pixels of both halves (the hole too: the
+    encoder learns to guess what is missing, so the search starts near the answer).
+    steps: iterations; lr, beta1, beta2: Adam; flip: random horizontal flips of real images;
+    checkpoint_every, keep, seed, precision, channels_last: as ``TrainConfig``.
+    """
+
+    steps: int = 4000
+    batch_size: int = 64
+    lr: float = 5e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    real_fraction: float = 0.5
+    latent_weight: float = 1.0
+    pixel_weight: float = 1.0
+    flip: bool = True
+    checkpoint_every: int = 500
+    keep: int = 3
+    seed: int = 0
+    precision: str = "auto"
+    channels_last: bool = True
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise GanfillError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        for name in ("steps", "batch_size", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise GanfillError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.real_fraction <= 1.0:
+            raise GanfillError(f"--real-fraction must be in [0, 1], got {self.real_fraction}")
+        if not (self.lr > 0 and math.isfinite(self.lr)) or not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise GanfillError(f"--lr must be > 0 and --beta1, --beta2 in [0, 1), got {self.lr}, {self.beta1}, {self.beta2}")
+        if not (self.latent_weight >= 0 and self.pixel_weight >= 0 and self.latent_weight + self.pixel_weight > 0):
+            raise GanfillError("--latent-weight and --pixel-weight must be >= 0 and not both 0")
+
+
+ENCODER_CURVES = (("loss", "tab:purple", "total"), ("latent", "tab:blue", "latent (G's samples)"),
+                  ("pixel", "tab:red", "pixel L1 (all)"))
+
+
+def encoder_loss(z_hat: torch.Tensor, z: torch.Tensor, rec: torch.Tensor, x: torch.Tensor, *,
+                 latent_weight: float, pixel_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(total, latent, pixel): latent = mean((z^ - z)^2) over the first len(z) rows (G's samples,
+    whose z is known), pixel = mean|G(z^) - x| over every pixel of every row."""
+    latent = (z_hat[: len(z)].float() - z).square().mean() if len(z) else z_hat.new_zeros(()).float()
+    pixel = (rec.float() - x).abs().mean()
+    return latent_weight * latent + pixel_weight * pixel, latent, pixel
+
+
+def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | None, run_dir: str | os.PathLike, *,
+                  config: EncoderConfig | None = None, resume: bool = False, device: str = "auto",
+                  progress: bool = True) -> Path:
+    """Train (or resume) an encoder of z for ``model``'s G (a shipped name or any checkpoint),
+    on the real images of ``data`` (a dataset made by ``prepare``); returns the last checkpoint.
+
+    The run folder is like ``train``'s: options.json, log.jsonl, loss.png, samples/ (fixed real
+    images: masked input, G(E(x)), original) and checkpoints/ whose model.safetensors holds G,
+    D and E: a complete model for every command (``ganfill export RUN NAME`` ships it).
+    ``resume`` takes everything from RUN/options.json; only ``steps`` may be raised.
+    """
+    run_dir = Path(run_dir)
+    if resume:
+        try:
+            opts = json.loads((run_dir / "options.json").read_text())
+            saved = EncoderConfig(**opts["encoder"])
+            model, data = opts["model"], data or opts["data"]
+        except (OSError, KeyError, TypeError, json.JSONDecodeError):
+            raise GanfillError(f"{run_dir} is not an encoder run folder (no readable options.json): "
+                               "start a new run without --resume") from None
+        config = replace(saved, steps=max(saved.steps, config.steps if config else 0))
+        ckpt = checkpoint.latest_training_checkpoint(run_dir)
+        if ckpt is None:
+            raise GanfillError(f"{run_dir} has no finished checkpoint to resume from: start it again without --resume")
+    else:
+        config, ckpt = config or EncoderConfig(), None
+        if model is None or data is None:
+            raise GanfillError("give the MODEL (a shipped name or checkpoint) and the DATA folder made by `ganfill prepare`")
+        if checkpoint.latest_training_checkpoint(run_dir) is not None:
+            raise GanfillError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out")
+    base = checkpoint.load(model)
+    dataset = open_dataset(data)
+    r = base.config.resolution
+    if dataset.resolution != r:
+        raise GanfillError(f"the dataset is {dataset.resolution}x{dataset.resolution} but the model is {r}x{r}: "
+                           f"prepare the data at {r}")
+    dev = resolve_device(device)
+    dtype = resolve_precision(config.precision, dev)
+    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+    prior = DCGANPrior(base.G, base.D, domain=base.domain, runtime=Runtime(dev, dtype))  # frozen G, layers in dtype
+    torch.manual_seed(config.seed)
+    E = Encoder(base.config).to(dev, memory_format=fmt)
+    opt = torch.optim.Adam(E.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
+    start = 0
+    if ckpt is not None:
+        start = checkpoint.load_training(ckpt, G=None, G_ema=base.G, D=base.D, opt_G=None, opt_D=None, E=E, opt_E=opt)["step"]
+
+    images = torch.from_numpy(dataset.all()).to(dev)  # (N, R, R, 3) uint8
+    n_real = int(round(config.batch_size * config.real_fraction))
+    batches = Batches(len(images), batch_size=max(1, n_real), seed=config.seed, rank=0, world=1)
+    shown = images[torch.randperm(len(images), generator=_seeded(config.seed, 5))[:16].to(dev)]
+    shown = shown.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (16, 3, R, R), fixed
+    shown_masks = training_masks(16, r, generator=_seeded(config.seed, 6)).to(dev)
+    log_path = run_dir / "log.jsonl"
+    record = {"model": str(base.path), "data": str(Path(data).resolve()), "encoder": asdict(config),
+              "base": checkpoint.generator_record(base),  # how G was trained, for `ganfill export`
+              "model_config": base.config.to_dict(), "device": str(dev), "precision": str(dtype).removeprefix("torch."),
+              "domain": base.domain.to_dict()}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run_dir / "options.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=2))
+    _truncate_log(log_path, start)
+    amp = torch.autocast(dev.type, dtype, enabled=dtype != torch.float32)
+
+    def checkpoint_now(step: int) -> None:
+        E.eval()
+        with torch.no_grad(), amp:
+            rec = prior.decode(E(shown.contiguous(memory_format=fmt), shown_masks).float())
+        E.train()
+        masked = torch.where(shown_masks > 0.5, shown, torch.zeros(()))
+        save_image(grid(to_uint8(torch.stack([masked, rec, shown], 1).flatten(0, 1)), nrow=12),
+                   run_dir / "samples" / f"step-{step:08d}.png")  # per image: masked | G(E(x)) | original
+        checkpoint.save_training(run_dir, step=step, G=None, G_ema=base.G, D=base.D, opt_G=None, opt_D=None,
+                                 E=E, opt_E=opt, record=record, keep=config.keep)
+        plot_losses(log_path, run_dir / "loss.png", curves=ENCODER_CURVES)
+
+    if start == 0:
+        checkpoint_now(0)
+    bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
+    t0, step = time.perf_counter(), start
+    with open(log_path, "a") as log:
+        try:
+            E.train()
+            for step in range(start + 1, config.steps + 1):
+                rng = _seeded(config.seed, 4, step)
+                real = images[batches.indices(step - 1).to(dev)][:n_real].permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+                if config.flip:
+                    flip = (torch.rand(len(real), generator=rng) < 0.5).to(dev)[:, None, None, None]
+                    real = torch.where(flip, real.flip(3), real)
+                z = torch.randn(config.batch_size - n_real, base.config.z_dim, generator=rng).clamp_(-3, 3).to(dev)
+                with torch.no_grad():
+                    fake = prior.decode(z)  # (B - n_real, C, R, R), z known
+                x = torch.cat([fake, real]).contiguous(memory_format=fmt)  # (B, C, R, R)
+                m = training_masks(len(x), r, generator=rng).to(dev)  # (B, 1, R, R)
+                with amp:
+                    z_hat = E(x, m).float()  # (B, z_dim)
+                rec = prior.decode(z_hat)  # gradients flow through the frozen G into E
+                loss, latent, pixel = encoder_loss(z_hat, z, rec, x, latent_weight=config.latent_weight,
+                                                   pixel_weight=config.pixel_weight)
+                if not torch.isfinite(loss):
+                    raise GanfillError(f"the encoder's loss became non-finite at iteration {step}: lower --lr")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                row = {"step": step, "loss": loss.item(), "latent": latent.item(), "pixel": pixel.item(),
+                       "images": config.batch_size * step, "seconds": round(time.perf_counter() - t0, 4)}
+                log.write(json.dumps(row) + "\n")
+                bar.set_postfix_str(f"latent {row['latent']:.3f}  pixel {row['pixel']:.3f}", refresh=False)
+                bar.update(1)
+                if step % config.checkpoint_every == 0 or step == config.steps:
+                    log.flush()
+                    checkpoint_now(step)
+        finally:
+            bar.close()
+    return run_dir / "checkpoints" / f"step-{step:08d}"

@@ -1,0 +1,138 @@
+"""The encoder of z (amortised inversion): training, storage with the model, the encoder start."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import blob_images
+from ganfill import checkpoint
+from ganfill.errors import GanfillError
+from ganfill.inpaint import CompleteConfig, complete
+from ganfill.masks import TRAINING_MIX, training_masks
+from ganfill.models import Encoder, ModelConfig
+from ganfill.prior import DCGANPrior
+from ganfill.runner import complete_images
+from ganfill.train import EncoderConfig, TrainConfig, train, train_encoder
+
+TINY = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
+
+
+def _cfg(**kw):
+    return EncoderConfig(**({"steps": 6, "batch_size": 8, "checkpoint_every": 3, "precision": "fp32"} | kw))
+
+
+def _log(run):
+    return [{k: v for k, v in json.loads(l).items() if k != "seconds"} for l in (run / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def gan(tiny_dataset, tmp_path_factory):
+    """A tiny GAN run (40 iterations): the G an encoder is trained for."""
+    run = tmp_path_factory.mktemp("gan") / "run"
+    train(tiny_dataset, run, model=TINY, config=TrainConfig(steps=40, batch_size=16, checkpoint_every=40, n_samples=4,
+                                                            precision="fp32"), progress=False)
+    return run
+
+
+@pytest.fixture(scope="module")
+def encoder_run(gan, tiny_dataset, tmp_path_factory):
+    run = tmp_path_factory.mktemp("enc") / "run"
+    train_encoder(gan, tiny_dataset, run, config=_cfg(steps=60, checkpoint_every=30, lr=2e-3, batch_size=32,
+                                                      real_fraction=0.25), progress=False)
+    return run
+
+
+def test_training_masks_mix_every_kind():
+    m = training_masks(600, 32, generator=torch.Generator().manual_seed(0))
+    assert m.shape == (600, 1, 32, 32) and set(torch.unique(m).tolist()) == {0.0, 1.0}
+    missing = 1 - m.mean(dim=(1, 2, 3))
+    assert (missing > 0).all() and (missing < 1).all()  # every mask has a hole and some context
+    # the kinds show up as distinct hole fractions: 25% (center), 50% (halves), ~80% (random80)
+    assert (missing == 0.25).any() and (missing == 0.5).any() and ((missing - 0.8).abs() < 0.01).any()
+    again = training_masks(600, 32, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(m, again) and len(TRAINING_MIX) == 6
+
+
+def test_encoder_shapes_and_support():
+    torch.manual_seed(0)
+    E = Encoder(TINY, clip=2.0)
+    z = E(torch.randn(3, 3, 32, 32) * 50, torch.ones(3, 1, 32, 32))  # huge inputs: still inside (-clip, clip)
+    assert z.shape == (3, 8) and z.abs().max() < 2.0
+    masks = torch.ones(2, 1, 32, 32)
+    masks[:, :, 8:24, 8:24] = 0
+    x = torch.randn(2, 3, 32, 32)
+    y = x.clone()
+    y[:, :, 8:24, 8:24] = 7.0  # the hole's content never matters
+    E.eval()
+    assert torch.equal(E(x, masks), E(y, masks))
+
+
+def test_encoder_training_lowers_its_loss_and_writes_a_model(encoder_run):
+    rows = _log(encoder_run)
+    assert [r["step"] for r in rows] == list(range(1, 61))
+    first, last = np.mean([r["loss"] for r in rows[:10]]), np.mean([r["loss"] for r in rows[-10:]])
+    assert last < 0.8 * first, (first, last)
+    assert np.mean([r["latent"] for r in rows[-10:]]) < np.mean([r["latent"] for r in rows[:10]])
+    loaded = checkpoint.load(encoder_run)  # the run folder is a complete model: G, D and E
+    assert isinstance(loaded.E, Encoder) and not loaded.E.training
+    assert sorted(p.name for p in (encoder_run / "samples").iterdir()) == ["step-00000000.png", "step-00000030.png",
+                                                                            "step-00000060.png"]
+
+
+def test_encoder_resume_reproduces_the_uninterrupted_run(gan, tiny_dataset, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    train_encoder(gan, tiny_dataset, a, config=_cfg(), progress=False)
+    train_encoder(gan, tiny_dataset, b, config=_cfg(), progress=False)
+    shutil.rmtree(b / "checkpoints" / "step-00000006")  # killed after iteration 6, before its checkpoint
+    train_encoder(None, None, b, resume=True, progress=False)
+    assert _log(b) == _log(a)
+    ea, eb = checkpoint.load(a).E.state_dict(), checkpoint.load(b).E.state_dict()
+    assert all(torch.equal(ea[k], eb[k]) for k in ea)
+    with pytest.raises(GanfillError, match="already holds a run"):
+        train_encoder(gan, tiny_dataset, a, config=_cfg(), progress=False)
+
+
+def test_encoder_start_is_exact_on_known_pixels_and_deterministic(encoder_run):
+    model = checkpoint.load(encoder_run)
+    prior = DCGANPrior.from_loaded(model)
+    assert prior.has_encoder
+    images = blob_images(3, 32, seed=11)
+    known = np.ones((3, 32, 32), bool)
+    known[:, 8:24, 8:24] = False
+    cfg = CompleteConfig(num_steps=4, restarts=2)
+    a = complete_images(prior, images, known, config=cfg, seed=5)
+    b = complete_images(prior, images, known, config=cfg, seed=5)
+    assert a.result.init == "encoder"
+    assert np.array_equal(a.completed["poisson"], b.completed["poisson"]) and torch.equal(a.result.z, b.result.z)
+    assert np.array_equal(a.completed["poisson"][known], images[known])
+    # 0 steps: the encoder's own guess, z = E(known pixels) for restart 0
+    zero = complete(prior, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1,
+                    torch.from_numpy(known).float()[:, None], config=CompleteConfig(num_steps=0))
+    assert zero.init == "encoder" and zero.steps_run == 0
+    prior_start = complete_images(prior, images, known, config=CompleteConfig(num_steps=4, restarts=2, init="prior"), seed=5)
+    assert prior_start.result.init == "prior" and not torch.equal(prior_start.result.z, a.result.z)
+
+
+def test_a_model_without_encoder_still_completes(gan):
+    prior = DCGANPrior.from_loaded(checkpoint.load(gan))
+    assert not prior.has_encoder
+    images, known = blob_images(2, 32, seed=12), np.ones((2, 32, 32), bool)
+    known[:, :, :16] = False
+    done = complete_images(prior, images, known, config=CompleteConfig(num_steps=3), seed=0)
+    assert done.result.init == "prior" and np.array_equal(done.completed["poisson"][known], images[known])
+    with pytest.raises(GanfillError, match="no encoder"):
+        complete_images(prior, images, known, config=CompleteConfig(num_steps=3, init="encoder"))
+
+
+def test_export_ships_the_encoder_with_its_generator_record(encoder_run, gan, tmp_path):
+    out = checkpoint.export(encoder_run, tmp_path / "tiny.safetensors")
+    shipped = checkpoint.load(out)
+    assert shipped.E is not None and next(shipped.E.parameters()).dtype == torch.float32
+    d = checkpoint.describe(out)
+    assert d.meta["step"] == 40  # G's own training, not the encoder's
+    assert d.meta["encoder"]["step"] == 60 and d.meta["encoder"]["config"]["steps"] == 60
+    ref, ours = checkpoint.load(encoder_run).E.state_dict(), shipped.E.state_dict()
+    assert all(torch.allclose(ref[k], ours[k], atol=1e-2, rtol=1e-2) for k in ref if ref[k].is_floating_point())  # fp16 on disk
