@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 import tempfile
 import time
 from pathlib import Path
@@ -44,7 +45,7 @@ from ganfill.blend import blend  # noqa: E402
 from ganfill.data import open_dataset  # noqa: E402
 from ganfill.evaluate import complete_ganfill, load_images, make_holes, psnr_hole  # noqa: E402
 from ganfill.images import to_tensor, to_uint8  # noqa: E402
-from ganfill.inpaint import CompleteConfig, complete  # noqa: E402
+from ganfill.inpaint import ENCODER_SCHEDULE, CompleteConfig, complete  # noqa: E402
 from ganfill.models import ModelConfig  # noqa: E402
 from ganfill.prior import DCGANPrior  # noqa: E402
 from ganfill.runner import initial_z  # noqa: E402
@@ -127,10 +128,13 @@ def quality_curves(model, data: str, runtime: Runtime, *, n: int, every: int = 2
         curves[name] = points
         return record
 
-    cfg = CompleteConfig()
+    cfg = replace(CompleteConfig(), init="prior")
     rec = recorder("ganfill")
     complete(prior, x, m, config=cfg, z_init=z0.view(n, 1, -1).expand(n, cfg.restarts, -1) if cfg.restarts > 1 else z0,
              callback=lambda s, fake, losses: rec(s, fake) if s % every == 0 or s == cfg.num_steps else None)
+    if prior.has_encoder:  # the encoder's z, then a few steps: scored at every step
+        rec = recorder("encoder")
+        complete(prior, x, m, config=ENCODER_SCHEDULE, z_init=z0, callback=lambda s, fake, losses: rec(s, fake))
     netG, netD = reference.from_ganfill(G, D)
     rec = recorder("reference")
     with torch.no_grad():
@@ -170,7 +174,8 @@ def plot(curves: dict, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
-    labels = {"ganfill": "ganfill defaults", "reference": "paper's schedule (plain PyTorch reference)"}
+    labels = {"ganfill": "ganfill defaults (random z start)", "encoder": "ganfill, encoder start (10 steps)",
+              "reference": "paper's schedule (plain PyTorch reference)"}
     for name, pts in curves.items():
         ax.plot([t for _, t, _ in pts], [p for _, _, p in pts], label=labels[name])
     ax.set_xscale("symlog", linthresh=1.0)
@@ -219,6 +224,12 @@ def main() -> None:
                           "ganfill_seconds": ours[-1][1], "ganfill_seconds_to_target": t_ours,
                           "speedup_at_equal_quality": (ref[-1][1] / t_ours) if t_ours else None,
                           "speedup_vs_oracle_stop": (t_ref / t_ours) if t_ours else None, "curves": curves}
+        if "encoder" in curves:
+            enc = curves["encoder"]
+            t_enc = first_time(enc, target)
+            out["quality"] |= {"encoder_psnr_at_0_steps": enc[0][2], "encoder_final_psnr": enc[-1][2],
+                               "encoder_seconds": enc[-1][1], "encoder_seconds_to_target": t_enc,
+                               "encoder_speedup_at_equal_quality": (ref[-1][1] / t_enc) if t_enc else None}
         if args.figure:
             plot(curves, args.figure)
 
@@ -241,6 +252,13 @@ def main() -> None:
         o = q["speedup_vs_oracle_stop"]
         print(f"  same, if the paper's schedule were stopped the moment it first got there | | "
               f"{q['reference_seconds_to_target']:.1f} | " + (f"{o:.1f}x" if o else "not reached"))
+        if "encoder_final_psnr" in q:
+            e = q["encoder_speedup_at_equal_quality"]
+            print(f"encoder start: hole PSNR after 0 / {ENCODER_SCHEDULE.num_steps} steps (dB) | "
+                  f"{q['encoder_psnr_at_0_steps']:.2f} / {q['encoder_final_psnr']:.2f} in {q['encoder_seconds']:.2f} s | | ")
+            print(f"encoder start: time to the paper schedule's final hole PSNR (s) | "
+                  f"{q['encoder_seconds_to_target'] or float('nan'):.2f} | {q['reference_seconds']:.1f} (whole schedule) | "
+                  + (f"{e:.0f}x" if e else "not reached"))
     if "precision" in out:
         pq = out["precision"]
         print(f"hole PSNR of the default search, {args.images} images (dB) | {runtime.precision} "

@@ -153,3 +153,53 @@ def test_torchrun_two_process_gloo_smoke(tmp_path, tiny_dataset):
     rows = _log(run)
     assert [r["step"] for r in rows] == [1, 2, 3] and all(math.isfinite(r["loss_d"]) for r in rows)
     assert (run / "checkpoints" / "step-00000003" / "model.safetensors").is_file()
+
+
+def test_diff_augment_is_random_per_image_differentiable_and_seeded():
+    from ganfill.train import augment_policy, diff_augment
+
+    x = torch.rand(6, 3, 16, 16) * 2 - 1
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    # translation: each image is its own shifted copy (up to 2 pixels here), zeros coming in
+    t = diff_augment(x, ("translation",), g())
+    for i in range(6):
+        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if torch.equal(t[i], torch.roll(x[i], (-dy, -dx), (1, 2)) * _inside(16, dy, dx))]
+        assert found, i
+    # cutout: a quarter of the pixels zeroed when the square lies inside, never more
+    c = diff_augment(x, ("cutout",), g())
+    zeroed = (c == 0).all(dim=1).float().mean(dim=(1, 2))
+    assert (zeroed <= 0.25 + 1e-6).all() and (zeroed > 0.05).all()
+    # colour: per-image affine changes, different per image
+    col = diff_augment(x, ("color",), g())
+    assert not torch.allclose(col, x) and len({round(float((col[i] - x[i]).mean()), 4) for i in range(6)}) > 1
+    # the same generator state gives the same augmentation; gradients reach the input
+    xa = x.clone().requires_grad_(True)
+    out = diff_augment(xa, augment_policy("color,translation,cutout"), g())
+    assert torch.equal(out, diff_augment(x, ("color", "translation", "cutout"), g()))
+    out.square().sum().backward()
+    assert xa.grad is not None and xa.grad.abs().sum() > 0
+    with pytest.raises(GanfillError, match="unknown augmentation 'flip'"):
+        TrainConfig(augment="color,flip")
+
+
+def _inside(size, dy, dx):
+    """(1, H, W) 1 where a pixel shifted by (dy, dx) still comes from inside the image."""
+    rows, cols = torch.arange(size), torch.arange(size)
+    ok_y = ((rows + dy) >= 0) & ((rows + dy) < size)
+    ok_x = ((cols + dx) >= 0) & ((cols + dx) < size)
+    return (ok_y[:, None] & ok_x[None, :]).float()[None]
+
+
+def test_training_with_diffaugment_resumes_exactly(tmp_path, tiny_dataset):
+    a, b = tmp_path / "a", tmp_path / "b"
+    cfg = _cfg(augment="color,translation,cutout")
+    train(tiny_dataset, a, model=TINY, config=cfg, progress=False)
+    train(tiny_dataset, b, model=TINY, config=cfg, progress=False)
+    shutil.rmtree(b / "checkpoints" / "step-00000006")
+    train(None, b, resume=True, progress=False)
+    assert _log(b) == _log(a)
+    plain = tmp_path / "plain"
+    train(tiny_dataset, plain, model=TINY, config=_cfg(), progress=False)
+    assert _log(plain) != _log(a)  # the augmentation changes what D sees
+    assert json.loads((a / "options.json").read_text())["train"]["augment"] == "color,translation,cutout"

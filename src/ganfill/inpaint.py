@@ -200,6 +200,10 @@ class CompleteConfig:
 # of Adam at a constant lr 0.01, one restart.
 PAPER_SCHEDULE = CompleteConfig(num_steps=1500, lr=0.01, schedule="constant")
 
+# With an encoder of z (amortised inversion) the search starts near the answer: a few small
+# steps refine it (measured, see benchmarks/bench.py and the README's Speed section).
+ENCODER_SCHEDULE = CompleteConfig(num_steps=10, lr=0.01, init="encoder")
+
 
 @dataclass
 class Result:
