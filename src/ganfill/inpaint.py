@@ -344,6 +344,8 @@ def complete(
 
     for step in range(int(cfg.num_steps) + 1):
         fake = prior.decode(z)  # (N*R, C, R, R) float32
+        if step == 0 and fake.is_contiguous(memory_format=torch.channels_last):  # the loss in G's layout
+            y_rep, w_rep = (t.contiguous(memory_format=torch.channels_last) for t in (y_rep, w_rep))
         lc = _contextual(fake, y_rep, w_rep, cfg.contextual)  # (N*R,)
         lp = perceptual_loss(prior.realism_logits(fake))  # (N*R,)
         total = lc + cfg.lam * lp  # (N*R,)
