@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from safetensors.torch import load_file, save, save_file, safe_open
 
 from ganfill import __version__
 from ganfill.errors import GanfillError
+from ganfill.files import temp_name, writing
 from ganfill.images import atomic_path
 from ganfill.models import Discriminator, Generator, ModelConfig, build
 
@@ -61,14 +61,15 @@ class Loaded:
     domain: dict  # how images were brought into the model's square: {"crop": ..., "background": [r, g, b]}
 
 
-def _prefixed(prefix: str, module: torch.nn.Module, dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
-    out = {}
-    for k, v in module.state_dict().items():
-        v = v.detach().cpu()
-        if dtype is not None and v.is_floating_point():
-            v = v.to(dtype)
-        out[f"{prefix}.{k}"] = v.contiguous()
-    return out
+def _prefixed(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def _cast(tensors: dict[str, torch.Tensor], dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    """The floating-point tensors in ``dtype`` (None: as they are)."""
+    if dtype is None:
+        return tensors
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
 
 
 def domain_of(manifest: dict) -> dict:
@@ -81,9 +82,16 @@ def save_model(path: str | os.PathLike, *, G: Generator, D: Discriminator, G_tra
                domain: dict | None = None, dtype: torch.dtype | None = None, extra: dict | None = None) -> Path:
     """Write G (sampling weights), D and optionally the raw training G into one safetensors file."""
     path = Path(path)
-    tensors = _prefixed("G", G, dtype) | _prefixed("D", D, dtype)
-    if G_train is not None:
-        tensors |= _prefixed("G_train", G_train, dtype)
+    tensors = _prefixed("G", G) | _prefixed("D", D) | (_prefixed("G_train", G_train) if G_train is not None else {})
+    bad = _non_finite(tensors)
+    if bad is not None:
+        raise GanfillError(f"not writing {path}: tensor {bad} holds NaN or infinite values, which no model can use: "
+                           "take an earlier checkpoint")
+    tensors = _cast(tensors, dtype)
+    bad = _non_finite(tensors)
+    if bad is not None:
+        raise GanfillError(f"not writing {path}: tensor {bad} does not fit in {str(dtype).removeprefix('torch.')} "
+                           "(its values overflow to infinity): export with --dtype fp32")
     meta = {"format": FORMAT, "ganfill_version": __version__, "model_config": json.dumps(G.config.to_dict())}
     meta["domain"] = json.dumps(domain or DEFAULT_DOMAIN)
     meta |= {k: json.dumps(v) for k, v in (extra or {}).items()}
@@ -147,6 +155,33 @@ def _unreadable(path: Path, error: Exception) -> GanfillError:
 _READ_ERRORS = (SafetensorError, OSError, ValueError, RuntimeError)
 
 
+def _non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding a NaN or an infinity, or None."""
+    return next((k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+
+
+def _config_of(file: Path, text: str) -> ModelConfig:
+    """The ModelConfig of a model file's ``model_config`` metadata, checked for types and ranges."""
+    try:
+        return ModelConfig.from_dict(json.loads(text))
+    except (json.JSONDecodeError, TypeError, GanfillError) as e:
+        raise GanfillError(f"{file} has an unusable model config ({e}): the checkpoint is damaged") from None
+
+
+def _domain_of(file: Path, domain) -> dict:
+    """A domain record checked (a JSON object with a crop policy and an RGB background) and normalised."""
+    from ganfill.data import parse_color, parse_crop
+
+    try:
+        if not isinstance(domain, dict):
+            raise GanfillError(f"a domain must be a JSON object, got {type(domain).__name__}")
+        crop = parse_crop(str(domain.get("crop", DEFAULT_DOMAIN["crop"])))
+        background = parse_color(domain.get("background", DEFAULT_DOMAIN["background"]))
+    except GanfillError as e:
+        raise GanfillError(f"{file} has an unusable domain record ({e}): the checkpoint is damaged") from None
+    return dict(domain, crop=str(crop), background=list(background))
+
+
 def _check_ganfill(file: Path, meta: dict) -> None:
     if meta.get("format") != FORMAT or "model_config" not in meta:
         raise GanfillError(f"{file} is a safetensors file but not a ganfill model (no ganfill metadata)")
@@ -159,6 +194,10 @@ def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         tensors = load_file(str(path))
     except _READ_ERRORS as e:
         raise _unreadable(path, e) from None
+    bad = _non_finite(tensors)
+    if bad is not None:
+        raise GanfillError(f"{path}: tensor {bad} holds NaN or infinite values (the file is damaged or its training "
+                           "diverged): use an earlier checkpoint")
     return tensors, meta
 
 
@@ -182,10 +221,7 @@ def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
     file = resolve(path)
     tensors, meta = _read_tensors(file)
     _check_ganfill(file, meta)
-    try:
-        config = ModelConfig.from_dict(json.loads(meta["model_config"]))
-    except (json.JSONDecodeError, TypeError) as e:
-        raise GanfillError(f"{file} has an unreadable model config ({e})") from None
+    config = _config_of(file, meta["model_config"])
     G, D = build(config)
     _load_into(G, tensors, "G_train" if raw_generator and any(k.startswith("G_train.") for k in tensors) else "G", file)
     _load_into(D, tensors, "D", file)
@@ -195,11 +231,13 @@ def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
             info = json.loads((file.parent / CONFIG_FILE).read_text())
         except json.JSONDecodeError:
             raise GanfillError(f"{file.parent / CONFIG_FILE} is not valid JSON: the checkpoint is damaged") from None
+        if not isinstance(info, dict) or not isinstance(info.get("dataset", {}), dict):
+            raise GanfillError(f"{file.parent / CONFIG_FILE} is not a checkpoint record (a JSON object): the checkpoint is damaged")
     try:
         domain = json.loads(meta["domain"]) if "domain" in meta else domain_of(info.get("dataset", {}))
     except json.JSONDecodeError:
         raise GanfillError(f"{file} has an unreadable domain record: the checkpoint is damaged") from None
-    return Loaded(G.eval(), D.eval(), config, info, file, domain)
+    return Loaded(G.eval(), D.eval(), config, info, file, _domain_of(file, domain))
 
 
 # ---- training checkpoints ---------------------------------------------------------------
@@ -229,18 +267,19 @@ def save_training(run_dir: str | os.PathLike, *, step: int, G: Generator, G_ema:
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
-    tmp = root / f".{final.name}.{secrets.token_hex(6)}.tmp"
-    tmp.mkdir()
+    tmp = temp_name(final)
     try:
-        save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, domain=record.get("domain"), extra={"step": step})
-        tg, mg = _optimizer_split(opt_G, "opt_G")
-        td, md = _optimizer_split(opt_D, "opt_D")
-        save_file(tg | td, str(tmp / STATE_FILE))
-        info = dict(record, step=step, ganfill_version=__version__, optimizers={"G": mg, "D": md})
-        (tmp / CONFIG_FILE).write_text(json.dumps(info, indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        with writing(final, tmp):
+            tmp.mkdir()
+            save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, domain=record.get("domain"), extra={"step": step})
+            tg, mg = _optimizer_split(opt_G, "opt_G")
+            td, md = _optimizer_split(opt_D, "opt_D")
+            save_file(tg | td, str(tmp / STATE_FILE))
+            info = dict(record, step=step, ganfill_version=__version__, optimizers={"G": mg, "D": md})
+            (tmp / CONFIG_FILE).write_text(json.dumps(info, indent=2))
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -364,8 +403,9 @@ def describe(spec: str | os.PathLike) -> Described:
             decoded[k] = json.loads(v)
         except json.JSONDecodeError:
             decoded[k] = v
-    config = ModelConfig.from_dict(decoded.pop("model_config"))
-    domain = decoded.pop("domain", dict(DEFAULT_DOMAIN))
+    config = _config_of(file, meta["model_config"])
+    decoded.pop("model_config")
+    domain = _domain_of(file, decoded.pop("domain", dict(DEFAULT_DOMAIN)))
     return Described(file, config, domain, file.stat().st_size, dtype, decoded)
 
 
