@@ -34,6 +34,7 @@ from ganfill.blend import BLENDS, blend as blend_images, paste
 from ganfill.errors import GanfillError
 
 CONTEXTUAL_KINDS = ("weighted", "l1", "l2")
+MAX_WINDOW = 255  # the importance window's largest side (twice the largest model resolution is already everything)
 PRIORS = ("normal", "uniform")
 SCHEDULES = ("constant", "cosine")
 
@@ -193,24 +194,24 @@ class CompleteConfig:
 
         if int(self.num_steps) < 0:
             bad(f"num_steps must be >= 0, got {self.num_steps}")
-        if not self.lam >= 0:
-            bad(f"lam must be >= 0, got {self.lam}")
-        if not self.lr > 0:
-            bad(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.lam < math.inf:
+            bad(f"lam must be a finite number >= 0, got {self.lam}")
+        if not 0 < self.lr < math.inf:
+            bad(f"lr must be a finite number > 0, got {self.lr}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             bad(f"betas must be two numbers in [0, 1), got {self.betas}")
         if self.schedule not in SCHEDULES:
             bad(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         if self.contextual not in CONTEXTUAL_KINDS:
             bad(f"unknown contextual loss {self.contextual!r}: choose one of {', '.join(CONTEXTUAL_KINDS)}")
-        if int(self.window) < 1 or int(self.window) % 2 == 0:
-            bad(f"window must be a positive odd number, got {self.window}")
+        if not 1 <= int(self.window) <= MAX_WINDOW or int(self.window) % 2 == 0:
+            bad(f"window must be an odd number from 1 to {MAX_WINDOW}, got {self.window}")
         if int(self.restarts) < 1:
             bad(f"restarts must be >= 1, got {self.restarts}")
         if self.patience is not None and int(self.patience) < 1:
             bad(f"patience must be >= 1 or None, got {self.patience}")
-        if not self.tol >= 0:
-            bad(f"tol must be >= 0, got {self.tol}")
+        if not 0 <= self.tol < math.inf:
+            bad(f"tol must be a finite number >= 0, got {self.tol}")
         if self.blend not in BLENDS:
             bad(f"unknown blend {self.blend!r}: choose one of {', '.join(BLENDS)}")
         if self.prior not in PRIORS:
@@ -253,6 +254,15 @@ class Result:
 
 
 # ----------------------------------------------------------------------------------- search
+
+
+def check_finite_loss(total: torch.Tensor, step: int, *, lam: float) -> None:
+    """Stop a search whose loss is NaN or infinite (weights that are not numbers, or a lambda
+    so large that lambda * L_p overflows float32): its result would be a black hole, never a
+    repair, so it ends with a GanfillError and nothing is written."""
+    if not bool(torch.isfinite(total).all()):
+        raise GanfillError(f"the latent search's loss became NaN or infinite at step {step} (lambda {lam:g}): "
+                           "lower lambda (--lam) or the learning rate (--lr), or use another model")
 
 
 def fast_copy(module: nn.Module) -> nn.Module:
@@ -381,6 +391,7 @@ def complete(
         lc = _contextual(fake, y_rep, w_rep, cfg.contextual)  # (N*R,)
         lp = perceptual_loss(D(fake))  # (N*R,)
         total = lc + cfg.lam * lp  # (N*R,)
+        check_finite_loss(total, step, lam=cfg.lam)
         hist_total.append(total.detach())
         hist_c.append(lc.detach())
         hist_p.append(lp.detach())
