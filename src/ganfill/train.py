@@ -35,9 +35,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ganfill import checkpoint
+from ganfill.checks import flag, integer, number
 from ganfill.data import open_dataset
 from ganfill.errors import GanfillError
-from ganfill.images import atomic_path, grid, save_image, to_uint8
+from ganfill.files import remove_stale_temps
+from ganfill.images import atomic_path, grid, save_image, to_uint8, write_json
 from ganfill.models import Generator, ModelConfig, build, ema_copy, ema_update
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -81,13 +83,22 @@ class TrainConfig:
     n_samples: int = 64
 
     def __post_init__(self):
+        """Types and ranges of every option (they come from the command line or options.json)."""
         if self.precision not in PRECISIONS:
             raise GanfillError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+
+        def option(name: str) -> str:
+            return "--" + name.replace("_", "-")
+
         for name in ("steps", "batch_size", "d_steps", "g_steps", "checkpoint_every", "n_samples"):
-            if getattr(self, name) < 1:
-                raise GanfillError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise GanfillError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
+            integer(getattr(self, name), option(name), lo=1)
+        integer(self.keep, "--keep", lo=0)
+        integer(self.seed, "--seed", lo=-(2**63))
+        number(self.lr, "--lr", lambda v: v > 0, "greater than 0")
+        for name in ("beta1", "beta2", "ema_decay"):
+            number(getattr(self, name), option(name), lambda v: 0 <= v < 1, "in [0, 1)")
+        for name in ("flip", "channels_last"):
+            flag(getattr(self, name), option(name))
 
 
 # ---- losses ---------------------------------------------------------------------------------
@@ -184,7 +195,7 @@ def plot_losses(log_path: Path, out_png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.exists() else []
+    rows = log_rows(log_path)
     if not rows:
         return
     steps = np.array([r["step"] for r in rows])
@@ -205,13 +216,31 @@ def plot_losses(log_path: Path, out_png: Path) -> None:
     plt.close(fig)
 
 
+def log_rows(log_path: Path) -> list[dict]:
+    """The rows of log.jsonl (none if it is absent). A torn last line, from a run killed while it
+    wrote it, is dropped; a damaged line anywhere else is a GanfillError."""
+    lines = [line for line in log_path.read_text().splitlines() if line.strip()] if log_path.exists() else []
+    rows = []
+    for i, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+            integer(row["step"], "step", lo=0)
+        except (ValueError, KeyError, TypeError, GanfillError):
+            if i == len(lines):
+                break
+            raise GanfillError(f"{log_path} line {i} is damaged (not a log row): repair or delete the line, then resume") from None
+        rows.append(row)
+    return rows
+
+
 def _truncate_log(log_path: Path, step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from (a run killed between checkpoints)."""
+    """Drop log lines written after the checkpoint we resume from (a run killed between checkpoints),
+    and a torn last line."""
     if not log_path.exists():
         return
-    keep = [l for l in log_path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= step]
+    keep = [row for row in log_rows(log_path) if row["step"] <= step]
     with atomic_path(log_path) as tmp:
-        tmp.write_text("".join(l + "\n" for l in keep))
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in keep))
 
 
 def load_options(run_dir: Path) -> tuple[Path, ModelConfig, TrainConfig]:
@@ -221,6 +250,8 @@ def load_options(run_dir: Path) -> tuple[Path, ModelConfig, TrainConfig]:
         return Path(opts["data"]), ModelConfig.from_dict(opts["model"]), TrainConfig(**{k: v for k, v in opts["train"].items() if k in names})
     except (OSError, KeyError, TypeError, json.JSONDecodeError):
         raise GanfillError(f"{run_dir} is not a ganfill run folder (no readable options.json): start a new run without --resume") from None
+    except GanfillError as e:
+        raise GanfillError(f"{run_dir / 'options.json'} holds unusable options ({e}): fix it, or start a new run") from None
 
 
 # ---- the loop ---------------------------------------------------------------------------
@@ -302,8 +333,8 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
     }
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(run_dir / "options.json") as tmp:
-            tmp.write_text(json.dumps(record, indent=2))
+        remove_stale_temps(run_dir, run_dir / "checkpoints", run_dir / "samples")  # from a run killed mid-write
+        write_json(record, run_dir / "options.json", indent=2)
         _truncate_log(log_path, start)
 
     def real_batch(b: int, rng: torch.Generator) -> torch.Tensor:
