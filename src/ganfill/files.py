@@ -98,7 +98,8 @@ class FolderLock:
     The folder is made if needed, and removed again on release if this lock made it and
     nothing else was written there (a run that failed before its first result leaves nothing).
     The operating system ends the lock with the process however it ends (kill -9 included),
-    so there is never a stale lock to clear. Where fcntl is missing (Windows) nothing is locked.
+    so there is never a stale lock to clear. Where fcntl is missing (Windows) or the file system
+    has no locks, nothing is locked.
     Use it as a context manager, or call ``release``.
     """
 
@@ -111,7 +112,7 @@ class FolderLock:
         if fcntl is not None:
             self.fd = self._acquire(fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
 
-    def _acquire(self, mode: int) -> int:
+    def _acquire(self, mode: int) -> int | None:
         for _ in range(5):  # the file can be unlinked by a holder between our open and our flock
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -120,6 +121,9 @@ class FolderLock:
                 os.close(fd)
                 raise GanfillError(f"{self.folder} is in use by another ganfill process (it holds {self.path}): "
                                    "wait for it to finish, or choose another output folder") from None
+            except OSError:  # a file system without locks (some network and FUSE ones): work unlocked
+                os.close(fd)
+                return None
             try:
                 if os.path.samestat(os.fstat(fd), os.stat(self.path)):
                     return fd
