@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +48,16 @@ def blob_images(n: int, size: int, seed: int = 0) -> np.ndarray:
         bg, fg = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
         out[i] = np.where(inside[..., None], fg, bg)
     return out
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height (the pixel data is a stub): a decompression
+    bomb as far as anything that trusts the header is concerned."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="session")

@@ -371,7 +371,7 @@ def test_prepare_failure_leaves_nothing_behind(image_folder, tmp_path, monkeypat
         monkeypatch.setattr(data._ShardWriter, "flush", flush_then_boom)
     else:
         monkeypatch.setattr(data, where, boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(GanfillError, match=r"cannot write .*out: disk full"):  # one line, naming the output
         prepare(image_folder, tmp_path / "out", resolution=32, shard_size=2, progress=False)
     assert not (tmp_path / "out").exists()
     assert not leftovers(tmp_path, "out")
@@ -381,7 +381,7 @@ def test_failed_overwrite_keeps_the_old_dataset(image_folder, tmp_path, monkeypa
     out = tmp_path / "out"
     before = prepare(image_folder, out, resolution=32, crop="pad", progress=False)
     monkeypatch.setattr(data, "_write_manifest", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
-    with pytest.raises(OSError):
+    with pytest.raises(GanfillError, match="disk full"):
         prepare(image_folder, out, resolution=64, crop="pad", overwrite=True, progress=False)
     assert open_dataset(out).manifest == before
     assert not leftovers(tmp_path, "out")

@@ -21,12 +21,10 @@ import io
 import os
 import re
 import socket
-import struct
 import subprocess
 import sys
 import time
 import urllib.request
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +34,7 @@ from PIL import Image
 
 pytest.importorskip("gradio", reason="the web app needs Gradio: pip install -e '.[test]'")
 
-from conftest import blob_images  # noqa: E402
+from conftest import blob_images, png_header  # noqa: E402
 from ganfill import checkpoint, fill, study, web  # noqa: E402
 from ganfill.errors import GanfillError  # noqa: E402
 from ganfill.inpaint import CompleteConfig  # noqa: E402
@@ -245,21 +243,11 @@ def test_parse_models_names_and_errors(tmp_path):
     assert web.shipped_models() == checkpoint.shipped_models()  # the page offers every shipped model
 
 
-def _png_header(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height (the pixel data is a stub): a decompression bomb
-    as far as anything that trusts the header is concerned."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-
-
 def test_read_upload_limits(tmp_path):
     (tmp_path / "text.png").write_text("not an image at all\n")
-    (tmp_path / "bomb.png").write_bytes(_png_header(20000, 20000))
-    (tmp_path / "large.png").write_bytes(_png_header(8000, 6000))  # 48 MP: over the limit, under Pillow's
-    (tmp_path / "heavy.png").write_bytes(_png_header(10, 10) + b"\0" * (web.MAX_UPLOAD_BYTES + 1))
+    (tmp_path / "bomb.png").write_bytes(png_header(20000, 20000))
+    (tmp_path / "large.png").write_bytes(png_header(8000, 6000))  # 48 MP: over the limit, under Pillow's
+    (tmp_path / "heavy.png").write_bytes(png_header(10, 10) + b"\0" * (web.MAX_UPLOAD_BYTES + 1))
     with pytest.raises(GanfillError, match="not an image"):
         web.read_upload(tmp_path / "text.png")
     with pytest.raises(GanfillError, match="too many pixels"):
@@ -358,12 +346,12 @@ def test_repair_paint_stream_download(page, tmp_path):
 
 def test_bad_input_gets_a_message_and_the_server_keeps_serving(page, tmp_path):
     (tmp_path / "notes.png").write_text("this is a text file, renamed\n")
-    (tmp_path / "huge.png").write_bytes(_png_header(20000, 20000))
-    (tmp_path / "heavy.png").write_bytes(_png_header(10, 10) + os.urandom(web.MAX_UPLOAD_BYTES + 1024))
+    (tmp_path / "huge.png").write_bytes(png_header(20000, 20000))
+    (tmp_path / "heavy.png").write_bytes(png_header(10, 10) + os.urandom(web.MAX_UPLOAD_BYTES + 1024))
     Image.fromarray(_picture()).save(tmp_path / "picture.png")
 
     _upload(page, tmp_path / "notes.png")
-    _expect_status(page, "⚠ notes.png is not an image")
+    _expect_status(page, "⚠ cannot read image notes.png: not an image")
     _upload(page, tmp_path / "huge.png")
     _expect_status(page, "⚠ huge.png has too many pixels")
     _upload(page, tmp_path / "heavy.png")  # refused by the page before it is sent

@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from safetensors.torch import load_file, save, save_file, safe_open
 from ganfill import __version__
 from ganfill.data import Domain
 from ganfill.errors import GanfillError
+from ganfill.files import temp_name, writing
 from ganfill.images import atomic_path
 from ganfill.models import Discriminator, Encoder, Generator, ModelConfig, build
 
@@ -64,14 +64,15 @@ class Loaded:
     E: Encoder | None = None  # the encoder of z trained for this G, if the model has one
 
 
-def _prefixed(prefix: str, module: torch.nn.Module, dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
-    out = {}
-    for k, v in module.state_dict().items():
-        v = v.detach().cpu()
-        if dtype is not None and v.is_floating_point():
-            v = v.to(dtype)
-        out[f"{prefix}.{k}"] = v.contiguous()
-    return out
+def _prefixed(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def _cast(tensors: dict[str, torch.Tensor], dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    """The floating-point tensors in ``dtype`` (None: as they are)."""
+    if dtype is None:
+        return tensors
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
 
 
 def domain_of(manifest: dict) -> Domain:
@@ -84,12 +85,21 @@ def save_model(path: str | os.PathLike, *, G: Generator, D: Discriminator, G_tra
                extra: dict | None = None) -> Path:
     """Write G (sampling weights), D, optionally the raw training G and an encoder E into one safetensors file."""
     path = Path(path)
-    tensors = _prefixed("G", G, dtype) | _prefixed("D", D, dtype)
-    if G_train is not None:
-        tensors |= _prefixed("G_train", G_train, dtype)
+    tensors = _prefixed("G", G) | _prefixed("D", D)
+    for prefix, module in (("G_train", G_train), ("E", E)):
+        if module is not None:
+            tensors |= _prefixed(prefix, module)
+    bad = _non_finite(tensors)
+    if bad is not None:
+        raise GanfillError(f"not writing {path}: tensor {bad} holds NaN or infinite values, which no model can use: "
+                           "take an earlier checkpoint")
+    tensors = _cast(tensors, dtype)
+    bad = _non_finite(tensors)
+    if bad is not None:
+        raise GanfillError(f"not writing {path}: tensor {bad} does not fit in {str(dtype).removeprefix('torch.')} "
+                           "(its values overflow to infinity): export with --dtype fp32")
     meta = {"format": FORMAT, "ganfill_version": __version__, "model_config": json.dumps(G.config.to_dict())}
     if E is not None:
-        tensors |= _prefixed("E", E, dtype)
         meta["E_clip"] = json.dumps(E.clip)
     meta["domain"] = json.dumps((domain or Domain()).to_dict())
     meta |= {k: json.dumps(v) for k, v in (extra or {}).items()}
@@ -153,6 +163,27 @@ def _unreadable(path: Path, error: Exception) -> GanfillError:
 _READ_ERRORS = (SafetensorError, OSError, ValueError, RuntimeError)
 
 
+def _non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding a NaN or an infinity, or None."""
+    return next((k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+
+
+def _config_of(file: Path, text: str) -> ModelConfig:
+    """The ModelConfig of a model file's ``model_config`` metadata, checked for types and ranges."""
+    try:
+        return ModelConfig.from_dict(json.loads(text))
+    except (json.JSONDecodeError, TypeError, GanfillError) as e:
+        raise GanfillError(f"{file} has an unusable model config ({e}): the checkpoint is damaged") from None
+
+
+def _domain_of(file: Path, domain) -> Domain:
+    """A domain record checked (a JSON object with a crop policy and an RGB background)."""
+    try:
+        return Domain.from_dict(domain)
+    except GanfillError as e:
+        raise GanfillError(f"{file} has an unusable domain record ({e}): the checkpoint is damaged") from None
+
+
 def _check_ganfill(file: Path, meta: dict) -> None:
     if meta.get("format") != FORMAT or "model_config" not in meta:
         raise GanfillError(f"{file} is a safetensors file but not a ganfill model (no ganfill metadata)")
@@ -165,6 +196,10 @@ def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         tensors = load_file(str(path))
     except _READ_ERRORS as e:
         raise _unreadable(path, e) from None
+    bad = _non_finite(tensors)
+    if bad is not None:
+        raise GanfillError(f"{path}: tensor {bad} holds NaN or infinite values (the file is damaged or its training "
+                           "diverged): use an earlier checkpoint")
     return tensors, meta
 
 
@@ -181,9 +216,10 @@ def _load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix
 
 def _read_domain(file: Path, meta: dict) -> Domain:
     try:
-        return Domain.from_dict(json.loads(meta["domain"]))
-    except (json.JSONDecodeError, GanfillError) as e:
-        raise GanfillError(f"{file} has an unreadable domain record ({e}): the checkpoint is damaged") from None
+        record = json.loads(meta["domain"])
+    except json.JSONDecodeError:
+        raise GanfillError(f"{file} has an unreadable domain record: the checkpoint is damaged") from None
+    return _domain_of(file, record)
 
 
 def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
@@ -195,10 +231,7 @@ def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
     file = resolve(path)
     tensors, meta = _read_tensors(file)
     _check_ganfill(file, meta)
-    try:
-        config = ModelConfig.from_dict(json.loads(meta["model_config"]))
-    except (json.JSONDecodeError, TypeError) as e:
-        raise GanfillError(f"{file} has an unreadable model config ({e})") from None
+    config = _config_of(file, meta["model_config"])
     G, D = build(config)
     _load_into(G, tensors, "G_train" if raw_generator and any(k.startswith("G_train.") for k in tensors) else "G", file)
     _load_into(D, tensors, "D", file)
@@ -213,7 +246,9 @@ def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
             info = json.loads((file.parent / CONFIG_FILE).read_text())
         except json.JSONDecodeError:
             raise GanfillError(f"{file.parent / CONFIG_FILE} is not valid JSON: the checkpoint is damaged") from None
-    domain = _read_domain(file, meta) if "domain" in meta else domain_of(info.get("dataset", {}))
+        if not isinstance(info, dict) or not isinstance(info.get("dataset", {}), dict):
+            raise GanfillError(f"{file.parent / CONFIG_FILE} is not a checkpoint record (a JSON object): the checkpoint is damaged")
+    domain = _read_domain(file, meta) if "domain" in meta else _domain_of(file, info.get("dataset", {}))
     return Loaded(G.eval(), D.eval(), config, info, file, domain, E)
 
 
@@ -252,21 +287,22 @@ def save_training(run_dir: str | os.PathLike, *, step: int, G: Generator | None,
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
-    tmp = root / f".{final.name}.{secrets.token_hex(6)}.tmp"
-    tmp.mkdir()
+    tmp = temp_name(final)
     try:
-        domain = Domain.from_dict(record["domain"]) if "domain" in record else None
-        save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, E=E, domain=domain, extra={"step": step})
-        tensors, metas = {}, {}
-        for name, opt in _optimizers(opt_G=opt_G, opt_D=opt_D, opt_E=opt_E).items():
-            t, metas[name] = _optimizer_split(opt, f"opt_{name}")
-            tensors |= t
-        save_file(tensors, str(tmp / STATE_FILE))
-        info = dict(record, step=step, ganfill_version=__version__, optimizers=metas)
-        (tmp / CONFIG_FILE).write_text(json.dumps(info, indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        with writing(final, tmp):
+            tmp.mkdir()
+            domain = Domain.from_dict(record["domain"]) if "domain" in record else None
+            save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, E=E, domain=domain, extra={"step": step})
+            tensors, metas = {}, {}
+            for name, opt in _optimizers(opt_G=opt_G, opt_D=opt_D, opt_E=opt_E).items():
+                t, metas[name] = _optimizer_split(opt, f"opt_{name}")
+                tensors |= t
+            save_file(tensors, str(tmp / STATE_FILE))
+            info = dict(record, step=step, ganfill_version=__version__, optimizers=metas)
+            (tmp / CONFIG_FILE).write_text(json.dumps(info, indent=2))
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -406,8 +442,9 @@ def describe(spec: str | os.PathLike) -> Described:
             decoded[k] = json.loads(v)
         except json.JSONDecodeError:
             decoded[k] = v
-    config = ModelConfig.from_dict(decoded.pop("model_config"))
-    domain = Domain.from_dict(decoded.pop("domain")) if "domain" in decoded else Domain()
+    config = _config_of(file, meta["model_config"])
+    decoded.pop("model_config")
+    domain = _domain_of(file, decoded.pop("domain")) if "domain" in decoded else Domain()
     return Described(file, config, domain, file.stat().st_size, dtype, decoded)
 
 

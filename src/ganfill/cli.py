@@ -1,6 +1,8 @@
 """Command line: translates arguments and files to the library's pure functions, nothing more.
 
-Every user error surfaces as one line on stderr (``ganfill: error: ...``) and exit code 2.
+Every user error surfaces as one line on stderr (``ganfill: error: ...``) and exit code 2, and so
+does every operating-system error (permissions, a full disk, a file where a folder should be):
+``main`` is the one place that turns them into that line.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import click
 
 from ganfill.blend import BLENDS
 from ganfill.checkpoint import DTYPES
+from ganfill.data import MAX_PIXELS
 from ganfill.demo import IMAGES_MODEL, DemoConfig
-from ganfill.errors import GanfillError
+from ganfill.errors import GanfillError, os_error_message
+from ganfill.files import check_out_folder
 from ganfill.images import atomic_path
 from ganfill.inpaint import CompleteConfig
 from ganfill.train import EncoderConfig, TrainConfig
@@ -36,6 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as e:
         click.echo(f"ganfill: error: {e.format_message()}", err=True)
         sys.exit(e.exit_code or 1)
+    except OSError as e:  # reading or writing files: permissions, a full disk, a file for a folder
+        click.echo(f"ganfill: error: {os_error_message(e)}", err=True)
+        sys.exit(2)
     except (KeyboardInterrupt, click.Abort):
         click.echo("ganfill: interrupted", err=True)
         sys.exit(130)
@@ -160,6 +167,7 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, devi
     from ganfill.train import train as run
 
     overrides = _given(overrides)
+    check_out_folder(run_dir)
     if resume:
         extra = set(overrides) - {"steps"}
         if extra:
@@ -224,6 +232,8 @@ def sample(ckpt, n, seed, out, device, precision):
 
     if n < 1:
         raise GanfillError(f"-n must be at least 1, got {n}")
+    if out.is_dir():
+        raise GanfillError(f"--out {out} is a folder: give the grid image's file name, e.g. {out / 'samples.png'}")
     loaded = checkpoint.load(ckpt)
     save_image(grid(draw(loaded.G, n, seed=seed, runtime=_runtime(device, precision))), out)
     click.echo(f"{n} samples from {loaded.path} written to {out}")
@@ -243,14 +253,16 @@ def sample(ckpt, n, seed, out, device, precision):
                                          "then blend it back at full resolution")
 @click.option("--batch-size", default=64, show_default=True, help="images completed together")
 @click.option("--seed", default=0, show_default=True, help="seeds z (by each image's known pixels) and random masks (by file name)")
+@click.option("--max-pixels", default=MAX_PIXELS, show_default=True,
+              help="larger input and mask images are refused before they are decoded (the web page's limit)")
 @click.option("--overwrite", is_flag=True, help="redo images whose results already exist (default: skip them)")
 @click.option("--blend", type=click.Choice(list(BLENDS)), default="poisson", show_default=True,
               help="poisson: seamless (Yeh et al.); paste: G(z) pasted into the hole (the research paper's LC)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_runtime_options
 @_config_options(CompleteConfig, defaults=INPAINT_DEFAULTS)
-def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, overwrite, blend, quiet, device,
-            precision, **options):
+def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, max_pixels, overwrite, blend, quiet,
+            device, precision, **options):
     """Repair images with a trained model: `ganfill inpaint CKPT INPUTS...` or
     `ganfill inpaint --model NAME INPUTS...`. CKPT / NAME: a shipped model's name (faces64, ...),
     a run folder, a checkpoint folder or a .safetensors model file.
@@ -260,7 +272,7 @@ def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, 
     measured as good as or better than the paper's 1500 steps at lr 0.01 in 1/15 of the time
     (--num-steps 1500 --lr 0.01 --schedule constant is the paper's). Frames for the progress GIF are
     kept every --record-every steps (50 here). Under torchrun, each process takes its share of
-    the inputs; a rerun skips images already done.
+    the inputs; a rerun skips images already done. One run at a time writes into --out.
     """
     import os
 
@@ -269,6 +281,7 @@ def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, 
     ckpt, inputs = (model_spec, args) if model_spec is not None else (args[0], args[1:])
     if not inputs:
         raise GanfillError("no INPUTS: give the model (CKPT or --model NAME) and then the images to repair")
+    check_out_folder(out_dir)
     config = CompleteConfig(**(INPAINT_DEFAULTS | _given(options)))
     runtime = _runtime(device, precision)
     model = checkpoint.load(ckpt)
@@ -278,8 +291,9 @@ def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, 
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
     counts = fill.run(model, list(inputs), out_dir, mask=mask, mask_level=mask_level, config=config, blend=blend,
-                      fit=fit, batch_size=batch_size, seed=seed, overwrite=overwrite, runtime=runtime, rank=rank, world=world,
-                      progress=not quiet, notify=lambda message: click.echo(f"ganfill: warning: {message}", err=True))
+                      fit=fit, batch_size=batch_size, seed=seed, overwrite=overwrite, runtime=runtime, rank=rank,
+                      world=world, progress=not quiet, max_pixels=max_pixels,
+                      notify=lambda message: click.echo(f"ganfill: warning: {message}", err=True))
     extra = [f"{counts['unchanged']} unchanged (no hole)"] if counts["unchanged"] else []
     extra += [f"{counts['skipped']} already done"] if counts["skipped"] else []
     click.echo(f"{counts['done']} image(s) completed in {out_dir}" + (f" ({', '.join(extra)})" if extra else ""))
@@ -305,6 +319,7 @@ def demo(out_dir, images, model, mask, quiet, device, precision, **options):
     """
     from ganfill import demo as run_demo
 
+    check_out_folder(out_dir)
     page = run_demo.run(out_dir, config=DemoConfig(**_given(options)), model=model, images=images, mask=mask,
                         runtime=_runtime(device, precision), progress=not quiet, echo=click.echo)
     click.echo(f"report: {page.resolve()}")
@@ -396,6 +411,7 @@ def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, 
     from ganfill import checkpoint
     from ganfill import evaluate as ev
 
+    check_out_folder(out_dir)
     given = _given(options)
     runtime = _runtime(device, precision)
     split = [s.strip() for s in methods.split(",") if s.strip()]

@@ -37,6 +37,7 @@ import os
 import secrets
 import shutil
 import string
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from tqdm import tqdm
 
 from ganfill import __version__
 from ganfill.errors import GanfillError
+from ganfill.files import remove_stale_temps, temp_name, writing
 
 PathLike = str | os.PathLike
 Color = tuple[int, int, int]
@@ -59,6 +61,7 @@ RESOLUTIONS = (32, 64, 128)  # the DCGAN presets
 RESAMPLE = Image.Resampling.BICUBIC
 REDUCING_GAP = 3.0
 WHITE: Color = (255, 255, 255)
+MAX_PIXELS = 40_000_000  # the most pixels an image may have, read from its header before decoding
 
 MANIFEST = "manifest.json"
 FORMAT = "ganfill-dataset"
@@ -128,9 +131,43 @@ def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _decode(source: PathLike | IO[bytes], background: Color) -> np.ndarray:
-    """Decode one image to uint8 RGB; lets Pillow's own exceptions through."""
-    with Image.open(source) as image:
+def _label(source: PathLike | IO[bytes]) -> str:
+    """How messages name an image source: its path, a file object's name, or ``<stream>``."""
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return str(getattr(source, "name", None) or "<stream>")
+
+
+def open_image(source: PathLike | IO[bytes], *, max_pixels: int | None = MAX_PIXELS,
+               name: str | None = None) -> Image.Image:
+    """Open an image lazily (only its header is read) and refuse one of more than ``max_pixels``
+    pixels before anything decodes it: a small file can claim 30000x30000 pixels and take
+    gigabytes to decode. ``max_pixels=None``: no limit of ganfill's (Pillow's own refusal of
+    decompression bombs, about 179 megapixels, still holds). Pillow's DecompressionBombWarning
+    never reaches stderr: the size is checked here instead. ``name``: the file as messages name
+    it (default: its path). Too many pixels is a GanfillError; Pillow's own errors pass through.
+    """
+    label = name or _label(source)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(source)
+        except Image.DecompressionBombError:
+            limit = f"the limit is {max_pixels / 1e6:.3g} megapixels" if max_pixels else "the limit is Pillow's"
+            raise GanfillError(f"{label} has too many pixels, more than Pillow opens at all ({limit}): "
+                               "scale it down first") from None
+    width, height = image.size
+    if max_pixels is not None and width * height > max_pixels:
+        image.close()
+        raise GanfillError(f"{label} is {width}x{height} = {width * height / 1e6:.3g} megapixels: "
+                           f"the limit is {max_pixels / 1e6:.3g} megapixels; scale it down first")
+    return image
+
+
+def _decode(source: PathLike | IO[bytes], background: Color, *, max_pixels: int | None = MAX_PIXELS,
+            name: str | None = None) -> np.ndarray:
+    """Decode one image to uint8 RGB (``open_image``'s pixel limit first); lets Pillow's own exceptions through."""
+    with open_image(source, max_pixels=max_pixels, name=name) as image:
         image.load()  # decode now, so truncated or corrupt data fails here
         try:
             image = ImageOps.exif_transpose(image)
@@ -147,23 +184,28 @@ def _decode(source: PathLike | IO[bytes], background: Color) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
 
 
-def load_image(source: PathLike | IO[bytes], *, background: str | Sequence[int] = WHITE) -> np.ndarray:
+def load_image(source: PathLike | IO[bytes], *, background: str | Sequence[int] = WHITE,
+               max_pixels: int | None = MAX_PIXELS, name: str | None = None) -> np.ndarray:
     """Read an image file (jpg, png, webp, bmp, anything Pillow opens) as uint8 RGB (H, W, 3).
 
     EXIF orientation is applied. Transparent pixels (alpha channels, palette or colour-key
     transparency) are composited onto ``background``. 16-bit and float images are scaled
     to 8 bits (see ``_to_8bit``). CMYK goes through its embedded ICC profile when present.
     Other embedded colour profiles are ignored (pixels are taken as sRGB).
-    ``source`` may be a path or a binary file object. Raises GanfillError if unreadable.
+    ``source`` may be a path or a binary file object. Raises GanfillError if unreadable, or if
+    it has more than ``max_pixels`` pixels (see ``open_image``). ``name``: how messages name the
+    file (default: its path; the web page gives the bare file name, never a server path).
     """
     background = parse_color(background)
-    name = getattr(source, "name", None) if not isinstance(source, (str, os.PathLike)) else source
+    name = name or _label(source)
     try:
-        return _decode(source, background)
+        return _decode(source, background, max_pixels=max_pixels, name=name)
+    except GanfillError:
+        raise
     except FileNotFoundError:
         raise GanfillError(f"image file {name} does not exist; check the path") from None
     except Exception as e:  # noqa: BLE001 - Pillow raises many types for bad data
-        raise GanfillError(f"cannot read image {name or '<stream>'}: {_reason(e)}; use a jpg, png, webp or bmp file") from None
+        raise GanfillError(f"cannot read image {name}: {_reason(e)}; use a jpg, png, webp or bmp file") from None
 
 
 def _reason(error: BaseException) -> str:
@@ -375,23 +417,25 @@ def _atomic_dir(out_dir: Path, overwrite: bool) -> Iterator[Path]:
     """
     _check_out_dir(out_dir, overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{secrets.token_hex(4)}"
-    tmp.mkdir()
+    remove_stale_temps(out_dir.parent, of=out_dir.name)  # what a killed run left
+    tmp = temp_name(out_dir)
     try:
-        yield tmp
-        _check_out_dir(out_dir, overwrite)  # again: the folder may have changed meanwhile
-        old = None
-        if out_dir.exists():
-            old = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
-            os.replace(out_dir, old)
-        try:
-            os.replace(tmp, out_dir)
-        except BaseException:
+        with writing(out_dir, tmp):
+            tmp.mkdir()
+            yield tmp
+            _check_out_dir(out_dir, overwrite)  # again: the folder may have changed meanwhile
+            old = None
+            if out_dir.exists():
+                old = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
+                os.replace(out_dir, old)
+            try:
+                os.replace(tmp, out_dir)
+            except BaseException:
+                if old is not None:
+                    os.replace(old, out_dir)
+                raise
             if old is not None:
-                os.replace(old, out_dir)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+                shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -455,7 +499,8 @@ def prepare(
             rel = path.relative_to(src).as_posix()
             try:
                 raw = path.read_bytes()
-                image = to_domain(_decode(io.BytesIO(raw), background), resolution=resolution, crop=policy, background=background)
+                image = to_domain(_decode(io.BytesIO(raw), background, name=rel), resolution=resolution, crop=policy,
+                                  background=background)
             except Exception as e:  # noqa: BLE001 - a bad file is skipped, never fatal
                 skipped.append({"file": rel, "reason": _reason(e)})
                 continue

@@ -38,7 +38,8 @@ from ganfill import checkpoint, fill
 from ganfill.data import GLYPH_CHARS, find_fonts, load_image, matplotlib_font_dir, render_chars, to_domain
 from ganfill.errors import GanfillError
 from ganfill.evaluate import BASELINES, METRICS, capped, detect_faces, faces_found
-from ganfill.images import atomic_path, grid, save_image
+from ganfill.files import output_name
+from ganfill.images import atomic_path, grid, save_image, write_json
 from ganfill.inpaint import CompleteConfig
 from ganfill.runtime import Runtime
 
@@ -164,7 +165,7 @@ def complete_section(model: checkpoint.Loaded, files: list[Path], out: Path, *, 
     masks = fill.MaskSource(mask)
     rows = []
     for path in files:
-        folder = completions / path.stem
+        folder = completions / output_name(path.stem)
         if json.loads((folder / fill.RECORD).read_text()).get("unchanged"):
             continue  # no hole: nothing to compare
         item = fill.load_item(path, model, masks, fit=False, seed=seed)
@@ -239,8 +240,7 @@ def report(out_dir: Path, sections: list[dict], *, title: str, notes: list[str])
               "sections": [{k: sec[k] for k in ("model", "title", "overview")} | {"mean": means(sec["rows"]),
                                                                                   "images": sec["rows"]}
                            for sec in sections]}
-    with atomic_path(out_dir / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=1))
+    write_json(record, out_dir / "metrics.json")
     return path
 
 

@@ -9,18 +9,21 @@ The algorithm is ``inpaint.complete`` (pure, tensors only); this module does the
   resolution and completed there; G(z^) is resized back to the box and blended into the hole
   at full resolution, so every pixel outside the hole keeps its exact value.
 
-Outputs, per image, in ``OUT/<stem>/``::
+Outputs, per image, in ``OUT/<name>/``, the input's stem made safe (``files.output_name``:
+nothing lands outside OUT, and two inputs that would share a folder are an error)::
 
     completed.png  the repaired image           fake.png      the best fake G(z^)
     masked.png     the input with its hole      mask.png      the hole (white), as a mask image
     figure.png     masked | best fake | repaired | original
     frames/step-NNNNN.png, progress.gif         the completion converging
     record.json    settings, timings, loss curves (written last: its presence means done)
+
+One process at a time writes OUT (``files.FolderLock``; the ranks of one torchrun job share
+it), and each run first removes what a run killed mid-write left in its images' folders.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import zlib
@@ -34,9 +37,11 @@ from PIL import Image, ImageDraw, ImageFont
 from ganfill import __version__
 from ganfill.blend import BLENDS, blend
 from ganfill.checkpoint import Loaded
-from ganfill.data import IMAGE_SUFFIXES, load_image, to_domain
+from ganfill.checks import integer
+from ganfill.data import IMAGE_SUFFIXES, MAX_PIXELS, load_image, open_image, to_domain
 from ganfill.errors import GanfillError
-from ganfill.images import HOLE_GREY, atomic_path, save_image, to_tensor, to_uint8
+from ganfill.files import FolderLock, output_name, remove_stale_temps
+from ganfill.images import HOLE_GREY, atomic_path, save_image, to_tensor, to_uint8, write_json
 from ganfill.inpaint import CompleteConfig
 from ganfill.masks import MASKS, from_image, make_mask
 from ganfill.prior import DCGANPrior, Prior
@@ -49,13 +54,17 @@ RECORD = "record.json"
 # ---- inputs -------------------------------------------------------------------------------
 
 
-def list_images(inputs: list[str | os.PathLike]) -> list[Path]:
-    """Files as given, folders expanded to their image files (sorted); duplicate stems are an error."""
+def list_images(inputs: list[str | os.PathLike], *, exclude: str | os.PathLike | None = None) -> list[Path]:
+    """Files as given, folders expanded to their image files (sorted); two inputs whose results
+    would share a folder (``files.output_name``) are an error. Files in folders under ``exclude``
+    (the output folder) are left out: a rerun must not repair its own results."""
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
+            skip = _parts_inside(item, exclude)
             found = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                           and not any(part.startswith(".") for part in p.relative_to(item).parts))
+                           and not any(part.startswith(".") for part in p.relative_to(item).parts)
+                           and (skip is None or p.relative_to(item).parts[: len(skip)] != skip))
             if not found:
                 raise GanfillError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {item}")
             files += found
@@ -63,12 +72,24 @@ def list_images(inputs: list[str | os.PathLike]) -> list[Path]:
             files.append(item)
         else:
             raise GanfillError(f"input {item} does not exist: give image files or folders of images")
-    stems: dict[str, Path] = {}
+    names: dict[str, Path] = {}
     for f in files:
-        if f.stem in stems and stems[f.stem] != f:
-            raise GanfillError(f"two inputs are named {f.stem!r} ({stems[f.stem]} and {f}): outputs go by name, rename one")
-        stems[f.stem] = f
+        name = output_name(f.stem)
+        if name in names and names[name] != f:
+            raise GanfillError(f"two inputs would write their results to {name}/ ({names[name]} and {f}): "
+                               "outputs go by file name, rename one")
+        names[name] = f
     return list(dict.fromkeys(files))
+
+
+def _parts_inside(folder: Path, other: str | os.PathLike | None) -> tuple[str, ...] | None:
+    """The path of ``other`` relative to ``folder`` as parts, when it lies inside it; else None."""
+    if other is None:
+        return None
+    try:
+        return Path(other).resolve().relative_to(folder.resolve()).parts
+    except ValueError:
+        return None
 
 
 def image_seed(seed: int, name: str) -> int:
@@ -79,8 +100,8 @@ def image_seed(seed: int, name: str) -> int:
 class MaskSource:
     """``--mask``: a registry name, one mask image for every input, or a folder matched by stem."""
 
-    def __init__(self, spec: str, *, level: int = 0, options: dict | None = None):
-        self.spec, self.level, self.options = spec, level, options or {}
+    def __init__(self, spec: str, *, level: int = 0, options: dict | None = None, max_pixels: int | None = MAX_PIXELS):
+        self.spec, self.level, self.options, self.max_pixels = spec, level, options or {}, max_pixels
         path = Path(spec)
         if spec in MASKS:
             self.kind = "named"
@@ -105,7 +126,7 @@ class MaskSource:
             return make_mask(self.spec, 1, size, generator=g, **self.options)[0, 0].numpy() < 0.5
         file = self.files[image_path.stem] if self.kind == "folder" else Path(self.spec)
         try:
-            mask_image = Image.open(file)
+            mask_image = open_image(file, max_pixels=self.max_pixels)  # too many pixels: a GanfillError
             mask_image.load()
         except (OSError, ValueError) as e:
             raise GanfillError(f"mask {file} is not a readable image ({e.__class__.__name__}): give a black/white image") from None
@@ -168,6 +189,11 @@ class Item:
     mask: np.ndarray  # bool (R, R), True = known
     box: tuple[int, int, int, int] | None = None  # fit mode: the box in the full image
 
+    @property
+    def name(self) -> str:
+        """The folder of its results inside the output folder."""
+        return output_name(self.path.stem)
+
 
 def make_item(image: np.ndarray, model: Loaded, *, fit: bool, hole: np.ndarray | None = None,
               hole_domain: np.ndarray | None = None, path: Path = Path("image.png")) -> Item:
@@ -195,9 +221,10 @@ def make_item(image: np.ndarray, model: Loaded, *, fit: bool, hole: np.ndarray |
 
 
 def load_item(path: Path, model: Loaded, masks: MaskSource, *, fit: bool, seed: int) -> Item:
-    """Read one input file and its mask (named, file or folder) into an Item."""
+    """Read one input file and its mask (named, file or folder) into an Item; images of more
+    pixels than the mask source's ``max_pixels`` are refused before they are decoded."""
     r = model.config.resolution
-    image = load_image(path, background=model.domain.background)
+    image = load_image(path, background=model.domain.background, max_pixels=masks.max_pixels)
     if masks.kind == "named" and not fit:
         return make_item(image, model, fit=False, hole_domain=masks.hole(path, (r, r), seed), path=path)
     return make_item(image, model, fit=fit, hole=masks.hole(path, image.shape[:2], seed), path=path)
@@ -265,17 +292,15 @@ def write_outputs(out: Path, item: Item, completed: np.ndarray, fake: np.ndarray
             pics.append(Image.fromarray(frame).resize((r * max(1, 128 // r),) * 2, Image.Resampling.NEAREST))
         with atomic_path(out / "progress.gif") as tmp:
             pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:] + [pics[-1]] * 5, duration=80, loop=0)
-    with atomic_path(out / RECORD) as tmp:
-        tmp.write_text(json.dumps(record, indent=1))
+    write_json(record, out / RECORD)
 
 
 def write_unchanged(out: Path, item: Item, *, mask_spec: str) -> None:
     """A mask with no hole: the result is the input itself."""
     out.mkdir(parents=True, exist_ok=True)
     save_image(item.image, out / "completed.png")
-    with atomic_path(out / RECORD) as tmp:
-        tmp.write_text(json.dumps({"ganfill_version": __version__, "input": str(item.path), "mask": mask_spec,
-                                   "hole_fraction": 0.0, "unchanged": True}, indent=1))
+    write_json({"ganfill_version": __version__, "input": str(item.path), "mask": mask_spec, "hole_fraction": 0.0,
+                "unchanged": True}, out / RECORD)
 
 
 def complete_items(prior: Prior, items: list[Item], *, config: CompleteConfig, seed: int, blend: str = "poisson",
@@ -328,18 +353,21 @@ def run_batch(model: Loaded, prior: Prior, items: list[Item], *, config: Complet
             "contextual": result.contextual[:, i].tolist(),
             "perceptual": result.perceptual[:, i].tolist(),
         }
-        write_outputs(out_dir / item.path.stem, item, finals[i], done.fake[i], [(s, f[i]) for s, f in frames], record)
+        write_outputs(out_dir / item.name, item, finals[i], done.fake[i], [(s, f[i]) for s, f in frames], record)
 
 
 def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLike, *, mask: str = "center",
         mask_level: int = 0, mask_options: dict | None = None, config: CompleteConfig = CompleteConfig(),
         blend: str = "poisson", fit: bool = False, batch_size: int = 64, seed: int = 0, overwrite: bool = False,
-        runtime: Runtime = Runtime(), rank: int = 0, world: int = 1, progress: bool = True, notify=print) -> dict:
+        runtime: Runtime = Runtime(), rank: int = 0, world: int = 1, progress: bool = True, notify=print,
+        max_pixels: int | None = MAX_PIXELS) -> dict:
     """Complete every input (this process's shard: inputs[rank::world]); skip those already done.
 
     blend: ``poisson`` or ``paste``; runtime: device and precision of the search (``runtime.resolve``).
 
     `notify(message)` receives warnings (a mask with no hole, a mask that hides everything).
+    `max_pixels`: input and mask images with more pixels are refused before they are decoded.
+    A second process on the same `out_dir` is refused (see the module docstring).
     Returns counts: {"done": completed now, "unchanged": inputs whose mask had no hole,
     "skipped": already done, "total": in this shard}.
     """
@@ -349,22 +377,26 @@ def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLi
         raise GanfillError(f"--batch-size must be at least 1, got {batch_size}")
     if blend not in BLENDS:
         raise GanfillError(f"unknown blend {blend!r}: choose one of {', '.join(BLENDS)}")
+    if max_pixels is not None:
+        integer(max_pixels, "--max-pixels", lo=1)
     out_dir = Path(out_dir)
-    files = list_images(inputs)
-    masks = MaskSource(mask, level=mask_level, options=mask_options)
+    files = list_images(inputs, exclude=out_dir)
+    masks = MaskSource(mask, level=mask_level, options=mask_options, max_pixels=max_pixels)
     masks.check(files)
     mine = files[rank::world]
-    todo = [f for f in mine if overwrite or not (out_dir / f.stem / RECORD).is_file()]
+    todo = [f for f in mine if overwrite or not (out_dir / output_name(f.stem) / RECORD).is_file()]
     unchanged, prior = 0, None
+    lock = FolderLock(out_dir, shared=world > 1)  # before the progress bar: a refusal is one line
     bar = tqdm(total=len(todo) * config.num_steps, unit="img-it", unit_scale=True, disable=not progress,
                desc=f"inpaint{f' [{rank}/{world}]' if world > 1 else ''}", dynamic_ncols=True)
-    with bar:
+    with lock, bar:
+        remove_stale_temps(*(out_dir / output_name(f.stem) / sub for f in mine for sub in ("", "frames")))
         for start in range(0, len(todo), batch_size):
             items = [load_item(p, model, masks, fit=fit, seed=seed) for p in todo[start : start + batch_size]]
             for item in items:
                 if not item.hole.any():
                     notify(f"the mask for {item.path.name} has no hole: nothing to fill, the input is returned unchanged")
-                    write_unchanged(out_dir / item.path.stem, item, mask_spec=mask)
+                    write_unchanged(out_dir / item.name, item, mask_spec=mask)
                     bar.update(config.num_steps)
                 elif item.mask is not None and not item.mask.any():
                     notify(f"the mask for {item.path.name} hides every pixel the model sees: "

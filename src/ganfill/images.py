@@ -1,15 +1,18 @@
-"""Conversions at the edges (uint8 RGB <-> NCHW float in [-1, 1]), grids, atomic writes."""
+"""Conversions at the edges (uint8 RGB <-> NCHW float in [-1, 1]), grids, atomic writes (strict JSON too)."""
 
 from __future__ import annotations
 
+import json
 import os
-import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from ganfill.errors import GanfillError
+from ganfill.files import temp_name, writing
 
 HOLE_GREY = 128  # how masked inputs show their hole, in files, figures and the web page
 
@@ -46,17 +49,39 @@ def grid(images: np.ndarray, *, nrow: int | None = None, pad: int = 2, fill: int
 
 @contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yield a temporary name beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary name beside `path`; rename it onto `path` only if the block succeeds.
+
+    An operating-system error on the way (permissions, a full disk) is a GanfillError that
+    names `path`, not the temporary name; a folder at `path` is refused before anything is
+    written. What a killed process leaves (``files.temp_name``'s shape) goes with
+    ``files.remove_stale_temps``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise GanfillError(f"{path} is a folder, not a file: give the name of the file to write")
     # a fresh hidden name, created by the writer itself (so with the usual permissions)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = temp_name(path)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        with writing(path, tmp):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            yield tmp
+            os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def write_json(obj, path: str | os.PathLike, *, indent: int = 1) -> Path:
+    """Write ``obj`` as strict JSON (never a NaN or Infinity token, which JSON readers reject:
+    a GanfillError instead) atomically."""
+    path = Path(path)
+    try:
+        text = json.dumps(obj, indent=indent, allow_nan=False)
+    except ValueError:
+        raise GanfillError(f"{path} would hold a number that is not finite (NaN or infinity): it was not written") from None
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return path
 
 
 def save_image(array: np.ndarray, path: str | os.PathLike, **kwargs) -> Path:

@@ -36,6 +36,7 @@ from ganfill.errors import GanfillError
 from ganfill.prior import Prior
 
 CONTEXTUAL_KINDS = ("weighted", "l1", "l2")
+MAX_WINDOW = 255  # the importance window's largest side (twice the largest model resolution is already everything)
 SCHEDULES = ("constant", "cosine")
 INITS = ("auto", "encoder", "prior")
 
@@ -170,9 +171,9 @@ class CompleteConfig:
 
         if int(self.num_steps) < 0:
             bad(f"num_steps must be >= 0, got {self.num_steps}")
-        if not (self.lam >= 0 and math.isfinite(self.lam)):
+        if not 0 <= self.lam < math.inf:
             bad(f"lam must be a finite number >= 0, got {self.lam}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
+        if not 0 < self.lr < math.inf:
             bad(f"lr must be a finite number > 0, got {self.lr}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             bad(f"betas must be two numbers in [0, 1), got {self.betas}")
@@ -180,15 +181,15 @@ class CompleteConfig:
             bad(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         if self.contextual not in CONTEXTUAL_KINDS:
             bad(f"unknown contextual loss {self.contextual!r}: choose one of {', '.join(CONTEXTUAL_KINDS)}")
-        if int(self.window) < 1 or int(self.window) % 2 == 0:
-            bad(f"window must be a positive odd number, got {self.window}")
+        if not 1 <= int(self.window) <= MAX_WINDOW or int(self.window) % 2 == 0:
+            bad(f"window must be an odd number from 1 to {MAX_WINDOW}, got {self.window}")
         if int(self.restarts) < 1:
             bad(f"restarts must be >= 1, got {self.restarts}")
         if self.patience is not None and int(self.patience) < 1:
             bad(f"patience must be >= 1 or None, got {self.patience}")
-        if not (self.tol >= 0 and math.isfinite(self.tol)):
-            bad(f"tol must be >= 0, got {self.tol}")
-        if self.clip is not None and not (self.clip > 0 and math.isfinite(self.clip)):
+        if not 0 <= self.tol < math.inf:
+            bad(f"tol must be a finite number >= 0, got {self.tol}")
+        if self.clip is not None and not 0 < self.clip < math.inf:
             bad(f"clip must be > 0 or None, got {self.clip}")
         if int(self.record_every) < 0:
             bad(f"record_every must be >= 0, got {self.record_every}")
@@ -231,6 +232,15 @@ class Result:
 
 
 # ----------------------------------------------------------------------------------- search
+
+
+def check_finite_loss(total: torch.Tensor, step: int, *, lam: float) -> None:
+    """Stop a search whose loss is NaN or infinite (weights that are not numbers, or a lambda
+    so large that lambda * L_p overflows float32): its result would be a black hole, never a
+    repair, so it ends with a GanfillError and nothing is written."""
+    if not bool(torch.isfinite(total).all()):
+        raise GanfillError(f"the latent search's loss became NaN or infinite at step {step} (lambda {lam:g}): "
+                           "lower lambda (--lam) or the learning rate (--lr), or use another model")
 
 
 def _validate(prior: Prior, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -349,9 +359,7 @@ def complete(
         lc = _contextual(fake, y_rep, w_rep, cfg.contextual)  # (N*R,)
         lp = perceptual_loss(prior.realism_logits(fake))  # (N*R,)
         total = lc + cfg.lam * lp  # (N*R,)
-        if not bool(torch.isfinite(total).all()):
-            raise GanfillError(f"the search's loss became non-finite at step {step} (lambda {cfg.lam:g}, lr {cfg.lr:g}): "
-                               "lower --lam or --lr, or check the model's weights")
+        check_finite_loss(total, step, lam=cfg.lam)
         hist_total.append(total.detach())
         hist_c.append(lc.detach())
         hist_p.append(lp.detach())

@@ -18,14 +18,17 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import asdict, dataclass, fields
+from numbers import Integral
 
 import torch
 from torch import nn
 
+from ganfill.checks import integer
 from ganfill.errors import GanfillError
 
 ARCHS = ("dcgan", "paper")
 RESOLUTIONS = (32, 64, 128)
+LIMITS = {"z_dim": 4096, "g_width": 1024, "d_width": 1024, "channels": 4}  # the largest sane value of each
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class ModelConfig:
     z_dim: size of the latent vector (100 in both source documents).
     g_width / d_width: channels of G's last hidden layer / D's first layer (64 in DCGAN);
     each step towards 4x4 doubles them.  channels: image channels (3, RGB).
+    Every field is checked for type and range (``LIMITS``): a config comes from the command line,
+    options.json or a checkpoint's metadata, and z_dim 1e9 would try to allocate terabytes.
     """
 
     arch: str = "dcgan"
@@ -46,16 +51,15 @@ class ModelConfig:
     channels: int = 3
 
     def __post_init__(self):
-        if self.arch not in ARCHS:
+        if not isinstance(self.arch, str) or self.arch not in ARCHS:
             raise GanfillError(f"unknown preset {self.arch!r}: choose one of {', '.join(ARCHS)}")
-        if self.resolution not in RESOLUTIONS:
+        if isinstance(self.resolution, bool) or not isinstance(self.resolution, Integral) or self.resolution not in RESOLUTIONS:
             raise GanfillError(
                 f"impossible resolution {self.resolution}: choose one of "
                 f"{', '.join(map(str, RESOLUTIONS))}"
             )
-        for name in ("z_dim", "g_width", "d_width", "channels"):
-            if int(getattr(self, name)) < 1:
-                raise GanfillError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name, hi in LIMITS.items():
+            integer(getattr(self, name), name, lo=1, hi=hi)
 
     @property
     def n_up(self) -> int:
@@ -67,6 +71,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise GanfillError(f"a model config must be a JSON object, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:

@@ -127,6 +127,9 @@ def find_pairs(results_dir: str | os.PathLike, *, originals: str | os.PathLike |
         except (OSError, json.JSONDecodeError):
             skipped.append(f"{folder.name}: unreadable record.json")
             continue
+        if not isinstance(record, dict):
+            skipped.append(f"{folder.name}: record.json is not a record of `ganfill inpaint` (not a JSON object)")
+            continue
         if record.get("unchanged"):
             skipped.append(f"{folder.name}: its mask had no hole")
             continue
@@ -134,11 +137,19 @@ def find_pairs(results_dir: str | os.PathLike, *, originals: str | os.PathLike |
         if original is None:
             skipped.append(f"{folder.name}: original {record.get('input')} not found")
             continue
-        domain = record.get("domain") or {}
-        pairs.append(Pair(folder.name, completed, original, record.get("mode", "domain"),
-                          int(record["model"]["resolution"]), str(domain.get("crop", "none")),
-                          tuple(domain.get("background", (255, 255, 255)))))
+        try:
+            pairs.append(_pair(folder, completed, original, record))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            skipped.append(f"{folder.name}: record.json has no usable model or domain (not written by `ganfill inpaint`?)")
     return pairs, skipped
+
+
+def _pair(folder: Path, completed: Path, original: Path, record: dict) -> Pair:
+    """The Pair a record describes; KeyError, TypeError, ValueError or AttributeError where it lacks a part."""
+    domain = record.get("domain") or {}
+    return Pair(folder.name, completed, original, str(record.get("mode", "domain")),
+                int(record["model"]["resolution"]), str(domain.get("crop", "none")),
+                tuple(int(c) for c in domain.get("background", (255, 255, 255))))
 
 
 def image_of(pair: Pair, kind: str) -> np.ndarray:

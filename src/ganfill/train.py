@@ -23,7 +23,6 @@ Run folder::
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -36,13 +35,35 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ganfill import checkpoint
+from ganfill.checks import flag, integer, number
 from ganfill.data import open_dataset
 from ganfill.errors import GanfillError
-from ganfill.images import atomic_path, grid, save_image, to_uint8
+from ganfill.files import remove_stale_temps
+from ganfill.images import atomic_path, grid, save_image, to_uint8, write_json
 from ganfill.masks import training_masks
 from ganfill.models import Encoder, Generator, ModelConfig, build, ema_copy, ema_update
 from ganfill.prior import DCGANPrior, inference_copy
 from ganfill.runtime import PRECISIONS, Runtime, resolve_device, resolve_precision
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_options(config, *, counts: tuple[str, ...], fractions: tuple[str, ...]) -> None:
+    """Types and ranges of a training config's options: ``counts`` are integers >= 1,
+    ``fractions`` numbers in [0, 1); precision, keep, seed, lr, flip and channels_last as named."""
+    if config.precision not in PRECISIONS:
+        raise GanfillError(f"unknown precision {config.precision!r}: choose one of {', '.join(PRECISIONS)}")
+    for name in counts:
+        integer(getattr(config, name), _option(name), lo=1)
+    integer(config.keep, "--keep", lo=0)
+    integer(config.seed, "--seed", lo=-(2**63))
+    number(config.lr, "--lr", lambda v: v > 0, "greater than 0")
+    for name in fractions:
+        number(getattr(config, name), _option(name), lambda v: 0 <= v < 1, "in [0, 1)")
+    for name in ("flip", "channels_last"):
+        flag(getattr(config, name), _option(name))
 
 
 @dataclass(frozen=True)
@@ -88,13 +109,9 @@ class TrainConfig:
     augment: str = ""
 
     def __post_init__(self):
-        if self.precision not in PRECISIONS:
-            raise GanfillError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
-        for name in ("steps", "batch_size", "d_steps", "g_steps", "checkpoint_every", "n_samples"):
-            if getattr(self, name) < 1:
-                raise GanfillError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise GanfillError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
+        """Types and ranges of every option (they come from the command line or options.json)."""
+        check_options(self, counts=("steps", "batch_size", "d_steps", "g_steps", "checkpoint_every", "n_samples"),
+                      fractions=("beta1", "beta2", "ema_decay"))
         augment_policy(self.augment)  # validates
 
     @property
@@ -222,7 +239,7 @@ def plot_losses(log_path: Path, out_png: Path, *, curves: tuple = GAN_CURVES) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.exists() else []
+    rows = log_rows(log_path)
     if not rows:
         return
     steps = np.array([r["step"] for r in rows])
@@ -243,13 +260,31 @@ def plot_losses(log_path: Path, out_png: Path, *, curves: tuple = GAN_CURVES) ->
     plt.close(fig)
 
 
+def log_rows(log_path: Path) -> list[dict]:
+    """The rows of log.jsonl (none if it is absent). A torn last line, from a run killed while it
+    wrote it, is dropped; a damaged line anywhere else is a GanfillError."""
+    lines = [line for line in log_path.read_text().splitlines() if line.strip()] if log_path.exists() else []
+    rows = []
+    for i, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+            integer(row["step"], "step", lo=0)
+        except (ValueError, KeyError, TypeError, GanfillError):
+            if i == len(lines):
+                break
+            raise GanfillError(f"{log_path} line {i} is damaged (not a log row): repair or delete the line, then resume") from None
+        rows.append(row)
+    return rows
+
+
 def _truncate_log(log_path: Path, step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from (a run killed between checkpoints)."""
+    """Drop log lines written after the checkpoint we resume from (a run killed between checkpoints),
+    and a torn last line."""
     if not log_path.exists():
         return
-    keep = [l for l in log_path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= step]
+    keep = [row for row in log_rows(log_path) if row["step"] <= step]
     with atomic_path(log_path) as tmp:
-        tmp.write_text("".join(l + "\n" for l in keep))
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in keep))
 
 
 def load_options(run_dir: Path) -> tuple[Path, ModelConfig, TrainConfig]:
@@ -259,6 +294,8 @@ def load_options(run_dir: Path) -> tuple[Path, ModelConfig, TrainConfig]:
         return Path(opts["data"]), ModelConfig.from_dict(opts["model"]), TrainConfig(**{k: v for k, v in opts["train"].items() if k in names})
     except (OSError, KeyError, TypeError, json.JSONDecodeError):
         raise GanfillError(f"{run_dir} is not a ganfill run folder (no readable options.json): start a new run without --resume") from None
+    except GanfillError as e:
+        raise GanfillError(f"{run_dir / 'options.json'} holds unusable options ({e}): fix it, or start a new run") from None
 
 
 # ---- the loop ---------------------------------------------------------------------------
@@ -340,8 +377,8 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
     }
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(run_dir / "options.json") as tmp:
-            tmp.write_text(json.dumps(record, indent=2))
+        remove_stale_temps(run_dir, run_dir / "checkpoints", run_dir / "samples")  # from a run killed mid-write
+        write_json(record, run_dir / "options.json", indent=2)
         _truncate_log(log_path, start)
 
     def real_batch(b: int, rng: torch.Generator) -> torch.Tensor:
@@ -475,17 +512,12 @@ class EncoderConfig:
     channels_last: bool = True
 
     def __post_init__(self):
-        if self.precision not in PRECISIONS:
-            raise GanfillError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
-        for name in ("steps", "batch_size", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise GanfillError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not 0.0 <= self.real_fraction <= 1.0:
-            raise GanfillError(f"--real-fraction must be in [0, 1], got {self.real_fraction}")
-        if not (self.lr > 0 and math.isfinite(self.lr)) or not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
-            raise GanfillError(f"--lr must be > 0 and --beta1, --beta2 in [0, 1), got {self.lr}, {self.beta1}, {self.beta2}")
-        if not (self.latent_weight >= 0 and self.pixel_weight >= 0 and self.latent_weight + self.pixel_weight > 0):
-            raise GanfillError("--latent-weight and --pixel-weight must be >= 0 and not both 0")
+        check_options(self, counts=("steps", "batch_size", "checkpoint_every"), fractions=("beta1", "beta2"))
+        number(self.real_fraction, "--real-fraction", lambda v: 0 <= v <= 1, "in [0, 1]")
+        for name in ("latent_weight", "pixel_weight"):
+            number(getattr(self, name), _option(name), lambda v: v >= 0, "at least 0")
+        if self.latent_weight + self.pixel_weight == 0:
+            raise GanfillError("--latent-weight and --pixel-weight cannot both be 0: the encoder would learn nothing")
 
 
 ENCODER_CURVES = (("loss", "tab:purple", "total"), ("latent", "tab:blue", "latent (G's samples)"),
@@ -560,8 +592,8 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
               "model_config": base.config.to_dict(), "device": str(dev), "precision": str(dtype).removeprefix("torch."),
               "domain": base.domain.to_dict()}
     run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(run_dir / "options.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=2))
+    remove_stale_temps(run_dir, run_dir / "checkpoints", run_dir / "samples")  # from a run killed mid-write
+    write_json(record, run_dir / "options.json", indent=2)
     _truncate_log(log_path, start)
     amp = torch.autocast(dev.type, dtype, enabled=dtype != torch.float32)
 

@@ -33,7 +33,6 @@ import queue
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -44,7 +43,7 @@ from PIL import Image
 
 from ganfill import checkpoint, fill, study
 from ganfill.blend import BLENDS, paste
-from ganfill.data import domain_box, load_image
+from ganfill.data import MAX_PIXELS, domain_box, load_image
 from ganfill.errors import GanfillError
 from ganfill.images import save_image, to_tensor, to_uint8
 from ganfill.inpaint import PAPER_SCHEDULE, CompleteConfig
@@ -53,7 +52,6 @@ from ganfill.prior import DCGANPrior, Prior
 from ganfill.runtime import Runtime
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MB
-MAX_PIXELS = 40_000_000  # 40 megapixels
 DISPLAY_SIDE = 1024  # the editor shows larger photos scaled down to this; the hole is scaled back up
 FIT_ABOVE = 2.0  # auto mode: fit when the model's square would shrink the photo by more than this
 FRAMES = 30  # about this many live frames per run
@@ -109,7 +107,9 @@ def parse_models(specs: Iterable[str]) -> dict[str, Path]:
 
 
 def read_upload(path: str | os.PathLike, *, background=(255, 255, 255)) -> np.ndarray:
-    """An uploaded image as uint8 (H, W, 3), checked against the limits before it is decoded."""
+    """An uploaded image as uint8 (H, W, 3), checked against the limits (bytes, then the header's
+    pixel count: ``data.MAX_PIXELS``) before it is decoded. Messages name the file, never the
+    server's temporary folder."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -117,21 +117,7 @@ def read_upload(path: str | os.PathLike, *, background=(255, 255, 255)) -> np.nd
         raise GanfillError(f"the upload {path.name} is gone from the server (uploads are kept a day): upload it again") from None
     if size > MAX_UPLOAD_BYTES:
         raise GanfillError(f"{path.name} is {size / 2**20:.1f} MB: the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MB")
-    too_big = (f"{path.name} has too many pixels: the limit is {MAX_PIXELS / 1e6:.0f} megapixels; "
-               "scale it down first")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path) as header:  # reads the header only
-                width, height = header.size
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise GanfillError(too_big) from None
-        except Exception:  # noqa: BLE001 - Pillow raises many types for data it does not know
-            raise GanfillError(f"{path.name} is not an image Pillow can read: upload a jpg, png, webp or bmp file") from None
-        if width * height > MAX_PIXELS:
-            raise GanfillError(f"{path.name} is {width}x{height} = {width * height / 1e6:.0f} megapixels: "
-                               f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels; scale it down first")
-        return load_image(path, background=background)
+    return load_image(path, background=background, max_pixels=MAX_PIXELS, name=path.name)
 
 
 def display_copy(image: np.ndarray) -> np.ndarray:
