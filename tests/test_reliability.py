@@ -37,6 +37,7 @@ from ganfill.files import FolderLock, output_name, remove_stale_temps, temp_name
 from ganfill.images import atomic_path, write_json
 from ganfill.inpaint import CompleteConfig, complete
 from ganfill.models import ModelConfig, build
+from ganfill.prior import DCGANPrior
 from ganfill.train import TrainConfig, log_rows, train
 
 TINY = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
@@ -201,7 +202,7 @@ def test_a_search_whose_loss_becomes_non_finite_stops_with_an_error(model_file):
     x, m = torch.zeros(1, 3, 32, 32), torch.ones(1, 1, 32, 32)
     m[..., 8:24, 8:24] = 0
     with pytest.raises(GanfillError, match="NaN or infinite at step 0 .*lower lambda"):
-        complete(model.G, model.D, x, m, config=CompleteConfig(num_steps=5, lam=1e300))  # lam * L_p overflows float32
+        complete(DCGANPrior.from_loaded(model), x, m, config=CompleteConfig(num_steps=5, lam=1e300))  # lam * L_p overflows float32
 
 
 def test_cli_extreme_lam_writes_no_result(model_file, photo, tmp_path):
@@ -217,7 +218,7 @@ def test_web_page_extreme_lambda_is_a_message_not_a_black_hole(model_file):
     model = checkpoint.load(model_file)
     item = web.make_item(blob_images(1, 32)[0], "x.png", model, hole_choice="center", editor=None,
                          mode="model square", seed=0)
-    messages = list(web.stream_completion(model, item, CompleteConfig(num_steps=5, lam=1e300), seed=0))
+    messages = list(web.stream_completion(DCGANPrior.from_loaded(model), item, CompleteConfig(num_steps=5, lam=1e300), seed=0))
     assert messages[-1][0] == "error" and isinstance(messages[-1][1], GanfillError)
     assert "NaN or infinite" in str(messages[-1][1])
 

@@ -322,7 +322,7 @@ class Domain:
     def from_dict(cls, d) -> "Domain":
         """From a checkpoint's JSON record; rendered glyph datasets (crop ``glyph``) map to ``pad``."""
         if not isinstance(d, dict):
-            raise GanfillError(f"a domain record must be an object with 'crop' and 'background', got {type(d).__name__}")
+            raise GanfillError(f"a domain must be a JSON object, got {type(d).__name__}: give its 'crop' and 'background'")
         crop = d.get("crop", "none")
         return cls("pad" if crop == "glyph" else crop, tuple(d.get("background", WHITE)))
 
