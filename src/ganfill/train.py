@@ -50,41 +50,61 @@ def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def check_options(config, *, counts: tuple[str, ...], fractions: tuple[str, ...]) -> None:
-    """Types and ranges of a training config's options: ``counts`` are integers >= 1,
-    ``fractions`` numbers in [0, 1); precision, keep, seed, lr, flip and channels_last as named."""
-    if config.precision not in PRECISIONS:
-        raise GanfillError(f"unknown precision {config.precision!r}: choose one of {', '.join(PRECISIONS)}")
-    for name in counts:
-        integer(getattr(config, name), _option(name), lo=1)
-    integer(config.keep, "--keep", lo=0)
-    integer(config.seed, "--seed", lo=-(2**63))
-    number(config.lr, "--lr", lambda v: v > 0, "greater than 0")
-    for name in fractions:
-        number(getattr(config, name), _option(name), lambda v: 0 <= v < 1, "in [0, 1)")
-    for name in ("flip", "channels_last"):
-        flag(getattr(config, name), _option(name))
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """The options every training loop here takes (``TrainConfig``, ``EncoderConfig``).
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training options; every default is the source documents' or DCGAN's.
-
-    steps: iterations to train for (the report stopped at 50k for characters, 100k for Pokemon).
-    batch_size: images per D step per process (64 in DCGAN).
-    lr, beta1, beta2: Adam for both nets (0.0002, 0.5, 0.999: Radford et al., the paper).
-    d_steps, g_steps: updates of D then G per iteration (paper: 1 and 2).
-    flip: random horizontal flips of real images.
-    ema_decay: moving average of G's weights used for samples and inpainting; warmed up as
-        min(ema_decay, (1 + t) / (10 + t)) after t generator updates, so early checkpoints
-        are not dominated by the initial weights.
-    checkpoint_every: iterations between checkpoints and sample grids (the report: 2000).
+    steps: iterations to train for.  batch_size: images per iteration (per D step, per process).
+    lr, beta1, beta2: Adam.  flip: random horizontal flips of real images.
+    checkpoint_every: iterations between checkpoints and sample grids.
     keep: training checkpoints kept (sample grids are all kept); 0 keeps every checkpoint.
-    seed: seeds data order, z, flips and the fixed sample z.
+    seed: seeds data order, noise, flips, masks and the fixed samples.
     precision: ``auto`` picks bf16 autocast where the hardware runs it natively (AVX-512 BF16 /
         AMX CPUs, CUDA with bf16), else fp32; ``fp32`` and ``bf16`` force one.
     channels_last: NHWC memory layout (faster on CPU for these convolutions).
-    n_samples: images in each sample grid.
+    """
+
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    flip: bool = True
+    checkpoint_every: int = 1000
+    keep: int = 3
+    seed: int = 0
+    precision: str = "auto"
+    channels_last: bool = True
+
+    def check(self, *, counts: tuple[str, ...] = (), fractions: tuple[str, ...] = ()) -> None:
+        """Types and ranges (options come from the command line or options.json): steps,
+        batch_size, checkpoint_every and ``counts`` integers >= 1, beta1, beta2 and
+        ``fractions`` in [0, 1), lr > 0, keep >= 0, flags booleans."""
+        if self.precision not in PRECISIONS:
+            raise GanfillError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        for name in ("steps", "batch_size", "checkpoint_every", *counts):
+            integer(getattr(self, name), _option(name), lo=1)
+        integer(self.keep, "--keep", lo=0)
+        integer(self.seed, "--seed", lo=-(2**63))
+        number(self.lr, "--lr", lambda v: v > 0, "greater than 0")
+        for name in ("beta1", "beta2", *fractions):
+            number(getattr(self, name), _option(name), lambda v: 0 <= v < 1, "in [0, 1)")
+        for name in ("flip", "channels_last"):
+            flag(getattr(self, name), _option(name))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(RunOptions):
+    """GAN training options (and ``RunOptions``'); every default is the source documents' or DCGAN's.
+
+    steps: 20,000 (the report stopped at 50k for characters, 100k for Pokemon).
+    batch_size: 64 as DCGAN.  lr, beta1, beta2: 0.0002, 0.5, 0.999 for both nets (Radford et
+    al., the paper).  checkpoint_every: 2000 (the report).
+    d_steps, g_steps: updates of D then G per iteration (paper: 1 and 2).
+    ema_decay: moving average of G's weights used for samples and inpainting; warmed up as
+        min(ema_decay, (1 + t) / (10 + t)) after t generator updates, so early checkpoints
+        are not dominated by the initial weights.
+    n_samples: images in each sample grid (from a fixed z).
     augment: differentiable augmentation of every image D sees, real and fake alike, in D's
         and G's losses (DiffAugment, Zhao et al. 2020; for small datasets): a comma-separated
         subset of ``color``, ``translation``, ``cutout`` (their paper's policy is all three),
@@ -92,26 +112,15 @@ class TrainConfig:
     """
 
     steps: int = 20_000
-    batch_size: int = 64
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    checkpoint_every: int = 2000
     d_steps: int = 1
     g_steps: int = 2
-    flip: bool = True
     ema_decay: float = 0.999
-    checkpoint_every: int = 2000
-    keep: int = 3
-    seed: int = 0
-    precision: str = "auto"
-    channels_last: bool = True
     n_samples: int = 64
     augment: str = ""
 
     def __post_init__(self):
-        """Types and ranges of every option (they come from the command line or options.json)."""
-        check_options(self, counts=("steps", "batch_size", "d_steps", "g_steps", "checkpoint_every", "n_samples"),
-                      fractions=("beta1", "beta2", "ema_decay"))
+        self.check(counts=("d_steps", "g_steps", "n_samples"), fractions=("ema_decay",))
         augment_policy(self.augment)  # validates
 
     @property
@@ -481,9 +490,9 @@ def sample(G: Generator, n: int, *, seed: int = 0, batch_size: int = 256, runtim
 # ---- the encoder of z ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EncoderConfig:
-    """Training options of an encoder of z (``models.Encoder``) for a fixed, frozen G.
+@dataclass(frozen=True, kw_only=True)
+class EncoderConfig(RunOptions):
+    """Training options of an encoder of z (``models.Encoder``) for a fixed, frozen G (and ``RunOptions``').
 
     Each iteration takes a batch of ``batch_size``: a ``real_fraction`` of real images and the
     rest G's own samples G(z) (z ~ N(0, I) clamped to [-3, 3], so their z is known), each with
@@ -492,27 +501,18 @@ class EncoderConfig:
     ``latent_weight * mean((z^ - z)^2)`` on G's samples (keeps z^ where the prior lives) plus
     ``pixel_weight * mean|G(z^) - x|`` over ALL pixels of both halves (the hole too: the
     encoder learns to guess what is missing, so the search starts near the answer).
-    steps: iterations; lr, beta1, beta2: Adam; flip: random horizontal flips of real images;
-    checkpoint_every, keep, seed, precision, channels_last: as ``TrainConfig``.
     """
 
     steps: int = 4000
-    batch_size: int = 64
     lr: float = 5e-4
     beta1: float = 0.9
-    beta2: float = 0.999
+    checkpoint_every: int = 500
     real_fraction: float = 0.5
     latent_weight: float = 1.0
     pixel_weight: float = 1.0
-    flip: bool = True
-    checkpoint_every: int = 500
-    keep: int = 3
-    seed: int = 0
-    precision: str = "auto"
-    channels_last: bool = True
 
     def __post_init__(self):
-        check_options(self, counts=("steps", "batch_size", "checkpoint_every"), fractions=("beta1", "beta2"))
+        self.check()
         number(self.real_fraction, "--real-fraction", lambda v: 0 <= v <= 1, "in [0, 1]")
         for name in ("latent_weight", "pixel_weight"):
             number(getattr(self, name), _option(name), lambda v: v >= 0, "at least 0")
