@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 import tempfile
 import time
 from pathlib import Path
@@ -128,7 +127,7 @@ def quality_curves(model, data: str, runtime: Runtime, *, n: int, every: int = 2
         curves[name] = points
         return record
 
-    cfg = replace(CompleteConfig(), init="prior")
+    cfg = CompleteConfig(init="prior").resolved(prior)  # the default search from a random z
     rec = recorder("ganfill")
     complete(prior, x, m, config=cfg, z_init=z0.view(n, 1, -1).expand(n, cfg.restarts, -1) if cfg.restarts > 1 else z0,
              callback=lambda s, fake, losses: rec(s, fake) if s % every == 0 or s == cfg.num_steps else None)

@@ -136,3 +136,18 @@ def test_export_ships_the_encoder_with_its_generator_record(encoder_run, gan, tm
     assert d.meta["encoder"]["step"] == 60 and d.meta["encoder"]["config"]["steps"] == 60
     ref, ours = checkpoint.load(encoder_run).E.state_dict(), shipped.E.state_dict()
     assert all(torch.allclose(ref[k], ours[k], atol=1e-2, rtol=1e-2) for k in ref if ref[k].is_floating_point())  # fp16 on disk
+
+
+def test_defaults_follow_the_model(encoder_run, gan):
+    """num_steps None: 10 steps from the encoder's z, 100 from a random z; init auto: the encoder when there is one."""
+    from ganfill.inpaint import ENCODER_STEPS, PRIOR_STEPS
+
+    with_e, without = (DCGANPrior.from_loaded(checkpoint.load(run)) for run in (encoder_run, gan))
+    assert (CompleteConfig().resolved(with_e).init, CompleteConfig().resolved(with_e).num_steps) == ("encoder", ENCODER_STEPS)
+    assert (CompleteConfig().resolved(without).init, CompleteConfig().resolved(without).num_steps) == ("prior", PRIOR_STEPS)
+    assert CompleteConfig(init="prior").resolved(with_e).num_steps == PRIOR_STEPS
+    assert CompleteConfig(num_steps=3).resolved(with_e).num_steps == 3
+    images, known = blob_images(1, 32, seed=13), np.ones((1, 32, 32), bool)
+    known[:, 8:24, 8:24] = False
+    done = complete_images(with_e, images, known)
+    assert done.result.steps_run == ENCODER_STEPS and done.result.losses.shape == (ENCODER_STEPS + 1, 1)

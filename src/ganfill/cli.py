@@ -101,6 +101,11 @@ def glyphs(out, font_dirs, resolution, holdout, seed, overwrite):
     click.echo(f"glyphs written to {out}/train ({m['train']['count']} images) and {out}/val ({m['val']['count']} images)")
 
 
+# what a default of None means, where it is not "off"
+AUTO_DEFAULTS = {"num_steps": "100 from a random z, 10 from the model's encoder",
+                 "steps": "the model's: 100 from a random z, 10 from its encoder"}
+
+
 def _config_options(cls, *, defaults: dict | None = None):
     """One CLI option per field of a config dataclass, so defaults are documented in one place.
 
@@ -110,6 +115,8 @@ def _config_options(cls, *, defaults: dict | None = None):
     def decorate(f):
         for field in reversed(fields(cls)):
             default = (defaults or {}).get(field.name, field.default)
+            if default is None and field.name in AUTO_DEFAULTS:
+                default = AUTO_DEFAULTS[field.name]
             name = "--" + field.name.replace("_", "-")
             kind = str(field.type)
             if "bool" in kind:

@@ -60,13 +60,14 @@ FACE_CROP_RAISE = 0.15
 class DemoConfig:
     """How much work the demo does; the defaults take about a minute on 2 idle CPU cores.
 
-    steps: Adam steps of the latent search (``CompleteConfig.num_steps``; the paper: 1500).
+    steps: Adam steps of the latent search (``CompleteConfig.num_steps``; None: the model's
+        default, 10 from its encoder's z, else 100; the paper: 1500).
     restarts: z per image, the best kept (``CompleteConfig.restarts``).
     glyphs: characters completed in the glyphs32 section.
     seed: seeds z (and random masks) per image.
     """
 
-    steps: int = CompleteConfig().num_steps
+    steps: int | None = None
     restarts: int = 2
     glyphs: int = 24
     seed: int = 0
@@ -260,7 +261,7 @@ def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), model: str | 
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
-    if config.steps < 1 or config.restarts < 1:
+    if (config.steps is not None and config.steps < 1) or config.restarts < 1:
         raise GanfillError(f"--steps and --restarts must be at least 1, got {config.steps} and {config.restarts}")
     fill.MaskSource(mask)  # a bad --mask fails before any work
     if images is not None:
@@ -299,7 +300,9 @@ def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), model: str | 
         sections.append({"model": name, "title": title, "notes": notes, "rows": rows,
                          "overview": f"{name}/overview.png"})
     seconds = time.perf_counter() - t0
-    notes = [f"ganfill: Yeh et al.'s latent search ({config.steps} cosine-decayed Adam steps, {config.restarts} restart(s); "
+    steps = f"{config.steps}" if config.steps is not None else "the model's default number of"
+    notes = [f"ganfill: Yeh et al.'s latent search ({steps} cosine-decayed Adam steps, {config.restarts} restart(s), "
+             "starting from the z of the model's encoder when it has one; "
              "the paper's loss: lambda 0.003, weighted contextual loss, Poisson blending), "
              "against OpenCV's Telea inpainting (radius 3), which never sees the hole. Metrics compare with "
              "the original: PSNR and L1 over the hole, SSIM over the whole image.",

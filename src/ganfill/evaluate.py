@@ -399,6 +399,7 @@ class Evaluation:
     rows: list[dict] = field(default_factory=list)
     results: list[dict] = field(default_factory=list)
     reference: dict = field(default_factory=dict)
+    config: CompleteConfig | None = None  # the latent search's settings as run (resolved for the model)
 
 
 def _seed(seed: int, *parts) -> int:
@@ -423,7 +424,7 @@ def complete_ganfill(prior: Prior, images: np.ndarray, holes: np.ndarray, *, con
     batch size); the Poisson and paste results are blended from the same G(z^).
     ``on_step(images)`` receives progress in images (fractions while a batch is searched).
     """
-    cfg = replace(config, record_every=0)
+    cfg = replace(config.resolved(prior), record_every=0)
     n = len(images)
     out = {"ganfill": np.empty_like(images), "ganfill-paste": np.empty_like(images)}
     seconds = {"ganfill": 0.0, "ganfill-paste": 0.0}
@@ -506,6 +507,7 @@ def evaluate(
 
     ev = Evaluation(images=images, names=names, holes={}, completed={}, seconds={})
     prior = DCGANPrior.from_loaded(model, runtime) if any(m in GANFILL_METHODS for m in methods) else None
+    ev.config = config.resolved(prior) if prior is not None else None
     bar = tqdm(total=len(masks) * len(methods) * n, unit="img", disable=not progress, desc="evaluate",
                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
     with bar:
@@ -738,4 +740,6 @@ def run(model: Loaded, data: str | Path, out_dir: str | Path, *, num_images: int
                "command": command}
     ev = evaluate(model, images, names=names, masks=masks, methods=methods, config=config, batch_size=batch_size,
                   seed=seed, face_detector=face_detector, runtime=runtime, progress=progress)
+    if ev.config is not None:
+        options["complete"] = {k: v for k, v in asdict(ev.config).items() if k != "record_every"}
     return ev, write_report(ev, out_dir, options=options, figure_rows=figure_rows)

@@ -385,7 +385,9 @@ def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLi
     masks.check(files)
     mine = files[rank::world]
     todo = [f for f in mine if overwrite or not (out_dir / output_name(f.stem) / RECORD).is_file()]
-    unchanged, prior = 0, None
+    unchanged = 0
+    prior = DCGANPrior.from_loaded(model, runtime)  # inference copies, built once
+    config = config.resolved(prior)  # the number of steps and the start this model gets
     lock = FolderLock(out_dir, shared=world > 1)  # before the progress bar: a refusal is one line
     bar = tqdm(total=len(todo) * config.num_steps, unit="img-it", unit_scale=True, disable=not progress,
                desc=f"inpaint{f' [{rank}/{world}]' if world > 1 else ''}", dynamic_ncols=True)
@@ -404,7 +406,6 @@ def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLi
             items = [it for it in items if it.hole.any()]
             unchanged += len(todo[start : start + batch_size]) - len(items)
             if items:
-                prior = prior or DCGANPrior.from_loaded(model, runtime)  # built once, at the first batch
                 run_batch(model, prior, items, config=config, seed=seed, out_dir=out_dir, blend=blend, progress=bar,
                           mask_spec=mask)
     return {"done": len(todo) - unchanged, "unchanged": unchanged, "skipped": len(mine) - len(todo), "total": len(mine)}

@@ -67,6 +67,10 @@ class Prior(Protocol):
     def realism_logits(self, images: torch.Tensor) -> torch.Tensor:
         """images (N, C, R, R) -> (N,) float32 logits: high = looks real."""
 
+    @property
+    def has_encoder(self) -> bool:
+        """Whether ``encode`` can predict a starting z."""
+
     def encode(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor | None:
         """A starting z (N, z_dim) float32 predicted from images and masks (N, 1, R, R; 1 = known),
         or None when the model has no encoder (the search then starts from ``sample_z``)."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import queue
+from dataclasses import replace
 import tempfile
 import threading
 import time
@@ -46,7 +47,7 @@ from ganfill.blend import BLENDS, paste
 from ganfill.data import MAX_PIXELS, domain_box, load_image
 from ganfill.errors import GanfillError
 from ganfill.images import save_image, to_tensor, to_uint8
-from ganfill.inpaint import PAPER_SCHEDULE, CompleteConfig
+from ganfill.inpaint import ENCODER_STEPS, PAPER_SCHEDULE, PRIOR_STEPS, CompleteConfig
 from ganfill.masks import MASKS
 from ganfill.prior import DCGANPrior, Prior
 from ganfill.runtime import Runtime
@@ -251,8 +252,9 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                             info="model square: crop and resize like the training images (result at model "
                                  "resolution); fit: fill a box around the hole, keep the full resolution")
             with gr.Row():
-                steps = gr.Number(value=CompleteConfig().num_steps, minimum=1, maximum=100_000, precision=0, label="Iterations",
-                                  info=f"cosine-decayed; the paper uses {PAPER_STEPS} at a constant rate", elem_id="steps")
+                steps = gr.Number(value=0, minimum=0, maximum=100_000, precision=0, label="Iterations",
+                                  info=f"0 = auto ({PRIOR_STEPS}, or {ENCODER_STEPS} from the model's encoder); "
+                                       f"the paper uses {PAPER_STEPS} at a constant rate", elem_id="steps")
                 restarts = gr.Number(value=1, minimum=1, maximum=64, precision=0, label="Restarts",
                                      info="the best start is kept", elem_id="restarts")
             with gr.Row():
@@ -297,8 +299,9 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
             raise GanfillError(f"choose a model: {', '.join(loaded_models)}")
         if blend_choice not in BLENDS:
             raise GanfillError(f"choose a blending: {', '.join(BLENDS)}")
-        config = CompleteConfig(num_steps=int(n_steps), lam=float(lam_value), restarts=int(n_restarts),
-                                record_every=max(1, round(int(n_steps) / FRAMES)))
+        config = CompleteConfig(num_steps=int(n_steps) or None, lam=float(lam_value), restarts=int(n_restarts))
+        config = config.resolved(priors[model_name])
+        config = replace(config, record_every=max(1, round(config.num_steps / FRAMES)))
         loaded = loaded_models[model_name]
         image = read_upload(path, background=loaded.domain.background)
         item = make_item(image, Path(path).name, loaded, hole_choice=hole_choice, editor=editor_value,
