@@ -173,7 +173,7 @@ def plot(curves: dict, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
-    labels = {"ganfill": "ganfill defaults (random z start)", "encoder": "ganfill, encoder start (10 steps)",
+    labels = {"ganfill": "ganfill, random z start (100 steps)", "encoder": "ganfill, encoder start (10 steps)",
               "reference": "paper's schedule (plain PyTorch reference)"}
     for name, pts in curves.items():
         ax.plot([t for _, t, _ in pts], [p for _, _, p in pts], label=labels[name])

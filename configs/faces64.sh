@@ -11,4 +11,13 @@ else
   $GF train "$RUNS/data/celeba64-train" --out "$RUNS/faces64-dcgan" --arch dcgan --g-width 64 --d-width 64 \
     --steps "$STEPS" --checkpoint-every 500 --keep 2
 fi
-$GF export "$RUNS/faces64-dcgan" faces64 --crop center:108
+$GF export "$RUNS/faces64-dcgan" "$RUNS/faces64-gan.safetensors" --crop center:108
+# the encoder of z for that G (amortised inversion: the search starts from its guess)
+ENC_STEPS=${ENC_STEPS:-6000}
+if [ -d "$RUNS/faces64-encoder/checkpoints" ]; then
+  $GF train-encoder --out "$RUNS/faces64-encoder" --resume --steps "$ENC_STEPS"
+else
+  $GF train-encoder "$RUNS/faces64-gan.safetensors" "$RUNS/data/celeba64-train" --out "$RUNS/faces64-encoder" \
+    --steps "$ENC_STEPS" --checkpoint-every 500
+fi
+$GF export "$RUNS/faces64-encoder" faces64

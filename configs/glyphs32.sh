@@ -22,4 +22,12 @@ if [ -d "$RUNS/glyphs32/checkpoints" ]; then
 else
   $GF train "$RUNS/data/glyphs32/train" --out "$RUNS/glyphs32" --steps "$STEPS" --checkpoint-every 500 --keep 20
 fi
-$GF export "$RUNS/glyphs32" glyphs32
+$GF export "$RUNS/glyphs32" "$RUNS/glyphs32-gan.safetensors"
+ENC_STEPS=${ENC_STEPS:-4000}
+if [ -d "$RUNS/glyphs32-encoder/checkpoints" ]; then
+  $GF train-encoder --out "$RUNS/glyphs32-encoder" --resume --steps "$ENC_STEPS"
+else
+  $GF train-encoder "$RUNS/glyphs32-gan.safetensors" "$RUNS/data/glyphs32/train" --out "$RUNS/glyphs32-encoder" \
+    --steps "$ENC_STEPS" --checkpoint-every 500
+fi
+$GF export "$RUNS/glyphs32-encoder" glyphs32

@@ -21,4 +21,12 @@ else
   $GF train "$RUNS/data/pokemon64-train" --out "$RUNS/pokemon64" --g-width 32 --d-width 32 \
     --steps "$STEPS" --checkpoint-every 250 --keep 20
 fi
-$GF export "$RUNS/pokemon64" pokemon64
+$GF export "$RUNS/pokemon64" "$RUNS/pokemon64-gan.safetensors"
+ENC_STEPS=${ENC_STEPS:-4000}
+if [ -d "$RUNS/pokemon64-encoder/checkpoints" ]; then
+  $GF train-encoder --out "$RUNS/pokemon64-encoder" --resume --steps "$ENC_STEPS"
+else
+  $GF train-encoder "$RUNS/pokemon64-gan.safetensors" "$RUNS/data/pokemon64-train" --out "$RUNS/pokemon64-encoder" \
+    --steps "$ENC_STEPS" --checkpoint-every 500
+fi
+$GF export "$RUNS/pokemon64-encoder" pokemon64

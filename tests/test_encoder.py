@@ -151,3 +151,19 @@ def test_defaults_follow_the_model(encoder_run, gan):
     known[:, 8:24, 8:24] = False
     done = complete_images(with_e, images, known)
     assert done.result.steps_run == ENCODER_STEPS and done.result.losses.shape == (ENCODER_STEPS + 1, 1)
+
+
+def test_evaluate_compares_the_encoder_start_with_a_random_start(encoder_run, gan):
+    from ganfill import evaluate as ev
+
+    images = blob_images(12, 32, seed=14)
+    model = checkpoint.load(encoder_run)
+    result = ev.evaluate(model, images, masks=["center"], methods=["ganfill", ev.RANDOM_START], face_detector=False,
+                         config=CompleteConfig(num_steps=3))
+    ours, random = result.completed["ganfill", "center"], result.completed[ev.RANDOM_START, "center"]
+    assert not np.array_equal(ours, random)
+    hole = result.holes["center"]
+    assert np.array_equal(ours[~hole], images[~hole]) and np.array_equal(random[~hole], images[~hole])
+    assert result.config.init == "encoder"
+    with pytest.raises(GanfillError, match="without an encoder"):
+        ev.evaluate(checkpoint.load(gan), images, masks=["center"], methods=[ev.RANDOM_START], face_detector=False)

@@ -16,7 +16,7 @@ from ganfill import checkpoint
 from ganfill.errors import GanfillError
 from ganfill.blend import blend
 from ganfill.data import Domain
-from ganfill.inpaint import CompleteConfig, complete
+from ganfill.inpaint import ENCODER_STEPS, complete
 from ganfill.prior import DCGANPrior
 from ganfill.masks import make_mask
 from ganfill.models import ModelConfig, build, ema_copy
@@ -56,10 +56,10 @@ def test_shipped_model_loads_generates_and_completes(name):
     assert path == checkpoint.SHIPPED_DIR / f"{name}.safetensors"
     card = checkpoint.card_path(path)
     assert card.is_file() and checkpoint.card_title(path), f"{name} has no model card {card}"
-    with safe_open(str(path), framework="pt") as f:  # fp16 on disk, G and D only (no raw training G)
+    with safe_open(str(path), framework="pt") as f:  # fp16 on disk: G, D and the encoder (no raw training G)
         keys = list(f.keys())
         assert {f.get_slice(k).get_dtype() for k in keys if "num_batches_tracked" not in k} == {"F16"}
-        assert {k.split(".")[0] for k in keys} == {"G", "D"}
+        assert {k.split(".")[0] for k in keys} == {"G", "D", "E"}
 
     model = checkpoint.load(name)
     assert model.path == path and not model.G.training and not model.D.training
@@ -77,8 +77,10 @@ def test_shipped_model_loads_generates_and_completes(name):
 
     image = x[:1]  # an image of the model's own domain, completed from its known part
     mask = make_mask("center", 1, r)
-    result = complete(DCGANPrior.from_loaded(model), image, mask, config=CompleteConfig(num_steps=8),
-                      generator=torch.Generator().manual_seed(1))
+    prior = DCGANPrior.from_loaded(model)
+    assert prior.has_encoder and model.E is not None and not model.E.training
+    result = complete(prior, image, mask, generator=torch.Generator().manual_seed(1))  # the defaults: encoder start
+    assert result.init == "encoder" and result.steps_run == ENCODER_STEPS
     completed = blend(result.fake, image, mask)
     assert completed.shape == image.shape and torch.isfinite(completed).all()
     known = mask.bool().expand_as(image)

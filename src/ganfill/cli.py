@@ -390,7 +390,8 @@ def models():
 @click.option("--masks", default="center,pattern,random80,half", show_default=True,
               help="comma-separated mask types (center, pattern, random80, half, grid, strokes)")
 @click.option("--methods", default="all", show_default=True,
-              help="comma-separated: ganfill, ganfill-paste, telea, navier-stokes, biharmonic, mean (or all)")
+              help="comma-separated: ganfill, ganfill-paste, ganfill-random (a random start; models with an encoder), "
+                   "telea, navier-stokes, biharmonic, mean (or all)")
 @click.option("-n", "--num-images", default=100, show_default=True, help="held-out images (the first n in a seeded random order)")
 @click.option("--seed", default=0, show_default=True, help="seeds the image order, the masks and z")
 @click.option("--batch-size", default=64, show_default=True, help="images searched together by ganfill")
@@ -423,6 +424,9 @@ def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, 
     runtime = _runtime(device, precision)
     split = [s.strip() for s in methods.split(",") if s.strip()]
     method_list = list(ev.METHODS) if split == ["all"] else split
+    model = checkpoint.load(ckpt)
+    if split == ["all"] and model.E is None:  # without an encoder the random start is `ganfill` itself
+        method_list.remove(ev.RANDOM_START)
     mask_list = [s.strip() for s in masks.split(",") if s.strip()]
     config = CompleteConfig(**given)
     # the command as it reproduces this run (every option spelled out), for the report
@@ -436,7 +440,6 @@ def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, 
             words.append(flag if value else "--no-" + flag[2:])
         else:
             words += [flag, *map(str, value if isinstance(value, tuple) else (value,))]
-    model = checkpoint.load(ckpt)
     _, paths = ev.run(model, data, out_dir, num_images=num_images, masks=mask_list, methods=method_list,
                       config=config, batch_size=batch_size, seed=seed, face_detector=face_detector,
                       figure_rows=figure_rows, runtime=runtime, progress=not quiet, command=shlex.join(words))

@@ -182,7 +182,8 @@ BASELINES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "mean": mean_fill,
 }
 GANFILL_METHODS = ("ganfill", "ganfill-paste")  # Poisson blend, paste blend (same z^ search)
-METHODS = GANFILL_METHODS + tuple(BASELINES)
+RANDOM_START = "ganfill-random"  # the same search from a random z: only for models with an encoder
+METHODS = GANFILL_METHODS + (RANDOM_START,) + tuple(BASELINES)
 
 # ------------------------------------------------------------------------------------ face detector
 
@@ -506,8 +507,11 @@ def evaluate(
     names = list(names) if names is not None else [f"#{i}" for i in range(n)]
 
     ev = Evaluation(images=images, names=names, holes={}, completed={}, seconds={})
-    prior = DCGANPrior.from_loaded(model, runtime) if any(m in GANFILL_METHODS for m in methods) else None
+    prior = DCGANPrior.from_loaded(model, runtime) if any(m in GANFILL_METHODS + (RANDOM_START,) for m in methods) else None
     ev.config = config.resolved(prior) if prior is not None else None
+    if RANDOM_START in methods and not prior.has_encoder:
+        raise GanfillError(f"{RANDOM_START} is the search from a random z, which is what `ganfill` does for a model "
+                           "without an encoder: leave it out")
     bar = tqdm(total=len(masks) * len(methods) * n, unit="img", disable=not progress, desc="evaluate",
                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
     with bar:
@@ -520,6 +524,11 @@ def evaluate(
                                         on_step=lambda k: bar.update(k * len(wanted)))
                 for m in wanted:
                     ev.completed[m, mask], ev.seconds[m, mask] = done[m]
+            if RANDOM_START in methods:
+                bar.set_postfix_str(f"{mask}: search from a random z")
+                done = complete_ganfill(prior, images, holes, config=replace(config, init="prior"), batch_size=batch_size,
+                                        seed=seed, on_step=lambda k: bar.update(k))
+                ev.completed[RANDOM_START, mask], ev.seconds[RANDOM_START, mask] = done["ganfill"]
             for m in (m for m in methods if m in BASELINES):
                 bar.set_postfix_str(f"{mask}: {m}")
                 ev.completed[m, mask], ev.seconds[m, mask] = complete_baseline(m, images, holes)
