@@ -496,6 +496,12 @@ def card_skeleton(model_file: str | os.PathLike, *, data: list[str] | tuple[str,
         lines.append(f"| optimiser | Adam lr {train.get('lr')}, betas ({train.get('beta1')}, {train.get('beta2')}), "
                      f"batch {train.get('batch_size')}, D:G steps {train.get('d_steps')}:{train.get('g_steps')}, "
                      f"EMA decay {train.get('ema_decay')} |")
+    encoder = d.meta.get("encoder")
+    if isinstance(encoder, dict):
+        lines += ["", "## Encoder of z", "", "| | |", "|---|---|",
+                  f"| iterations | {encoder.get('step', '?'):,} |" if isinstance(encoder.get("step"), int) else "| iterations | ? |",
+                  f"| images seen | {encoder['images_seen']:,} |" if isinstance(encoder.get("images_seen"), int) else "| images seen | ? |",
+                  "", "TODO: its effect, measured (`ganfill evaluate` with and without `--init prior`)."]
     lines += ["", "## Training data", ""] + ([f"{line}" for line in data] or ["TODO: source, preprocessing, licence."])
     lines += ["", "## Limitations", "", "TODO", ""]
     return "\n".join(lines)
