@@ -187,7 +187,8 @@ def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, c
     record = json.loads((out / "results.json").read_text())
     options = json.loads((out / "options.json").read_text())
     md = (out / "results.md").read_text()
-    methods, masks = [m for m in ev.METHODS if m != ev.RANDOM_START], ["center", "pattern"]  # no encoder: no random start
+    # no encoder: no random start; no context encoder beside it: no CNN methods
+    methods, masks = [m for m in ev.METHODS if m != ev.RANDOM_START and m not in ev.NEEDS_CNN], ["center", "pattern"]
     assert options["num_images"] == 12 and options["complete"]["num_steps"] == 5 and options["masks"] == masks
     assert options["command"].startswith(f"ganfill evaluate {ckpt} {tiny_dataset} --out {out}")
     assert "--num-steps 5" in options["command"] and options["command"] in md

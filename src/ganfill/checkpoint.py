@@ -38,7 +38,7 @@ from ganfill.data import Domain
 from ganfill.errors import GanfillError
 from ganfill.files import temp_name, writing
 from ganfill.images import atomic_path
-from ganfill.models import Discriminator, Encoder, Generator, ModelConfig, build
+from ganfill.models import CEConfig, ContextEncoder, Discriminator, Encoder, Generator, ModelConfig, build
 
 FORMAT = "ganfill-model"
 MODEL_FILE = "model.safetensors"
@@ -49,6 +49,7 @@ SHIPPED_DIR = Path(__file__).parent / "assets" / "models"  # package data: NAME.
 CARD_SUFFIX = ".md"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a shipped model's name: letters, digits, - and _
 DTYPES = {"fp16": torch.float16, "fp32": torch.float32}
+CE_KIND = "context-encoder"  # metadata "kind" of a context encoder's model file (a GAN's has none)
 
 
 @dataclass
@@ -125,7 +126,8 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
 
 
 def shipped_models() -> dict[str, Path]:
-    """The models that ship with ganfill, by name (the file stem), in name order."""
+    """The models that ship with ganfill, by name (the file stem), in name order: GANs and
+    context encoders (``NAME-ce``, see ``context_encoder_for``)."""
     return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.safetensors"))}
 
 
@@ -185,6 +187,9 @@ def _domain_of(file: Path, domain) -> Domain:
 
 
 def _check_ganfill(file: Path, meta: dict) -> None:
+    if meta.get("format") == FORMAT and meta.get("kind") == CE_KIND:
+        raise GanfillError(f"{file} is a context encoder (a one-pass CNN), not a GAN: it has no generator to search "
+                           "or sample; complete with it by `ganfill inpaint --model` it, or give a GAN model here")
     if meta.get("format") != FORMAT or "model_config" not in meta:
         raise GanfillError(f"{file} is a safetensors file but not a ganfill model (no ganfill metadata)")
 
@@ -222,6 +227,19 @@ def _read_domain(file: Path, meta: dict) -> Domain:
     return _domain_of(file, record)
 
 
+def _read_info(file: Path) -> dict:
+    """The config.json beside a training checkpoint's model file ({} for a bare model file)."""
+    if not (file.parent / CONFIG_FILE).is_file():
+        return {}
+    try:
+        info = json.loads((file.parent / CONFIG_FILE).read_text())
+    except json.JSONDecodeError:
+        raise GanfillError(f"{file.parent / CONFIG_FILE} is not valid JSON: the checkpoint is damaged") from None
+    if not isinstance(info, dict) or not isinstance(info.get("dataset", {}), dict):
+        raise GanfillError(f"{file.parent / CONFIG_FILE} is not a checkpoint record (a JSON object): the checkpoint is damaged")
+    return info
+
+
 def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
     """Rebuild G and D (eval mode, fp32) from a checkpoint alone.
 
@@ -240,14 +258,7 @@ def load(path: str | os.PathLike, *, raw_generator: bool = False) -> Loaded:
         E = Encoder(config, clip=float(json.loads(meta.get("E_clip", "3.0"))))
         _load_into(E, tensors, "E", file)
         E.eval()
-    info = {}
-    if (file.parent / CONFIG_FILE).is_file():
-        try:
-            info = json.loads((file.parent / CONFIG_FILE).read_text())
-        except json.JSONDecodeError:
-            raise GanfillError(f"{file.parent / CONFIG_FILE} is not valid JSON: the checkpoint is damaged") from None
-        if not isinstance(info, dict) or not isinstance(info.get("dataset", {}), dict):
-            raise GanfillError(f"{file.parent / CONFIG_FILE} is not a checkpoint record (a JSON object): the checkpoint is damaged")
+    info = _read_info(file)
     domain = _read_domain(file, meta) if "domain" in meta else _domain_of(file, info.get("dataset", {}))
     return Loaded(G.eval(), D.eval(), config, info, file, domain, E)
 
@@ -284,6 +295,20 @@ def save_training(run_dir: str | os.PathLike, *, step: int, G: Generator | None,
 
     A GAN run saves G (raw), G_ema, D and both optimizers; an encoder run (``train_encoder``)
     saves its fixed G_ema and D, the encoder E and E's optimizer (G and opt_G, opt_D None)."""
+    domain = Domain.from_dict(record["domain"]) if "domain" in record else None
+
+    def write(file: Path) -> None:
+        save_model(file, G=G_ema, D=D, G_train=G, E=E, domain=domain, extra={"step": step})
+
+    return _save_folder(run_dir, step=step, write_model=write, record=record, keep=keep,
+                        optimizers=_optimizers(opt_G=opt_G, opt_D=opt_D, opt_E=opt_E))
+
+
+def _save_folder(run_dir: str | os.PathLike, *, step: int, write_model, optimizers: dict[str, torch.optim.Optimizer],
+                 record: dict, keep: int) -> Path:
+    """The checkpoint folder of any training loop: ``write_model(path)`` writes model.safetensors,
+    the optimizers' tensors go to state.safetensors, ``record`` and the step to config.json;
+    all under a temporary name renamed into place, then all but the newest ``keep`` pruned."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
@@ -291,10 +316,9 @@ def save_training(run_dir: str | os.PathLike, *, step: int, G: Generator | None,
     try:
         with writing(final, tmp):
             tmp.mkdir()
-            domain = Domain.from_dict(record["domain"]) if "domain" in record else None
-            save_model(tmp / MODEL_FILE, G=G_ema, D=D, G_train=G, E=E, domain=domain, extra={"step": step})
+            write_model(tmp / MODEL_FILE)
             tensors, metas = {}, {}
-            for name, opt in _optimizers(opt_G=opt_G, opt_D=opt_D, opt_E=opt_E).items():
+            for name, opt in optimizers.items():
                 t, metas[name] = _optimizer_split(opt, f"opt_{name}")
                 tensors |= t
             save_file(tensors, str(tmp / STATE_FILE))
@@ -317,19 +341,24 @@ def load_training(ckpt_dir: Path, *, G: Generator | None, G_ema: Generator, D: D
                   E: Encoder | None = None, opt_E: torch.optim.Optimizer | None = None) -> dict:
     """Restore weights and optimizer state in place (what ``save_training`` wrote); returns the
     checkpoint's config.json."""
+    modules = {"G": G_ema, "D": D, "G_train": G, "E": E}
+    return _load_folder(ckpt_dir, modules={k: m for k, m in modules.items() if m is not None},
+                        optimizers=_optimizers(opt_G=opt_G, opt_D=opt_D, opt_E=opt_E))
+
+
+def _load_folder(ckpt_dir: Path, *, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> dict:
+    """Restore ``modules`` (tensor prefix -> module) and ``optimizers`` in place from a checkpoint
+    folder written by ``_save_folder``; returns its config.json."""
     file = ckpt_dir / MODEL_FILE
     tensors, _ = _read_tensors(file)
-    _load_into(G_ema, tensors, "G", file)
-    _load_into(D, tensors, "D", file)
-    for module, prefix in ((G, "G_train"), (E, "E")):
-        if module is not None:
-            _load_into(module, tensors, prefix, file)
+    for prefix, module in modules.items():
+        _load_into(module, tensors, prefix, file)
     try:
         info = json.loads((ckpt_dir / CONFIG_FILE).read_text())
     except (OSError, json.JSONDecodeError):
         raise GanfillError(f"{ckpt_dir / CONFIG_FILE} is missing or damaged: cannot resume from {ckpt_dir}") from None
     state, _ = _read_tensors(ckpt_dir / STATE_FILE)
-    for name, opt in _optimizers(opt_G=opt_G, opt_D=opt_D, opt_E=opt_E).items():
+    for name, opt in optimizers.items():
         opt.load_state_dict(_optimizer_join(state, info["optimizers"][name], f"opt_{name}"))
     return info
 
@@ -338,6 +367,94 @@ def latest_training_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     root = Path(run_dir) / "checkpoints"
     done = [p for p in sorted(root.glob(CKPT_GLOB)) if (p / CONFIG_FILE).is_file()] if root.is_dir() else []
     return done[-1] if done else None
+
+
+# ---- context encoders ---------------------------------------------------------------------
+
+
+@dataclass
+class LoadedCE:
+    """What a context encoder's checkpoint rebuilds (eval mode, fp32)."""
+
+    CE: ContextEncoder
+    config: CEConfig
+    info: dict  # config.json of a training checkpoint, or {} for a bare model file
+    path: Path
+    domain: Domain
+
+
+def kind(spec: str | os.PathLike) -> str:
+    """``"context-encoder"`` or ``"gan"``: what the model file ``spec`` names holds (metadata only)."""
+    file = resolve(spec)
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            meta = f.metadata() or {}
+    except _READ_ERRORS as e:
+        raise _unreadable(file, e) from None
+    return CE_KIND if meta.get("format") == FORMAT and meta.get("kind") == CE_KIND else "gan"
+
+
+CE_SUFFIX = "-ce"  # NAME-ce.safetensors beside NAME.safetensors: the context encoder trained on NAME's images
+
+
+def context_encoder_for(model_file: str | os.PathLike) -> Path | None:
+    """The context encoder that goes with a GAN's model file: ``NAME-ce.safetensors`` in the
+    same folder as ``NAME.safetensors`` (how the shipped ``faces64`` finds ``faces64-ce``), or None."""
+    path = Path(model_file)
+    companion = path.with_name(path.stem + CE_SUFFIX + ".safetensors")
+    return companion if path.suffix == ".safetensors" and companion.is_file() else None
+
+
+def save_ce(path: str | os.PathLike, *, CE: ContextEncoder, D: Discriminator | None = None, domain: Domain | None = None,
+            dtype: torch.dtype | None = None, extra: dict | None = None) -> Path:
+    """Write a context encoder (and, in training checkpoints, its adversarial D) into one safetensors file."""
+    path = Path(path)
+    tensors = _prefixed("CE", CE) | (_prefixed("CE_D", D) if D is not None else {})
+    bad = _non_finite(tensors)
+    if bad is not None:
+        raise GanfillError(f"not writing {path}: tensor {bad} holds NaN or infinite values: take an earlier checkpoint")
+    tensors = _cast(tensors, dtype)
+    if _non_finite(tensors) is not None:
+        raise GanfillError(f"not writing {path}: a tensor overflows {str(dtype).removeprefix('torch.')}: export with --dtype fp32")
+    meta = {"format": FORMAT, "kind": CE_KIND, "ganfill_version": __version__, "ce_config": json.dumps(CE.config.to_dict()),
+            "domain": json.dumps((domain or Domain()).to_dict())} | {k: json.dumps(v) for k, v in (extra or {}).items()}
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(save(tensors, metadata=meta))
+    return path
+
+
+def _ce_config_of(file: Path, meta: dict) -> CEConfig:
+    try:
+        return CEConfig.from_dict(json.loads(meta["ce_config"]))
+    except (KeyError, json.JSONDecodeError, TypeError, GanfillError) as e:
+        raise GanfillError(f"{file} has an unusable context-encoder config ({e}): the checkpoint is damaged") from None
+
+
+def load_ce(spec: str | os.PathLike) -> LoadedCE:
+    """Rebuild a context encoder (eval mode, fp32) from its checkpoint alone (anything ``resolve`` takes)."""
+    file = resolve(spec)
+    tensors, meta = _read_tensors(file)
+    if meta.get("format") != FORMAT or meta.get("kind") != CE_KIND:
+        raise GanfillError(f"{file} is not a context encoder: train one with `ganfill train-ce`")
+    config = _ce_config_of(file, meta)
+    CE = ContextEncoder(config)
+    _load_into(CE, tensors, "CE", file)
+    info = _read_info(file)
+    return LoadedCE(CE.eval(), config, info, file, _read_domain(file, meta))
+
+
+def save_ce_training(run_dir: str | os.PathLike, *, step: int, CE: ContextEncoder, D: Discriminator,
+                     opt_CE: torch.optim.Optimizer, opt_D: torch.optim.Optimizer, record: dict, keep: int = 3) -> Path:
+    """A context encoder's training checkpoint folder (as ``save_training``'s): CE, its D, both optimizers."""
+    domain = Domain.from_dict(record["domain"]) if "domain" in record else None
+    return _save_folder(run_dir, step=step, record=record, keep=keep, optimizers={"CE": opt_CE, "D": opt_D},
+                        write_model=lambda file: save_ce(file, CE=CE, D=D, domain=domain, extra={"step": step}))
+
+
+def load_ce_training(ckpt_dir: Path, *, CE: ContextEncoder, D: Discriminator, opt_CE: torch.optim.Optimizer,
+                     opt_D: torch.optim.Optimizer) -> dict:
+    """Restore what ``save_ce_training`` wrote, in place; returns the checkpoint's config.json."""
+    return _load_folder(ckpt_dir, modules={"CE": CE, "CE_D": D}, optimizers={"CE": opt_CE, "D": opt_D})
 
 
 # ---- shipped models -----------------------------------------------------------------------
@@ -401,7 +518,10 @@ def export(ckpt: str | os.PathLike, out: str | os.PathLike, *, dtype: torch.dtyp
     config, the domain (``domain`` replaces the checkpoint's, e.g. ``{"crop": "center:108",
     "background": [255, 255, 255]}`` for a model trained on already-cropped CelebA faces) and
     the training step, images seen, training options and dataset summary in the metadata.
-    The file appears atomically. Returns its path."""
+    The file appears atomically. Returns its path.  A context encoder's checkpoint exports the
+    same way (the network alone, without its adversarial D)."""
+    if kind(ckpt) == CE_KIND:
+        return _export_ce(ckpt, out, dtype=dtype, domain=domain)
     loaded = load(ckpt)
     out = Path(out)
     if out.resolve() == loaded.path.resolve():
@@ -413,12 +533,23 @@ def export(ckpt: str | os.PathLike, out: str | os.PathLike, *, dtype: torch.dtyp
     return save_model(out, G=loaded.G, D=loaded.D, E=loaded.E, domain=new_domain, dtype=dtype, extra=extra)
 
 
+def _export_ce(ckpt: str | os.PathLike, out: str | os.PathLike, *, dtype: torch.dtype, domain: dict | None) -> Path:
+    loaded = load_ce(ckpt)
+    out = Path(out)
+    if out.resolve() == loaded.path.resolve():
+        raise GanfillError(f"{out} is the checkpoint being exported: write the shipped model elsewhere")
+    new_domain = Domain(**(loaded.domain.to_dict() | (domain or {})))
+    extra = _training_record(loaded.path, loaded.info) if loaded.info else {}
+    extra |= {k: loaded.info[k] for k in ("train", "dataset") if loaded.info.get(k)}
+    return save_ce(out, CE=loaded.CE, domain=new_domain, dtype=dtype, extra=extra)
+
+
 @dataclass
 class Described:
     """A model file's metadata, read without loading its tensors."""
 
     path: Path
-    config: ModelConfig
+    config: ModelConfig | CEConfig  # a CEConfig for a context encoder (``meta["kind"]``)
     domain: Domain
     size: int  # bytes
     dtype: str  # of the stored weights, e.g. "F16"
@@ -435,15 +566,17 @@ def describe(spec: str | os.PathLike) -> Described:
             dtype = str(f.get_slice(keys[0]).get_dtype()) if keys else "?"
     except _READ_ERRORS as e:
         raise _unreadable(file, e) from None
-    _check_ganfill(file, meta)
+    is_ce = meta.get("format") == FORMAT and meta.get("kind") == CE_KIND
+    if not is_ce:
+        _check_ganfill(file, meta)
     decoded = {}
     for k, v in meta.items():
         try:
             decoded[k] = json.loads(v)
         except json.JSONDecodeError:
             decoded[k] = v
-    config = _config_of(file, meta["model_config"])
-    decoded.pop("model_config")
+    config = _ce_config_of(file, meta) if is_ce else _config_of(file, meta["model_config"])
+    decoded.pop("ce_config" if is_ce else "model_config")
     domain = _domain_of(file, decoded.pop("domain")) if "domain" in decoded else Domain()
     return Described(file, config, domain, file.stat().st_size, dtype, decoded)
 
@@ -468,15 +601,14 @@ def card_skeleton(model_file: str | os.PathLike, *, data: list[str] | tuple[str,
     """A Markdown model card to finish by hand: model config, parameter counts, domain, training
     step and images seen, file size; ``data`` lines go under "Training data" (else a TODO)."""
     d = describe(model_file)
+    if isinstance(d.config, CEConfig):
+        return _ce_card_skeleton(d, data=data)
     G, D = build(d.config)
     n_g, n_d = (sum(p.numel() for p in m.parameters()) for m in (G, D))
     c, r = d.config, d.config.resolution
     name = Path(d.path).stem
     train, dataset = d.meta.get("train", {}), d.meta.get("dataset", {})
-    lines = [f"# {name}: {r}x{r} DCGAN ({c.arch} preset), domain {d.domain.text()}", "",
-             "<!-- skeleton written by `ganfill export`: finish the TODO parts by hand -->", "",
-             "TODO: one paragraph on what the model completes, and how well.", "",
-             "## Model", "", "| | |", "|---|---|",
+    lines = _card_head(f"{name}: {r}x{r} DCGAN ({c.arch} preset), domain {d.domain.text()}") + [
              f"| architecture | `{c.arch}` preset, {r}x{r} RGB, z: {c.z_dim}-dim N(0, I) |",
              f"| widths | G {c.g_width}, D {c.d_width} |",
              f"| parameters | G {n_g:,}, D {n_d:,} |",
@@ -503,5 +635,32 @@ def card_skeleton(model_file: str | os.PathLike, *, data: list[str] | tuple[str,
                   f"| images seen | {encoder['images_seen']:,} |" if isinstance(encoder.get("images_seen"), int) else "| images seen | ? |",
                   "", "TODO: its effect, measured (`ganfill evaluate` with and without `--init prior`)."]
     lines += ["", "## Training data", ""] + ([f"{line}" for line in data] or ["TODO: source, preprocessing, licence."])
+    lines += ["", "## Limitations", "", "TODO", ""]
+    return "\n".join(lines)
+
+
+def _card_head(title: str) -> list[str]:
+    return [f"# {title}", "", "<!-- skeleton written by `ganfill export`: finish the TODO parts by hand -->", "",
+            "TODO: one paragraph on what the model completes, and how well.", "", "## Model", "", "| | |", "|---|---|"]
+
+
+def _ce_card_skeleton(d: Described, *, data) -> str:
+    c, r = d.config, d.config.resolution
+    n = sum(p.numel() for p in ContextEncoder(c).parameters())
+    train, dataset = d.meta.get("train", {}), d.meta.get("dataset", {})
+    lines = _card_head(f"{Path(d.path).stem}: {r}x{r} context encoder, domain {d.domain.text()}") + [
+             f"| architecture | context encoder (Pathak et al. 2016), {r}x{r} RGB, width {c.width}, code {c.bottleneck} |",
+             f"| parameters | {n:,} |", f"| file | `{d.path.name}`, {d.size / 1e6:.1f} MB, {d.dtype} |", "",
+             "## Training", "", "| | |", "|---|---|"]
+    if "step" in d.meta:
+        lines.append(f"| iterations | {d.meta['step']:,} |")
+    if "images_seen" in d.meta:
+        lines.append(f"| images seen | {d.meta['images_seen']:,} |")
+    if train:
+        lines.append(f"| optimiser | Adam lr {train.get('lr')}, betas ({train.get('beta1')}, {train.get('beta2')}), "
+                     f"batch {train.get('batch_size')}, adversarial weight {train.get('adv_weight')}, masks {train.get('masks')} |")
+    if dataset:
+        lines.append(f"| dataset | {dataset.get('count', '?')} images, {dataset.get('resolution', '?')}px |")
+    lines += ["", "## Training data", ""] + (list(data) or ["TODO: source, preprocessing, licence."])
     lines += ["", "## Limitations", "", "TODO", ""]
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from ganfill.errors import GanfillError, os_error_message
 from ganfill.files import check_out_folder
 from ganfill.images import atomic_path
 from ganfill.inpaint import CompleteConfig
-from ganfill.train import EncoderConfig, TrainConfig
+from ganfill.train import CETrainConfig, EncoderConfig, TrainConfig
 
 INPAINT_DEFAULTS = {"record_every": 50}  # the CLI keeps progress frames for its GIF
 
@@ -131,6 +131,13 @@ def _config_options(cls, *, defaults: dict | None = None):
     return decorate
 
 
+def _only_steps(overrides: dict) -> None:
+    """--resume takes the run's own options: only --steps may be given (to extend it)."""
+    extra = set(overrides) - {"steps"}
+    if extra:
+        raise GanfillError(f"--resume takes its options from the run; only --steps may be given (not {', '.join(sorted(extra))})")
+
+
 def _given(options: dict) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
@@ -145,6 +152,19 @@ def _runtime_options(f):
                         help="auto: CUDA when present, else the CPU")(f)
 
 
+def _mode_options(f):
+    """--mode and --cnn, for every command that completes images."""
+    from ganfill.runner import MODES
+
+    f = click.option("--cnn", type=click.Path(path_type=Path), default=None,
+                     help="the context encoder of --mode faithful / fast (default: the one beside the model, "
+                          "e.g. faces64-ce for faces64)")(f)
+    return click.option("--mode", type=click.Choice(["auto", *MODES]), default="auto", show_default=True,
+                        help="sharp: the latent search, one realistic completion; faithful: closest to what was "
+                             "there (search + context encoder); fast: the context encoder alone, one pass; "
+                             "auto: sharp for a GAN, fast for a context encoder")(f)
+
+
 def _runtime(device: str, precision: str):
     from ganfill import runtime
 
@@ -154,8 +174,9 @@ def _runtime(device: str, precision: str):
 @cli.command()
 @click.argument("data", required=False, type=click.Path(path_type=Path))
 @click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="run folder")
-@click.option("--arch", type=click.Choice(["dcgan", "paper"]), default="dcgan", show_default=True,
-              help="architecture preset")
+@click.option("--arch", type=click.Choice(["dcgan", "paper", "gan"]), default="dcgan", show_default=True,
+              help="architecture preset: dcgan (Radford et al.), paper (the research paper's), gan (fully connected, "
+                   "Goodfellow et al. 2014)")
 @click.option("--resolution", type=int, default=None, help="32, 64 or 128 (default: the dataset's)")
 @click.option("--z-dim", default=100, show_default=True)
 @click.option("--g-width", default=64, show_default=True)
@@ -176,9 +197,7 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, devi
     overrides = _given(overrides)
     check_out_folder(run_dir)
     if resume:
-        extra = set(overrides) - {"steps"}
-        if extra:
-            raise GanfillError(f"--resume takes its options from the run; only --steps may be given (not {', '.join(sorted(extra))})")
+        _only_steps(overrides)
         config = TrainConfig(**overrides) if overrides else None
         last = run(data, run_dir, config=config, resume=True, device=device, progress=not quiet)
     else:
@@ -211,13 +230,49 @@ def train_encoder(model, data, run_dir, resume, device, quiet, **overrides):
 
     overrides = _given(overrides)
     if resume:
-        extra = set(overrides) - {"steps"}
-        if extra:
-            raise GanfillError(f"--resume takes its options from the run; only --steps may be given (not {', '.join(sorted(extra))})")
+        _only_steps(overrides)
         last = run(None, data, run_dir, config=EncoderConfig(**overrides) if overrides else None, resume=True,
                    device=device, progress=not quiet)
     else:
         last = run(model, data, run_dir, config=EncoderConfig(**overrides), device=device, progress=not quiet)
+    click.echo(f"checkpoint: {last}")
+
+
+@cli.command("train-ce")
+@click.argument("data", required=False, type=click.Path(path_type=Path))
+@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="run folder")
+@click.option("--width", type=int, help="encoder / decoder width (default 64: 64-128-256-512)")
+@click.option("--bottleneck", type=int, help="size of the code between encoder and decoder (default 256)")
+@click.option("--adv-width", type=int, help="width of the adversarial loss's discriminator (default 32)")
+@click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_config_options(CETrainConfig)
+def train_ce(data, run_dir, width, bottleneck, adv_width, resume, device, quiet, **overrides):
+    """Train a context encoder (Pathak et al. 2016: the CNN of the paper's comparison) on DATA.
+
+    DATA: a folder made by `prepare`. One pass of the network repairs a hole; with --masks mix
+    (default) it learns every mask kind. Its checkpoints complete images by themselves
+    (`ganfill inpaint --model RUN`), and `ganfill export RUN NAME-ce` ships it beside the GAN
+    NAME, whose `--mode faithful` then uses it.
+    """
+    from ganfill.models import CEConfig
+    from ganfill.train import train_context_encoder as run
+
+    overrides = _given(overrides)
+    check_out_folder(run_dir)
+    if resume:
+        _only_steps(overrides)
+        last = run(data, run_dir, config=CETrainConfig(**overrides) if overrides else None, resume=True,
+                   device=device, progress=not quiet)
+    else:
+        if data is None:
+            raise GanfillError("missing DATA: give the dataset folder made by `ganfill prepare`")
+        from ganfill.data import open_dataset
+
+        shape = _given({"width": width, "bottleneck": bottleneck, "adv_width": adv_width})
+        model = CEConfig(resolution=open_dataset(data).resolution, **shape)
+        last = run(data, run_dir, model=model, config=CETrainConfig(**overrides), device=device, progress=not quiet)
     click.echo(f"checkpoint: {last}")
 
 
@@ -265,11 +320,12 @@ def sample(ckpt, n, seed, out, device, precision):
 @click.option("--overwrite", is_flag=True, help="redo images whose results already exist (default: skip them)")
 @click.option("--blend", type=click.Choice(list(BLENDS)), default="poisson", show_default=True,
               help="poisson: seamless (Yeh et al.); paste: G(z) pasted into the hole (the research paper's LC)")
+@_mode_options
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_runtime_options
 @_config_options(CompleteConfig, defaults=INPAINT_DEFAULTS)
-def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, max_pixels, overwrite, blend, quiet,
-            device, precision, **options):
+def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, max_pixels, overwrite, blend, mode, cnn,
+            quiet, device, precision, **options):
     """Repair images with a trained model: `ganfill inpaint CKPT INPUTS...` or
     `ganfill inpaint --model NAME INPUTS...`. CKPT / NAME: a shipped model's name (faces64, ...),
     a run folder, a checkpoint folder or a .safetensors model file.
@@ -280,6 +336,11 @@ def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, 
     (--num-steps 1500 --lr 0.01 --schedule constant is the paper's). Frames for the progress GIF are
     kept every --record-every steps (50 here). Under torchrun, each process takes its share of
     the inputs; a rerun skips images already done. One run at a time writes into --out.
+
+    --mode sharp (a GAN's default) is that search: one realistic completion. --mode faithful
+    adds the coarse structure of the model's context encoder (faces64-ce for faces64, or
+    --cnn): closest to what was there. --mode fast is the context encoder alone (one pass; the
+    default when the model given is a context encoder).
     """
     import os
 
@@ -291,13 +352,13 @@ def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, 
     check_out_folder(out_dir)
     config = CompleteConfig(**(INPAINT_DEFAULTS | _given(options)))
     runtime = _runtime(device, precision)
-    model = checkpoint.load(ckpt)
+    model, ce, mode = fill.load_for_mode(ckpt, mode, cnn=cnn)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
         import torch
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
-    counts = fill.run(model, list(inputs), out_dir, mask=mask, mask_level=mask_level, config=config, blend=blend,
+    counts = fill.run(model, list(inputs), out_dir, mode=mode, cnn=ce, mask=mask, mask_level=mask_level, config=config, blend=blend,
                       fit=fit, batch_size=batch_size, seed=seed, overwrite=overwrite, runtime=runtime, rank=rank,
                       world=world, progress=not quiet, max_pixels=max_pixels,
                       notify=lambda message: click.echo(f"ganfill: warning: {message}", err=True))
@@ -391,7 +452,11 @@ def models():
               help="comma-separated mask types (center, pattern, random80, half, grid, strokes)")
 @click.option("--methods", default="all", show_default=True,
               help="comma-separated: ganfill, ganfill-paste, ganfill-random (a random start; models with an encoder), "
-                   "telea, navier-stokes, biharmonic, mean (or all)")
+                   "ganfill-faithful, context-encoder, context-encoder-paste (with a context encoder), "
+                   "telea, navier-stokes, biharmonic, mean (or all: every one the model can run)")
+@click.option("--cnn", type=click.Path(path_type=Path), default=None,
+              help="the context encoder of the faithful and context-encoder methods (default: the one beside "
+                   "the model, e.g. faces64-ce for faces64)")
 @click.option("-n", "--num-images", default=100, show_default=True, help="held-out images (the first n in a seeded random order)")
 @click.option("--seed", default=0, show_default=True, help="seeds the image order, the masks and z")
 @click.option("--batch-size", default=64, show_default=True, help="images searched together by ganfill")
@@ -401,7 +466,7 @@ def models():
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_runtime_options
 @_config_options(CompleteConfig)
-def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, face_detector, figure_rows, quiet,
+def evaluate(ckpt, data, out_dir, masks, methods, cnn, num_images, seed, batch_size, face_detector, figure_rows, quiet,
              device, precision, **options):
     """Score ganfill against classical inpainting on held-out images DATA (a dataset or image folder).
 
@@ -427,11 +492,19 @@ def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, 
     model = checkpoint.load(ckpt)
     if split == ["all"] and model.E is None:  # without an encoder the random start is `ganfill` itself
         method_list.remove(ev.RANDOM_START)
+    cnn_path = cnn if cnn is not None else checkpoint.context_encoder_for(model.path)
+    if split == ["all"] and cnn_path is None:
+        method_list = [m for m in method_list if m not in ev.NEEDS_CNN]
+    needs_cnn = any(m in ev.NEEDS_CNN for m in method_list)
+    if needs_cnn and cnn_path is None:
+        raise GanfillError(f"{', '.join(m for m in method_list if m in ev.NEEDS_CNN)} need a context encoder and "
+                           f"{model.path.name} has none beside it: give one with --cnn, or leave those methods out")
+    ce = checkpoint.load_ce(cnn_path) if needs_cnn else None
     mask_list = [s.strip() for s in masks.split(",") if s.strip()]
     config = CompleteConfig(**given)
     # the command as it reproduces this run (every option spelled out), for the report
     words = ["ganfill", "evaluate", str(ckpt), str(data), "--out", str(out_dir), "--masks", ",".join(mask_list),
-             "--methods", methods, "-n", str(num_images), "--seed", str(seed), "--batch-size", str(batch_size),
+             "--methods", methods, *(["--cnn", str(cnn)] if cnn is not None else []), "-n", str(num_images), "--seed", str(seed), "--batch-size", str(batch_size),
              "--device", device, "--precision", precision]
     words += [] if face_detector is None else ["--face-detector" if face_detector else "--no-face-detector"]
     for name, value in given.items():
@@ -442,7 +515,7 @@ def evaluate(ckpt, data, out_dir, masks, methods, num_images, seed, batch_size, 
             words += [flag, *map(str, value if isinstance(value, tuple) else (value,))]
     _, paths = ev.run(model, data, out_dir, num_images=num_images, masks=mask_list, methods=method_list,
                       config=config, batch_size=batch_size, seed=seed, face_detector=face_detector,
-                      figure_rows=figure_rows, runtime=runtime, progress=not quiet, command=shlex.join(words))
+                      figure_rows=figure_rows, runtime=runtime, progress=not quiet, command=shlex.join(words), cnn=ce)
     click.echo(f"results: {paths['md']} (table), {paths['json']}, {paths['figure']}")
 
 

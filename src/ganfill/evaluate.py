@@ -22,9 +22,13 @@ by ganfill and by the baselines, and each completion is scored against the origi
   image up to 128x128 with any error at all reaches 100 dB, so the cap changes only exact
   matches).  Aggregates are means over images of the per-image values.
 
-* ``METHODS``: ``ganfill`` (the latent search, then Poisson blending) and ``ganfill-paste``
-  (the SAME search result G(z^) pasted into the hole: an ablation of Poisson blending that
-  costs no second search), then the ``BASELINES``: OpenCV's ``telea`` and ``navier-stokes``
+* ``METHODS``: ``ganfill`` (the latent search, then Poisson blending: the sharp mode) and
+  ``ganfill-paste`` (the SAME search result G(z^) pasted into the hole: an ablation of Poisson
+  blending that costs no second search), ``ganfill-random`` (the search from a random z, for
+  models with an encoder), ``ganfill-faithful`` (the faithful mode: the sample's detail on a
+  context encoder's coarse structure), ``context-encoder`` / ``context-encoder-paste`` (the
+  CNN alone, one pass, Poisson-blended / pasted as Pathak et al. did; these three need a
+  context encoder, ``NEEDS_CNN``), then the ``BASELINES``: OpenCV's ``telea`` and ``navier-stokes``
   (``cv2.inpaint``, radius 3), scikit-image's ``biharmonic`` and ``mean`` (the hole filled
   with the mean colour of the known pixels: the floor every method should beat).  Baselines
   never see the hole's content (it is zeroed) and every method keeps the known pixels exact.
@@ -71,13 +75,13 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from ganfill import __version__
-from ganfill.checkpoint import Loaded
+from ganfill.checkpoint import Loaded, LoadedCE
 from ganfill.data import load_image, open_dataset, to_domain
 from ganfill.errors import GanfillError
 from ganfill.images import HOLE_GREY, atomic_path, save_image, to_tensor, to_uint8
 from ganfill.inpaint import CompleteConfig
-from ganfill.prior import DCGANPrior, Prior
-from ganfill.runner import complete_images
+from ganfill.prior import DCGANPrior, OnePass, Prior
+from ganfill.runner import complete_images, faithful_images, predict_images
 from ganfill.runtime import Runtime
 from ganfill.masks import MASKS, make_mask
 
@@ -183,7 +187,10 @@ BASELINES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 GANFILL_METHODS = ("ganfill", "ganfill-paste")  # Poisson blend, paste blend (same z^ search)
 RANDOM_START = "ganfill-random"  # the same search from a random z: only for models with an encoder
-METHODS = GANFILL_METHODS + (RANDOM_START,) + tuple(BASELINES)
+FAITHFUL = "ganfill-faithful"  # the faithful mode: the search's sample on the context encoder's structure
+CNN_METHODS = ("context-encoder", "context-encoder-paste")  # the CNN alone (one pass): Poisson blend, paste (Pathak's)
+METHODS = GANFILL_METHODS + (RANDOM_START, FAITHFUL) + CNN_METHODS + tuple(BASELINES)
+NEEDS_CNN = (FAITHFUL,) + CNN_METHODS  # methods that need a context encoder (``evaluate(..., cnn=)``)
 
 # ------------------------------------------------------------------------------------ face detector
 
@@ -417,18 +424,21 @@ def make_holes(name: str, n: int, resolution: int, *, seed: int = 0) -> np.ndarr
 
 
 def complete_ganfill(prior: Prior, images: np.ndarray, holes: np.ndarray, *, config: CompleteConfig,
-                     batch_size: int = 64, seed: int = 0, on_step: Callable[[float], None] | None = None) -> dict:
-    """Complete with the latent search once, blend twice: {"ganfill": (uint8, s/img), "ganfill-paste": ...}.
+                     batch_size: int = 64, seed: int = 0, on_step: Callable[[float], None] | None = None,
+                     cnn: OnePass | None = None) -> dict:
+    """Complete with the latent search once, blend twice: {"ganfill": (uint8, s/img), "ganfill-paste": ...};
+    with a context encoder ``cnn``, the faithful mode instead: {"ganfill-faithful": ...} (Poisson).
 
-    One search per batch (``runner.complete_images``, the same seeding rule as every front end:
-    z depends on ``seed`` and each image's known content only, so results do not depend on the
-    batch size); the Poisson and paste results are blended from the same G(z^).
-    ``on_step(images)`` receives progress in images (fractions while a batch is searched).
+    One search per batch (``runner.complete_images`` / ``faithful_images``, the same seeding
+    rule as every front end: z depends on ``seed`` and each image's known content only, so
+    results do not depend on the batch size); the Poisson and paste results are blended from
+    the same G(z^).  ``on_step(images)`` receives progress in images (fractions while a batch is searched).
     """
     cfg = replace(config.resolved(prior), record_every=0)
     n = len(images)
-    out = {"ganfill": np.empty_like(images), "ganfill-paste": np.empty_like(images)}
-    seconds = {"ganfill": 0.0, "ganfill-paste": 0.0}
+    names = (("ganfill", "poisson"), ("ganfill-paste", "paste")) if cnn is None else ((FAITHFUL, "poisson"),)
+    out = {m: np.empty_like(images) for m, _ in names}
+    seconds = {m: 0.0 for m, _ in names}
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(start + batch_size, n))
         last = [0]
@@ -438,14 +448,27 @@ def complete_ganfill(prior: Prior, images: np.ndarray, holes: np.ndarray, *, con
                 on_step(k * (step - last[0]) / cfg.num_steps)
             last[0] = step
 
-        done = complete_images(prior, images[idx], ~holes[idx], config=cfg, seed=seed, blends=("poisson", "paste"),
-                               callback=callback if on_step is not None else None)
+        blends = tuple(b for _, b in names)
+        callback = callback if on_step is not None else None
+        if cnn is None:
+            done = complete_images(prior, images[idx], ~holes[idx], config=cfg, seed=seed, blends=blends, callback=callback)
+        else:
+            done = faithful_images(prior, cnn, images[idx], ~holes[idx], config=cfg, seed=seed, blends=blends,
+                                   callback=callback)
         if on_step is not None and cfg.num_steps == 0:
             on_step(len(idx))
-        for method, blend_name in (("ganfill", "poisson"), ("ganfill-paste", "paste")):
+        for method, blend_name in names:
             out[method][idx] = done.completed[blend_name]
             seconds[method] += done.search_seconds + done.blend_seconds[blend_name]
     return {m: (out[m], seconds[m] / n) for m in out}
+
+
+def complete_cnn(cnn: OnePass, images: np.ndarray, holes: np.ndarray) -> dict:
+    """The context encoder alone: {"context-encoder": (uint8, s/img) Poisson-blended, "context-encoder-paste": ...}."""
+    done = predict_images(cnn, images, ~holes, blends=("poisson", "paste"))
+    n = len(images)
+    return {m: (done.completed[b], (done.search_seconds + done.blend_seconds[b]) / n)
+            for m, b in zip(CNN_METHODS, ("poisson", "paste"))}
 
 
 def complete_baseline(method: str, images: np.ndarray, holes: np.ndarray) -> tuple[np.ndarray, float]:
@@ -485,6 +508,7 @@ def evaluate(
     repeats: int = 5,
     runtime: Runtime = Runtime(),
     progress: bool = False,
+    cnn: LoadedCE | None = None,
 ) -> Evaluation:
     """Complete ``images`` (uint8 (N, R, R, 3), the model's resolution) under every mask with every method and score them.
 
@@ -492,7 +516,8 @@ def evaluate(
     least ``face_threshold`` of the originals (the data looks like frontal faces).
     folds, repeats: of ``detectability``.  The masks are seeded by ``seed`` and the mask name,
     ganfill's z by ``seed`` and each image's known content (``runner``'s rule).  runtime: device
-    and precision of the latent search.
+    and precision of the latent search.  cnn: the context encoder of ``NEEDS_CNN``'s methods
+    (``checkpoint.load_ce``).
     """
     from tqdm import tqdm
 
@@ -507,7 +532,13 @@ def evaluate(
     names = list(names) if names is not None else [f"#{i}" for i in range(n)]
 
     ev = Evaluation(images=images, names=names, holes={}, completed={}, seconds={})
-    prior = DCGANPrior.from_loaded(model, runtime) if any(m in GANFILL_METHODS + (RANDOM_START,) for m in methods) else None
+    if cnn is None and any(m in NEEDS_CNN for m in methods):
+        raise GanfillError(f"{', '.join(m for m in methods if m in NEEDS_CNN)} need a context encoder: give it "
+                           "(--cnn), or leave those methods out")
+    if cnn is not None and cnn.config.resolution != r:
+        raise GanfillError(f"the context encoder is {cnn.config.resolution}px but the model is {r}px")
+    onepass = OnePass.from_loaded(cnn, runtime) if cnn is not None and any(m in NEEDS_CNN for m in methods) else None
+    prior = DCGANPrior.from_loaded(model, runtime) if any(m in GANFILL_METHODS + (RANDOM_START, FAITHFUL) for m in methods) else None
     ev.config = config.resolved(prior) if prior is not None else None
     if RANDOM_START in methods and not prior.has_encoder:
         raise GanfillError(f"{RANDOM_START} is the search from a random z, which is what `ganfill` does for a model "
@@ -529,6 +560,17 @@ def evaluate(
                 done = complete_ganfill(prior, images, holes, config=replace(config, init="prior"), batch_size=batch_size,
                                         seed=seed, on_step=lambda k: bar.update(k))
                 ev.completed[RANDOM_START, mask], ev.seconds[RANDOM_START, mask] = done["ganfill"]
+            if FAITHFUL in methods:
+                bar.set_postfix_str(f"{mask}: faithful")
+                done = complete_ganfill(prior, images, holes, config=config, batch_size=batch_size, seed=seed,
+                                        on_step=lambda k: bar.update(k), cnn=onepass)
+                ev.completed[FAITHFUL, mask], ev.seconds[FAITHFUL, mask] = done[FAITHFUL]
+            if any(m in CNN_METHODS for m in methods):
+                bar.set_postfix_str(f"{mask}: context encoder")
+                done = complete_cnn(onepass, images, holes)
+                for m in (m for m in CNN_METHODS if m in methods):
+                    ev.completed[m, mask], ev.seconds[m, mask] = done[m]
+                    bar.update(n)
             for m in (m for m in methods if m in BASELINES):
                 bar.set_postfix_str(f"{mask}: {m}")
                 ev.completed[m, mask], ev.seconds[m, mask] = complete_baseline(m, images, holes)
@@ -731,7 +773,7 @@ def run(model: Loaded, data: str | Path, out_dir: str | Path, *, num_images: int
         masks: tuple[str, ...] | list[str] = PAPER_MASKS, methods: tuple[str, ...] | list[str] = METHODS,
         config: CompleteConfig = CompleteConfig(), batch_size: int = 64, seed: int = 0,
         face_detector: bool | None = None, figure_rows: int = 4, runtime: Runtime = Runtime(), progress: bool = True,
-        command: str | None = None) -> tuple[Evaluation, dict[str, Path]]:
+        command: str | None = None, cnn: LoadedCE | None = None) -> tuple[Evaluation, dict[str, Path]]:
     """`ganfill evaluate`: load the held-out images, evaluate, write the run folder."""
     import cv2
     import skimage
@@ -744,11 +786,12 @@ def run(model: Loaded, data: str | Path, out_dir: str | Path, *, num_images: int
                "complete": {k: v for k, v in asdict(config).items() if k != "record_every"},
                "runtime": runtime.to_dict(),
                "model": model.config.to_dict(), "domain": model.domain.to_dict(),
+               "context_encoder": str(cnn.path) if cnn is not None else None,
                "versions": {"ganfill": __version__, "torch": torch.__version__, "scikit-image": skimage.__version__,
                             "opencv": cv2.__version__, "numpy": np.__version__},
                "command": command}
     ev = evaluate(model, images, names=names, masks=masks, methods=methods, config=config, batch_size=batch_size,
-                  seed=seed, face_detector=face_detector, runtime=runtime, progress=progress)
+                  seed=seed, face_detector=face_detector, runtime=runtime, progress=progress, cnn=cnn)
     if ev.config is not None:
         options["complete"] = {k: v for k, v in asdict(ev.config).items() if k != "record_every"}
     return ev, write_report(ev, out_dir, options=options, figure_rows=figure_rows)

@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ganfill import __version__
+from ganfill import __version__, checkpoint
 from ganfill.blend import BLENDS, blend
-from ganfill.checkpoint import Loaded
+from ganfill.checkpoint import Loaded, LoadedCE
 from ganfill.checks import integer
 from ganfill.data import IMAGE_SUFFIXES, MAX_PIXELS, load_image, open_image, to_domain
 from ganfill.errors import GanfillError
@@ -44,9 +44,9 @@ from ganfill.files import FolderLock, output_name, remove_stale_temps
 from ganfill.images import HOLE_GREY, atomic_path, save_image, to_tensor, to_uint8, write_json
 from ganfill.inpaint import CompleteConfig
 from ganfill.masks import MASKS, from_image, make_mask
-from ganfill.prior import DCGANPrior, Prior
+from ganfill.prior import DCGANPrior, OnePass, Prior
 from ganfill.runtime import Runtime
-from ganfill.runner import complete_images
+from ganfill.runner import MODES, complete_images, faithful_images, predict_images
 
 RECORD = "record.json"
 
@@ -303,19 +303,26 @@ def write_unchanged(out: Path, item: Item, *, mask_spec: str) -> None:
                 "unchanged": True}, out / RECORD)
 
 
-def complete_items(prior: Prior, items: list[Item], *, config: CompleteConfig, seed: int, blend: str = "poisson",
-                   callback=None):
-    """Search and blend a batch of items (each with a hole) through ``runner.complete_images``;
-    returns the Completion and, per item, the final uint8 image (``compose``)."""
-    done = complete_images(prior, np.stack([it.x for it in items]), np.stack([it.mask for it in items]), config=config,
-                           seed=seed, blends=(blend,), callback=callback)
+def complete_items(prior: Prior | None, items: list[Item], *, config: CompleteConfig, seed: int, blend: str = "poisson",
+                   callback=None, mode: str = "sharp", cnn: OnePass | None = None):
+    """Complete a batch of items (each with a hole) in ``mode`` (``runner.MODES``: the latent
+    search of ``prior``, the context encoder ``cnn``, or both) through the runner; returns the
+    Completion and, per item, the final uint8 image (``compose``)."""
+    images, known = np.stack([it.x for it in items]), np.stack([it.mask for it in items])
+    if mode == "fast":
+        done = predict_images(cnn, images, known, blends=(blend,))
+    elif mode == "faithful":
+        done = faithful_images(prior, cnn, images, known, config=config, seed=seed, blends=(blend,), callback=callback)
+    else:
+        done = complete_images(prior, images, known, config=config, seed=seed, blends=(blend,), callback=callback)
     finals = [compose(it, done.completed[blend][i], done.fake[i], method=blend) for i, it in enumerate(items)]
     return done, finals
 
 
-def run_batch(model: Loaded, prior: Prior, items: list[Item], *, config: CompleteConfig, seed: int, out_dir: Path,
-              blend: str = "poisson", progress=None, mask_spec: str = "") -> None:
-    """Complete one batch of items and write their outputs (items must all have a hole)."""
+def run_batch(model: Loaded | LoadedCE, prior: Prior | None, items: list[Item], *, config: CompleteConfig, seed: int,
+              out_dir: Path, blend: str = "poisson", progress=None, mask_spec: str = "", mode: str = "sharp",
+              cnn: OnePass | None = None, cnn_path: Path | None = None) -> None:
+    """Complete one batch of items in ``mode`` and write their outputs (items must all have a hole)."""
     last = [0]
 
     def callback(step, fake, losses):
@@ -324,11 +331,12 @@ def run_batch(model: Loaded, prior: Prior, items: list[Item], *, config: Complet
             progress.set_postfix_str(f"loss {losses.mean().item():.1f}", refresh=False)
         last[0] = step
 
-    done, finals = complete_items(prior, items, config=config, seed=seed, blend=blend, callback=callback)
+    done, finals = complete_items(prior, items, config=config, seed=seed, blend=blend, callback=callback, mode=mode, cnn=cnn)
     result = done.result
+    steps = config.num_steps if result is not None else 1
     if progress is not None:
-        progress.update((config.num_steps - last[0]) * len(items))
-    frames = [(step, to_uint8(f)) for step, f in result.frames]
+        progress.update((steps - last[0]) * len(items))
+    frames = [(step, to_uint8(f)) for step, f in result.frames] if result is not None else []
     for i, item in enumerate(items):
         record = {
             "ganfill_version": __version__,
@@ -336,33 +344,70 @@ def run_batch(model: Loaded, prior: Prior, items: list[Item], *, config: Complet
             "checkpoint": str(model.path),
             "model": model.config.to_dict(),
             "domain": model.domain.to_dict(),
-            "runtime": prior.runtime.to_dict(),
+            "method": mode,
+            "context_encoder": str(cnn_path) if cnn_path is not None else None,
+            "runtime": (prior or cnn).runtime.to_dict(),
             "mode": "fit" if item.box is not None else "domain",
             "box": item.box,
             "mask": mask_spec,
             "hole_fraction": float(item.hole.mean()),
             "seed": seed,
-            "config": asdict(config),
             "blend": blend,
-            "steps_run": result.steps_run,
-            "restart_kept": int(result.restart[i]),
-            "init": result.init,
             "seconds_per_batch": round(done.search_seconds + done.blend_seconds[blend], 3),
             "batch_size": len(items),
-            "loss": result.losses[:, i].tolist(),
-            "contextual": result.contextual[:, i].tolist(),
-            "perceptual": result.perceptual[:, i].tolist(),
         }
+        if result is not None:
+            record |= {
+                "config": asdict(config),
+                "steps_run": result.steps_run,
+                "restart_kept": int(result.restart[i]),
+                "init": result.init,
+                "loss": result.losses[:, i].tolist(),
+                "contextual": result.contextual[:, i].tolist(),
+                "perceptual": result.perceptual[:, i].tolist(),
+            }
         write_outputs(out_dir / item.name, item, finals[i], done.fake[i], [(s, f[i]) for s, f in frames], record)
 
 
-def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLike, *, mask: str = "center",
+def load_for_mode(spec: str | os.PathLike, mode: str, *, cnn: str | os.PathLike | None = None) -> tuple[Loaded | None, LoadedCE | None, str]:
+    """What a completion mode (``runner.MODES``, or ``auto``) needs: (GAN, context encoder, mode).
+
+    ``spec`` names the model (``checkpoint.resolve``); a context encoder there means the ``fast`` mode (``auto``
+    picks it).  ``sharp`` needs the GAN, ``fast`` a context encoder, ``faithful`` both: the
+    context encoder is ``cnn`` when given, else the one beside the GAN (``checkpoint.context_encoder_for``).
+    ``auto`` is ``sharp`` for a GAN.
+    """
+    if mode != "auto" and mode not in MODES:
+        raise GanfillError(f"unknown mode {mode!r}: choose one of auto, {', '.join(MODES)}")
+    if checkpoint.kind(spec) == checkpoint.CE_KIND:
+        if mode not in ("auto", "fast"):
+            raise GanfillError(f"{spec} is a context encoder, which only completes in the fast mode: "
+                               f"give the GAN it goes with for --mode {mode}")
+        return None, checkpoint.load_ce(spec), "fast"
+    mode = "sharp" if mode == "auto" else mode
+    gan = checkpoint.load(spec)
+    if mode == "sharp":
+        return gan, None, mode
+    companion = cnn if cnn is not None else checkpoint.context_encoder_for(gan.path)
+    if companion is None:
+        raise GanfillError(f"--mode {mode} needs a context encoder and {gan.path.name} has none beside it: "
+                           "train one with `ganfill train-ce` and give it with --cnn, or use --mode sharp")
+    ce = checkpoint.load_ce(companion)
+    if ce.config.resolution != gan.config.resolution:
+        raise GanfillError(f"the context encoder {ce.path.name} is {ce.config.resolution}px but the GAN is "
+                           f"{gan.config.resolution}px: give the pair trained on the same images")
+    return (gan if mode == "faithful" else None), ce, mode
+
+
+def run(model: Loaded | LoadedCE | None, inputs: list[str | os.PathLike], out_dir: str | os.PathLike, *, mask: str = "center",
         mask_level: int = 0, mask_options: dict | None = None, config: CompleteConfig = CompleteConfig(),
         blend: str = "poisson", fit: bool = False, batch_size: int = 64, seed: int = 0, overwrite: bool = False,
         runtime: Runtime = Runtime(), rank: int = 0, world: int = 1, progress: bool = True, notify=print,
-        max_pixels: int | None = MAX_PIXELS) -> dict:
+        max_pixels: int | None = MAX_PIXELS, mode: str = "sharp", cnn: LoadedCE | None = None) -> dict:
     """Complete every input (this process's shard: inputs[rank::world]); skip those already done.
 
+    model: the GAN (None in the fast mode); cnn: the context encoder of the fast and faithful
+    modes (``checkpoint.load_for_mode`` loads what a mode needs); mode: ``runner.MODES``.
     blend: ``poisson`` or ``paste``; runtime: device and precision of the search (``runtime.resolve``).
 
     `notify(message)` receives warnings (a mask with no hole, a mask that hides everything).
@@ -379,6 +424,11 @@ def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLi
         raise GanfillError(f"unknown blend {blend!r}: choose one of {', '.join(BLENDS)}")
     if max_pixels is not None:
         integer(max_pixels, "--max-pixels", lo=1)
+    if mode not in MODES:
+        raise GanfillError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+    if (mode != "fast" and model is None) or (mode != "sharp" and cnn is None):
+        raise GanfillError(f"the {mode} mode needs " + {"sharp": "a GAN", "fast": "a context encoder",
+                                                        "faithful": "a GAN and a context encoder"}[mode])
     out_dir = Path(out_dir)
     files = list_images(inputs, exclude=out_dir)
     masks = MaskSource(mask, level=mask_level, options=mask_options, max_pixels=max_pixels)
@@ -386,10 +436,14 @@ def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLi
     mine = files[rank::world]
     todo = [f for f in mine if overwrite or not (out_dir / output_name(f.stem) / RECORD).is_file()]
     unchanged = 0
-    prior = DCGANPrior.from_loaded(model, runtime)  # inference copies, built once
-    config = config.resolved(prior)  # the number of steps and the start this model gets
+    prior = DCGANPrior.from_loaded(model, runtime) if mode != "fast" else None  # inference copies, built once
+    onepass = OnePass.from_loaded(cnn, runtime) if mode != "sharp" else None
+    if prior is not None:
+        config = config.resolved(prior)  # the number of steps and the start this model gets
+    model = model if model is not None else cnn  # whose square the inputs are brought into
+    per_image = config.num_steps if prior is not None else 1
     lock = FolderLock(out_dir, shared=world > 1)  # before the progress bar: a refusal is one line
-    bar = tqdm(total=len(todo) * config.num_steps, unit="img-it", unit_scale=True, disable=not progress,
+    bar = tqdm(total=len(todo) * per_image, unit="img-it", unit_scale=True, disable=not progress,
                desc=f"inpaint{f' [{rank}/{world}]' if world > 1 else ''}", dynamic_ncols=True)
     with lock, bar:
         remove_stale_temps(*(out_dir / output_name(f.stem) / sub for f in mine for sub in ("", "frames")))
@@ -399,7 +453,7 @@ def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLi
                 if not item.hole.any():
                     notify(f"the mask for {item.path.name} has no hole: nothing to fill, the input is returned unchanged")
                     write_unchanged(out_dir / item.name, item, mask_spec=mask)
-                    bar.update(config.num_steps)
+                    bar.update(per_image)
                 elif item.mask is not None and not item.mask.any():
                     notify(f"the mask for {item.path.name} hides every pixel the model sees: "
                            "the result is pure generation from the prior, not a repair")
@@ -407,5 +461,5 @@ def run(model: Loaded, inputs: list[str | os.PathLike], out_dir: str | os.PathLi
             unchanged += len(todo[start : start + batch_size]) - len(items)
             if items:
                 run_batch(model, prior, items, config=config, seed=seed, out_dir=out_dir, blend=blend, progress=bar,
-                          mask_spec=mask)
+                          mask_spec=mask, mode=mode, cnn=onepass, cnn_path=cnn.path if cnn is not None else None)
     return {"done": len(todo) - unchanged, "unchanged": unchanged, "skipped": len(mine) - len(todo), "total": len(mine)}

@@ -71,17 +71,18 @@ def center(n: int, size, *, scale: float = 0.25, generator: torch.Generator | No
     return m
 
 
-def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N, 1, H, W) with reflect padding (wraps nothing)."""
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur (radius 3 sigma) of every channel of (N, C, H, W), reflect padding
+    (wraps nothing); the same shape out."""
     radius = max(1, int(math.ceil(3 * sigma)))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = k / k.sum()
-    h, w = x.shape[-2:]
+    c, (h, w) = x.shape[1], x.shape[-2:]
     # reflect padding needs pad < dim: fall back to replicate on tiny images
     mode = "reflect" if radius < min(h, w) else "replicate"
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode=mode), k.view(1, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode=mode), k.view(1, 1, -1, 1))
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode=mode), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode=mode), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
     return x
 
 
@@ -106,7 +107,7 @@ def random_pattern(
     if blob <= 0:
         raise GanfillError(f"pattern blob size must be positive, got {blob}")
     noise = torch.randn(n, 1, h, w, generator=generator)
-    smooth = _gaussian_blur(noise, blob * min(h, w)).flatten(1)  # (N, H*W)
+    smooth = gaussian_blur(noise, blob * min(h, w)).flatten(1)  # (N, H*W)
     k = int(round(fraction * h * w))  # number of missing pixels per mask
     m = torch.ones(n, h * w)
     if k > 0:

@@ -338,3 +338,36 @@ class DCGANPrior:
         if self._E is None:
             return None
         return self._E(self._layout(images), self._layout(masks)).float()  # (N, z_dim)
+
+
+class OnePass:
+    """A context encoder (``models.ContextEncoder``) for inference: the CNN that predicts the
+    whole image from the known pixels in one pass, no search.
+
+    The network is an inference copy (``inference_copy``: frozen, batch norm folded, weights in
+    the runtime's dtype); ``predict`` takes and returns float32.
+    """
+
+    def __init__(self, CE: nn.Module, *, domain: Domain = Domain(), runtime: Runtime = Runtime()):
+        cfg = CE.config
+        self.resolution, self.channels = int(cfg.resolution), int(cfg.channels)
+        self.config, self.domain, self.runtime = cfg, domain, runtime
+        self._CE = inference_copy(CE, runtime)
+
+    @classmethod
+    def from_loaded(cls, loaded, runtime: Runtime = Runtime()) -> "OnePass":
+        """From what ``checkpoint.load_ce`` returns."""
+        return cls(loaded.CE, domain=loaded.domain, runtime=runtime)
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, masks: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+        """images (N, C, R, R) in [-1, 1] (hole content ignored), masks (N, 1, R, R), 1 = known ->
+        the predicted images (N, C, R, R) float32 on the runtime's device."""
+        out = []
+        for xb, mb in zip(images.split(batch_size), masks.split(batch_size)):
+            xb = xb.to(device=self.runtime.device, dtype=self.runtime.dtype)
+            mb = mb.to(device=self.runtime.device, dtype=self.runtime.dtype)
+            if self.runtime.device.type == "cpu":
+                xb, mb = (t.contiguous(memory_format=torch.channels_last) for t in (xb, mb))
+            out.append(self._CE(xb, mb).float())
+        return torch.cat(out)

@@ -41,7 +41,7 @@ from ganfill.errors import GanfillError
 from ganfill.files import remove_stale_temps
 from ganfill.images import atomic_path, grid, save_image, to_uint8, write_json
 from ganfill.masks import training_masks
-from ganfill.models import Encoder, Generator, ModelConfig, build, ema_copy, ema_update
+from ganfill.models import CEConfig, Discriminator, Encoder, Generator, ModelConfig, build, ema_copy, ema_update
 from ganfill.prior import DCGANPrior, inference_copy
 from ganfill.runtime import PRECISIONS, Runtime, resolve_device, resolve_precision
 
@@ -234,6 +234,56 @@ def fixed_z(model: ModelConfig, n: int, seed: int) -> torch.Tensor:
     return torch.randn(n, model.z_dim, generator=_seeded(seed, 2))
 
 
+def real_images(images: torch.Tensor, idx: torch.Tensor, *, flip: bool, rng: torch.Generator) -> torch.Tensor:
+    """uint8 (N, R, R, 3) rows ``idx`` -> float (B, 3, R, R) in [-1, 1], each flipped left-right
+    with probability 1/2 (drawn from ``rng``) when ``flip``."""
+    x = images[idx.to(images.device)].permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)  # (B, 3, R, R)
+    if flip:
+        flips = (torch.rand(len(x), generator=rng) < 0.5).to(images.device)[:, None, None, None]
+        x = torch.where(flips, x.flip(3), x)
+    return x
+
+
+def save_triplets(shown: torch.Tensor, masks: torch.Tensor, result: torch.Tensor, path: Path) -> None:
+    """A sample grid of fixed images: per image masked input | ``result`` | original, 4 per row."""
+    masked = torch.where(masks > 0.5, shown, torch.zeros(()))
+    save_image(grid(to_uint8(torch.stack([masked, result.clamp(-1, 1), shown], 1).flatten(0, 1)), nrow=12), path)
+
+
+def log_iteration(log, bar, row: dict, postfix: str, *, config: RunOptions, checkpoint_now) -> None:
+    """One iteration's bookkeeping in the amortised-model loops: the log row, the progress bar,
+    and a checkpoint when one is due (after flushing the log, so the two agree)."""
+    log.write(json.dumps(row) + "\n")
+    bar.set_postfix_str(postfix, refresh=False)
+    bar.update(1)
+    step = row["step"]
+    if step % config.checkpoint_every == 0 or step == config.steps:
+        log.flush()
+        checkpoint_now(step)
+
+
+def open_run(run_dir: Path, record: dict, *, start: int) -> None:
+    """Make the run folder ready to (re)start at iteration ``start``: temp files of a run killed
+    mid-write removed, options.json written, log rows after ``start`` (and a torn line) dropped."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(run_dir, run_dir / "checkpoints", run_dir / "samples")
+    write_json(record, run_dir / "options.json", indent=2)
+    _truncate_log(run_dir / "log.jsonl", start)
+
+
+def resume_point(run_dir: Path, *, what: str, read) -> tuple:
+    """``read(options)`` of RUN/options.json and the latest finished checkpoint, or a one-line error."""
+    try:
+        saved = read(json.loads((run_dir / "options.json").read_text()))
+    except (OSError, KeyError, TypeError, json.JSONDecodeError, GanfillError):
+        raise GanfillError(f"{run_dir} is not {what} run folder (no usable options.json): "
+                           "start a new run without --resume") from None
+    ckpt = checkpoint.latest_training_checkpoint(run_dir)
+    if ckpt is None:
+        raise GanfillError(f"{run_dir} has no finished checkpoint to resume from: start it again without --resume")
+    return saved, ckpt
+
+
 # ---- run folder --------------------------------------------------------------------------
 
 
@@ -391,11 +441,7 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
         _truncate_log(log_path, start)
 
     def real_batch(b: int, rng: torch.Generator) -> torch.Tensor:
-        x = images[batches.indices(b).to(dev)].permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)  # (B, 3, R, R)
-        if config.flip:
-            flip = (torch.rand(len(x), generator=rng) < 0.5).to(dev)[:, None, None, None]
-            x = torch.where(flip, x.flip(3), x)
-        return x.contiguous(memory_format=fmt)
+        return real_images(images, batches.indices(b), flip=config.flip, rng=rng).contiguous(memory_format=fmt)
 
     def checkpoint_now(step: int) -> None:
         if rank != 0:
@@ -546,17 +592,9 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
     """
     run_dir = Path(run_dir)
     if resume:
-        try:
-            opts = json.loads((run_dir / "options.json").read_text())
-            saved = EncoderConfig(**opts["encoder"])
-            model, data = opts["model"], data or opts["data"]
-        except (OSError, KeyError, TypeError, json.JSONDecodeError):
-            raise GanfillError(f"{run_dir} is not an encoder run folder (no readable options.json): "
-                               "start a new run without --resume") from None
+        (saved, model, data), ckpt = resume_point(run_dir, what="an encoder", read=lambda o: (
+            EncoderConfig(**o["encoder"]), o["model"], data or o["data"]))
         config = replace(saved, steps=max(saved.steps, config.steps if config else 0))
-        ckpt = checkpoint.latest_training_checkpoint(run_dir)
-        if ckpt is None:
-            raise GanfillError(f"{run_dir} has no finished checkpoint to resume from: start it again without --resume")
     else:
         config, ckpt = config or EncoderConfig(), None
         if model is None or data is None:
@@ -591,10 +629,7 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
               "base": checkpoint.generator_record(base),  # how G was trained, for `ganfill export`
               "model_config": base.config.to_dict(), "device": str(dev), "precision": str(dtype).removeprefix("torch."),
               "domain": base.domain.to_dict()}
-    run_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(run_dir, run_dir / "checkpoints", run_dir / "samples")  # from a run killed mid-write
-    write_json(record, run_dir / "options.json", indent=2)
-    _truncate_log(log_path, start)
+    open_run(run_dir, record, start=start)
     amp = torch.autocast(dev.type, dtype, enabled=dtype != torch.float32)
 
     def checkpoint_now(step: int) -> None:
@@ -602,9 +637,7 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
         with torch.no_grad(), amp:
             rec = prior.decode(E(shown.contiguous(memory_format=fmt), shown_masks).float())
         E.train()
-        masked = torch.where(shown_masks > 0.5, shown, torch.zeros(()))
-        save_image(grid(to_uint8(torch.stack([masked, rec, shown], 1).flatten(0, 1)), nrow=12),
-                   run_dir / "samples" / f"step-{step:08d}.png")  # per image: masked | G(E(x)) | original
+        save_triplets(shown, shown_masks, rec, run_dir / "samples" / f"step-{step:08d}.png")  # masked | G(E(x)) | original
         checkpoint.save_training(run_dir, step=step, G=None, G_ema=base.G, D=base.D, opt_G=None, opt_D=None,
                                  E=E, opt_E=opt, record=record, keep=config.keep)
         plot_losses(log_path, run_dir / "loss.png", curves=ENCODER_CURVES)
@@ -618,10 +651,7 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
             E.train()
             for step in range(start + 1, config.steps + 1):
                 rng = _seeded(config.seed, 4, step)
-                real = images[batches.indices(step - 1).to(dev)][:n_real].permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-                if config.flip:
-                    flip = (torch.rand(len(real), generator=rng) < 0.5).to(dev)[:, None, None, None]
-                    real = torch.where(flip, real.flip(3), real)
+                real = real_images(images, batches.indices(step - 1)[:n_real], flip=config.flip, rng=rng)
                 z = torch.randn(config.batch_size - n_real, base.config.z_dim, generator=rng).clamp_(-3, 3).to(dev)
                 with torch.no_grad():
                     fake = prior.decode(z)  # (B - n_real, C, R, R), z known
@@ -639,12 +669,159 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
                 opt.step()
                 row = {"step": step, "loss": loss.item(), "latent": latent.item(), "pixel": pixel.item(),
                        "images": config.batch_size * step, "seconds": round(time.perf_counter() - t0, 4)}
-                log.write(json.dumps(row) + "\n")
-                bar.set_postfix_str(f"latent {row['latent']:.3f}  pixel {row['pixel']:.3f}", refresh=False)
-                bar.update(1)
-                if step % config.checkpoint_every == 0 or step == config.steps:
-                    log.flush()
-                    checkpoint_now(step)
+                log_iteration(log, bar, row, f"latent {row['latent']:.3f}  pixel {row['pixel']:.3f}", config=config,
+                              checkpoint_now=checkpoint_now)
+        finally:
+            bar.close()
+    return run_dir / "checkpoints" / f"step-{step:08d}"
+
+
+# ---- the context encoder (the CNN of the paper's comparison) ------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CETrainConfig(RunOptions):
+    """Training options of a ``models.ContextEncoder`` (and ``RunOptions``'): Pathak et al. 2016.
+
+    Every iteration takes ``batch_size`` real images with holes (``masks``: ``mix``, the
+    default, draws each from ``masks.training_masks``: every test mask kind and random boxes,
+    so one model repairs any hole; or one mask kind of ``masks.MASKS`` for a specialist).
+    The loss is ``(1 - adv_weight) * L_rec + adv_weight * L_adv``: L_rec the mean squared
+    error over the hole's pixels, L_adv the non-saturating GAN loss of a dcgan discriminator
+    that sees the completed image (the prediction pasted into the known pixels) against real
+    images; Pathak et al. weigh them 0.999 and 0.001 and train with Adam 2e-4, beta1 0.5.
+    """
+
+    steps: int = 8000
+    checkpoint_every: int = 1000
+    adv_weight: float = 0.001
+    masks: str = "mix"
+
+    def __post_init__(self):
+        from ganfill.masks import MASKS
+
+        self.check(fractions=("adv_weight",))
+        if self.masks != "mix" and self.masks not in MASKS:
+            raise GanfillError(f"unknown --masks {self.masks!r}: choose mix or one of {', '.join(MASKS)}")
+
+
+CE_CURVES = (("rec", "tab:red", "hole MSE"), ("loss_d", "tab:blue", "discriminator"))
+
+
+def ce_loss(pred: torch.Tensor, x: torch.Tensor, m: torch.Tensor, adv_logits: torch.Tensor, *,
+            adv_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(total, rec, adv): rec = mean squared error over the hole's pixels and channels of the batch,
+    adv = ``g_loss`` of D's logits for the completed images."""
+    hole = 1.0 - m  # (N, 1, R, R)
+    rec = (hole * (pred.float() - x).square()).sum() / (hole.sum() * x.shape[1]).clamp_min(1.0)
+    adv = g_loss(adv_logits)
+    return (1.0 - adv_weight) * rec + adv_weight * adv, rec, adv
+
+
+def train_context_encoder(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: CEConfig | None = None,
+                          config: CETrainConfig | None = None, resume: bool = False, device: str = "auto",
+                          progress: bool = True) -> Path:
+    """Train (or resume) a context encoder on ``data`` (a dataset made by ``prepare``); returns the last checkpoint.
+
+    The run folder is like ``train``'s: options.json, log.jsonl, loss.png, samples/ (fixed
+    training images with fixed holes: masked input | completed | original) and checkpoints/
+    whose model.safetensors is a complete context encoder (``ganfill export RUN NAME`` ships it).
+    ``resume`` takes everything from RUN/options.json; only ``steps`` may be raised.
+    """
+    from ganfill.masks import make_mask
+    from ganfill.models import ContextEncoder
+
+    run_dir = Path(run_dir)
+    if resume:
+        (saved, model, data), ckpt = resume_point(run_dir, what="a context-encoder", read=lambda o: (
+            CETrainConfig(**o["train"]), CEConfig.from_dict(o["model"]), data or o["data"]))
+        config = replace(saved, steps=max(saved.steps, config.steps if config else 0))
+    else:
+        config, ckpt = config or CETrainConfig(), None
+        if data is None:
+            raise GanfillError("give the DATA folder made by `ganfill prepare`")
+        if checkpoint.latest_training_checkpoint(run_dir) is not None:
+            raise GanfillError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out")
+    dataset = open_dataset(data)
+    model = model or CEConfig(resolution=dataset.resolution)
+    r = model.resolution
+    if dataset.resolution != r:
+        raise GanfillError(f"the dataset is {dataset.resolution}x{dataset.resolution} but the model is {r}x{r}: prepare the data at {r}")
+    dev = resolve_device(device)
+    dtype = resolve_precision(config.precision, dev)
+    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+    torch.manual_seed(config.seed)
+    CE = ContextEncoder(model).to(dev, memory_format=fmt)
+    D = Discriminator(model.discriminator()).to(dev, memory_format=fmt)
+    opt_CE = torch.optim.Adam(CE.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
+    opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
+    start = 0
+    if ckpt is not None:
+        start = checkpoint.load_ce_training(ckpt, CE=CE, D=D, opt_CE=opt_CE, opt_D=opt_D)["step"]
+
+    images = torch.from_numpy(dataset.all()).to(dev)  # (N, R, R, 3) uint8
+    batches = Batches(len(images), batch_size=config.batch_size, seed=config.seed, rank=0, world=1)
+
+    def holes(n: int, rng: torch.Generator) -> torch.Tensor:  # (n, 1, R, R), 1 = known
+        if config.masks == "mix":
+            return training_masks(n, r, generator=rng).to(dev)
+        return make_mask(config.masks, n, r, generator=rng).to(dev)
+
+    shown = images[torch.randperm(len(images), generator=_seeded(config.seed, 5))[:16].to(dev)]
+    shown = shown.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (16, 3, R, R), fixed
+    shown_masks = holes(16, _seeded(config.seed, 6))
+    log_path = run_dir / "log.jsonl"
+    manifest = dataset.manifest
+    record = {"data": str(Path(data).resolve()), "model": model.to_dict(), "train": asdict(config), "device": str(dev),
+              "precision": str(dtype).removeprefix("torch."), "domain": checkpoint.domain_of(manifest).to_dict(),
+              "dataset": {k: v for k, v in manifest.items() if k not in ("shards", "sources", "fonts", "skipped")}}
+    open_run(run_dir, record, start=start)
+    amp = torch.autocast(dev.type, dtype, enabled=dtype != torch.float32)
+
+    def checkpoint_now(step: int) -> None:
+        CE.eval()
+        with torch.no_grad(), amp:
+            pred = CE(shown.contiguous(memory_format=fmt), shown_masks).float()
+        CE.train()
+        completed = torch.where(shown_masks > 0.5, shown, pred)
+        save_triplets(shown, shown_masks, completed, run_dir / "samples" / f"step-{step:08d}.png")  # masked | completed | original
+        checkpoint.save_ce_training(run_dir, step=step, CE=CE, D=D, opt_CE=opt_CE, opt_D=opt_D, record=record,
+                                    keep=config.keep)
+        plot_losses(log_path, run_dir / "loss.png", curves=CE_CURVES)
+
+    if start == 0:
+        checkpoint_now(0)
+    bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
+    t0, step = time.perf_counter(), start
+    with open(log_path, "a") as log:
+        try:
+            CE.train(), D.train()
+            for step in range(start + 1, config.steps + 1):
+                rng = _seeded(config.seed, 7, step)
+                x = real_images(images, batches.indices(step - 1), flip=config.flip, rng=rng)
+                x = x.contiguous(memory_format=fmt)  # (B, C, R, R)
+                m = holes(len(x), rng)  # (B, 1, R, R)
+                with amp:
+                    pred = CE(x, m)  # (B, C, R, R)
+                    completed = (m * x + (1 - m) * pred).contiguous(memory_format=fmt)
+                    loss_d = d_loss(D(x), D(completed.detach()))
+                opt_D.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_D.step()
+                D.requires_grad_(False)
+                with amp:
+                    adv_logits = D(completed)
+                loss, rec, adv = ce_loss(pred, x, m, adv_logits, adv_weight=config.adv_weight)
+                opt_CE.zero_grad(set_to_none=True)
+                loss.backward()
+                opt_CE.step()
+                D.requires_grad_(True)
+                if not (torch.isfinite(loss) and torch.isfinite(loss_d)):
+                    raise GanfillError(f"losses became non-finite at iteration {step}: lower --lr or use --precision fp32")
+                row = {"step": step, "loss": loss.item(), "rec": rec.item(), "adv": adv.item(), "loss_d": loss_d.item(),
+                       "images": config.batch_size * step, "seconds": round(time.perf_counter() - t0, 4)}
+                log_iteration(log, bar, row, f"hole MSE {row['rec']:.4f}  D {row['loss_d']:.3f}", config=config,
+                              checkpoint_now=checkpoint_now)
         finally:
             bar.close()
     return run_dir / "checkpoints" / f"step-{step:08d}"

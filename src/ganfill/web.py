@@ -49,7 +49,8 @@ from ganfill.errors import GanfillError
 from ganfill.images import save_image, to_tensor, to_uint8
 from ganfill.inpaint import ENCODER_STEPS, PAPER_SCHEDULE, PRIOR_STEPS, CompleteConfig
 from ganfill.masks import MASKS
-from ganfill.prior import DCGANPrior, Prior
+from ganfill.prior import DCGANPrior, OnePass, Prior
+from ganfill.runner import MODES as RUN_MODES
 from ganfill.runtime import Runtime
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MB
@@ -77,8 +78,9 @@ def _look(image: np.ndarray) -> list[str]:
 
 
 def shipped_models() -> dict[str, Path]:
-    """Models that ship with ganfill (package data ``ganfill/assets/models/*.safetensors``), by stem."""
-    return checkpoint.shipped_models()
+    """The GANs that ship with ganfill (package data ``ganfill/assets/models/*.safetensors``), by
+    stem; their context encoders (``NAME-ce``) come with them as the faithful and fast methods."""
+    return {name: path for name, path in checkpoint.shipped_models().items() if checkpoint.kind(path) == "gan"}
 
 
 def _model_name(path: Path) -> str:
@@ -180,8 +182,10 @@ def make_item(image: np.ndarray, name: str, model: checkpoint.Loaded, *, hole_ch
 
 
 def stream_completion(prior: Prior, item: fill.Item, config: CompleteConfig, *, seed: int, blend: str = "poisson",
-                      stop: threading.Event | None = None) -> Iterator[tuple]:
-    """Complete one item (``fill.complete_items``, as ``ganfill inpaint`` does) in a worker thread
+                      stop: threading.Event | None = None, method: str = "sharp",
+                      cnn: OnePass | None = None) -> Iterator[tuple]:
+    """Complete one item (``fill.complete_items`` in ``method``, a ``runner.MODES``, with the
+    context encoder ``cnn`` for faithful and fast, as ``ganfill inpaint`` does) in a worker thread
     and yield its progress as it comes: ``("frame", step, image, loss)`` (the model's view, hole
     filled with the current G(z)), then ``("done", final, fake, result, seconds)`` or
     ``("error", exception)``. Setting ``stop`` ends the search at its next frame (the result so
@@ -198,7 +202,8 @@ def stream_completion(prior: Prior, item: fill.Item, config: CompleteConfig, *, 
     def work():
         try:
             t0 = time.perf_counter()
-            done, finals = fill.complete_items(prior, [item], config=config, seed=seed, blend=blend, callback=callback)
+            done, finals = fill.complete_items(prior, [item], config=config, seed=seed, blend=blend, callback=callback,
+                                               mode=method, cnn=cnn)
             messages.put(("done", finals[0], done.fake[0], done.result, time.perf_counter() - t0))
         except Exception as e:  # noqa: BLE001 - handed to the page
             messages.put(("error", e))
@@ -224,10 +229,13 @@ def _warn(error: Exception) -> str:
 
 
 def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) -> None:
-    info, loaded_models, priors = {}, {}, {}
+    info, loaded_models, priors, cnns = {}, {}, {}, {}
     for name, path in models.items():
         loaded = loaded_models[name] = checkpoint.load(path)  # fail at start, not at the first request
         priors[name] = DCGANPrior.from_loaded(loaded, runtime)  # inference copies, shared by all requests
+        companion = checkpoint.context_encoder_for(loaded.path)
+        if companion is not None:
+            cnns[name] = OnePass.from_loaded(checkpoint.load_ce(companion), runtime)
         info[name] = f"{name} ({loaded.config.resolution}x{loaded.config.resolution})"
 
     stops: dict[str, threading.Event] = {}  # session -> the Stop flag of its running search
@@ -261,6 +269,9 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                 lam = gr.Number(value=CompleteConfig().lam, minimum=0, label="Lambda",
                                 info="weight of the perceptual loss", elem_id="lam")
                 seed = gr.Number(value=0, precision=0, label="Seed", info="for the starting z", elem_id="seed")
+            method = gr.Radio(list(RUN_MODES), value=RUN_MODES[0], label="Repair", elem_id="method",
+                              info="sharp: the latent search, one realistic completion; faithful: closest to what "
+                                   "was there (adds the context encoder); fast: the context encoder alone, one pass")
             blend = gr.Radio(list(BLENDS), value=BLENDS[0], label="Blending", elem_id="blend")
             with gr.Row():
                 run = gr.Button("Repair", variant="primary", elem_id="run")
@@ -271,7 +282,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                         elem_id="live", elem_classes=["ganfill-fill", "ganfill-pixels"])
         result = gr.Image(label="Repaired", format="png", interactive=False, height=300, buttons=["fullscreen"],
                           elem_id="result", elem_classes=["ganfill-fill"])
-        fake = gr.Image(label="Best fake G(z^)", format="png", interactive=False, height=300, buttons=["fullscreen"],
+        fake = gr.Image(label="The fill: G(z^), or the context encoder's", format="png", interactive=False, height=300, buttons=["fullscreen"],
                         elem_id="fake", elem_classes=["ganfill-fill", "ganfill-pixels"])
     download = gr.DownloadButton("Download the repaired image", interactive=False, elem_id="download")
 
@@ -290,7 +301,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                 path, f"{Path(path).name}: {w}x{h}{note}. Paint the hole, then press Repair.")
 
     def prepare(path, editor_value, model_name, hole_choice, mode_choice, n_steps, n_restarts, lam_value,
-                blend_choice, seed_value):
+                blend_choice, seed_value, method_choice="sharp"):
         if not path:
             raise GanfillError("upload an image first")
         if None in (n_steps, n_restarts, lam_value, seed_value):
@@ -299,6 +310,11 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
             raise GanfillError(f"choose a model: {', '.join(loaded_models)}")
         if blend_choice not in BLENDS:
             raise GanfillError(f"choose a blending: {', '.join(BLENDS)}")
+        if method_choice not in RUN_MODES:
+            raise GanfillError(f"choose a repair: {', '.join(RUN_MODES)}")
+        if method_choice != "sharp" and model_name not in cnns:
+            raise GanfillError(f"{model_name} has no context encoder beside it ({model_name}-ce): "
+                               f"the {method_choice} repair needs one; use sharp")
         config = CompleteConfig(num_steps=int(n_steps) or None, lam=float(lam_value), restarts=int(n_restarts))
         config = config.resolved(priors[model_name])
         config = replace(config, record_every=max(1, round(config.num_steps / FRAMES)))
@@ -309,10 +325,10 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         return loaded, item, config
 
     def on_run(path, editor_value, model_name, hole_choice, mode_choice, n_steps, n_restarts, lam_value,
-               blend_choice, seed_value, request: gr.Request):
+               blend_choice, seed_value, method_choice, request: gr.Request):
         try:
             loaded, item, config = prepare(path, editor_value, model_name, hole_choice, mode_choice, n_steps,
-                                           n_restarts, lam_value, blend_choice, seed_value)
+                                           n_restarts, lam_value, blend_choice, seed_value, method_choice)
         except GanfillError as e:
             yield {status: _warn(e)}
             return
@@ -327,7 +343,8 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         try:
             with tempfile.TemporaryDirectory(prefix="ganfill-web-") as tmp:  # the download's copy (Gradio caches its own)
                 for kind, *data in stream_completion(priors[model_name], item, config, seed=int(seed_value),
-                                                     blend=blend_choice, stop=flag):
+                                                     blend=blend_choice, stop=flag, method=method_choice,
+                                                     cnn=cnns.get(model_name)):
                     if kind == "frame":
                         step, frame, loss = data
                         yield {live: frame, status: f"step {step}/{config.num_steps} · loss {loss:.2f} · {where}"}
@@ -338,18 +355,22 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                     else:
                         final, best_fake, res, seconds = data
                         file = save_image(final, Path(tmp) / f"{Path(path).stem}-repaired.png")
-                        how = "done" if res.steps_run == config.num_steps else "stopped"
+                        if res is None:  # the fast repair: one pass, no search
+                            what = f"done: one pass of the context encoder in {seconds:.2f} s"
+                        else:
+                            how = "done" if res.steps_run == config.num_steps else "stopped"
+                            what = (f"{how}: {res.steps_run} steps in {seconds:.1f} s, final loss "
+                                    f"{float(res.losses[-1, 0]):.2f} · {method_choice}")
                         yield {result: gr.Image(final, elem_classes=_look(final)), fake: best_fake,
                                download: gr.DownloadButton(value=str(file), interactive=True),
-                               status: f"{how}: {res.steps_run} steps in {seconds:.1f} s, final loss "
-                                       f"{float(res.losses[-1, 0]):.2f} · {where} · result {final.shape[1]}x{final.shape[0]}"}
+                               status: f"{what} · {where} · result {final.shape[1]}x{final.shape[0]}"}
         finally:
             if stops.get(session) is flag:
                 del stops[session]
 
     upload.upload(on_upload, upload, [upload, editor, upload_path, status], show_progress_on=[status])
     upload.clear(lambda: (None, None, ""), None, [editor, upload_path, status], show_progress="hidden")
-    run.click(on_run, [upload_path, editor, model, hole, mode, steps, restarts, lam, blend, seed],
+    run.click(on_run, [upload_path, editor, model, hole, mode, steps, restarts, lam, blend, seed, method],
               [status, live, result, fake, download], show_progress="full", show_progress_on=[status],
               concurrency_limit=concurrency, concurrency_id="complete")
 

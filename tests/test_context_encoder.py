@@ -1,0 +1,232 @@
+"""The context encoder (the CNN of the paper's comparison), the plain GAN preset and the
+completion modes built on them: sharp, faithful, fast."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ganfill import checkpoint
+from ganfill import evaluate as ev
+from ganfill.cli import main
+from ganfill.errors import GanfillError
+from ganfill.inpaint import CompleteConfig, faithful_fill
+from ganfill.masks import gaussian_blur
+from ganfill.models import CEConfig, ContextEncoder, ModelConfig, build
+from ganfill.prior import DCGANPrior, OnePass
+from ganfill.runner import complete_images, faithful_images, predict_images
+from ganfill.train import CETrainConfig, TrainConfig, train, train_context_encoder
+
+TINY_CE = CEConfig(resolution=32, width=8, bottleneck=16, adv_width=8)
+TINY_GAN = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
+
+
+def _cfg(**kw):
+    return CETrainConfig(**({"steps": 6, "batch_size": 8, "checkpoint_every": 3, "precision": "fp32"} | kw))
+
+
+def _log(run):
+    return [{k: v for k, v in json.loads(l).items() if k != "seconds"} for l in (run / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def ce_run(tiny_dataset, tmp_path_factory):
+    run = tmp_path_factory.mktemp("ce") / "run"
+    train_context_encoder(tiny_dataset, run, model=TINY_CE, config=_cfg(steps=80, checkpoint_every=40, lr=2e-3,
+                                                                          batch_size=16), progress=False)
+    return run
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory, ce_run):
+    """A tiny GAN model file with its context encoder beside it (NAME.safetensors + NAME-ce.safetensors)."""
+    folder = tmp_path_factory.mktemp("pair")
+    torch.manual_seed(0)
+    G, D = build(TINY_GAN)
+    gan = checkpoint.save_model(folder / "tiny.safetensors", G=G.eval(), D=D.eval())
+    checkpoint.export(ce_run, folder / "tiny-ce.safetensors", dtype=torch.float32)
+    return gan, folder / "tiny-ce.safetensors"
+
+
+def _batch(n=4, r=32, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, r, r, 3), dtype=np.uint8)
+    known = np.ones((n, r, r), dtype=bool)
+    known[:, 8:24, 8:24] = False
+    return images, known
+
+
+def test_context_encoder_shapes_and_hole_content_ignored():
+    torch.manual_seed(0)
+    ce = ContextEncoder(TINY_CE).eval()
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    m = torch.ones(3, 1, 32, 32)
+    m[:, :, 8:24, 8:24] = 0
+    out = ce(x, m)
+    assert out.shape == (3, 3, 32, 32) and out.abs().max() <= 1
+    other = torch.where(m > 0.5, x, torch.randn_like(x))  # different hole content: the same prediction
+    assert torch.equal(out, ce(other, m))
+    with pytest.raises(GanfillError, match="resolution"):
+        CEConfig(resolution=48)
+
+
+def test_training_lowers_the_hole_loss_and_resumes_exactly(ce_run, tiny_dataset, tmp_path):
+    rows = _log(ce_run)
+    first, last = np.mean([r["rec"] for r in rows[:10]]), np.mean([r["rec"] for r in rows[-10:]])
+    assert last < 0.85 * first, (first, last)
+    assert (ce_run / "samples" / "step-00000080.png").is_file() and (ce_run / "loss.png").is_file()
+    # an interrupted run resumed gives the same losses as an uninterrupted one
+    a, b = tmp_path / "a", tmp_path / "b"
+    train_context_encoder(tiny_dataset, a, model=TINY_CE, config=_cfg(steps=6), progress=False)
+    train_context_encoder(tiny_dataset, b, model=TINY_CE, config=_cfg(steps=3), progress=False)
+    train_context_encoder(None, b, config=_cfg(steps=6), resume=True, progress=False)
+    assert _log(a) == _log(b)
+    with pytest.raises(GanfillError, match="already holds a run"):
+        train_context_encoder(tiny_dataset, a, model=TINY_CE, config=_cfg(), progress=False)
+
+
+def test_trained_context_encoder_keeps_known_pixels_exact(ce_run):
+    ce = checkpoint.load_ce(ce_run)
+    images, known = _batch()
+    for blend in ("poisson", "paste"):
+        done = predict_images(OnePass.from_loaded(ce), images, known, blends=(blend,))
+        out = done.completed[blend]
+        assert np.array_equal(out[known], images[known]) and done.result is None
+        assert not np.array_equal(out[~known], images[~known])
+    again = predict_images(OnePass.from_loaded(ce), images, known)
+    assert np.array_equal(again.completed["poisson"], predict_images(OnePass.from_loaded(ce), images, known).completed["poisson"])
+
+
+def test_a_context_encoder_file_is_not_a_gan(pair):
+    gan, ce = pair
+    assert checkpoint.kind(ce) == "context-encoder" and checkpoint.kind(gan) == "gan"
+    with pytest.raises(GanfillError, match="context encoder"):
+        checkpoint.load(ce)
+    with pytest.raises(GanfillError, match="not a context encoder"):
+        checkpoint.load_ce(gan)
+    assert checkpoint.context_encoder_for(gan) == ce and checkpoint.context_encoder_for(ce) is None
+    d = checkpoint.describe(ce)
+    assert isinstance(d.config, CEConfig) and d.meta["step"] == 80
+    assert "context encoder" in checkpoint.card_skeleton(ce)
+
+
+def test_faithful_fill_is_the_predictions_low_and_the_samples_high_frequencies():
+    torch.manual_seed(0)
+    fake = torch.rand(2, 3, 32, 32)
+    # a prediction that differs from the sample by a constant (all low frequency): the fill is the sample moved by it
+    assert torch.allclose(faithful_fill(fake + 0.3, fake), fake + 0.3, atol=1e-5)
+    # a smooth prediction and a sample = other smooth image + fine checkerboard detail: the fill keeps
+    # the prediction's smooth image and the sample's detail
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    smooth_a, smooth_b = (torch.sin(yy / 9 + k)[None, None].expand(2, 3, 32, 32) * 0.5 for k in (0.0, 2.0))
+    checker = ((yy + xx) % 2 * 2 - 1)[None, None] * 0.2
+    out = faithful_fill(smooth_a, smooth_b + checker)
+    inner = (slice(None), slice(None), slice(8, 24), slice(8, 24))  # away from the border's padding
+    assert (out - (smooth_a + checker))[inner].abs().max() < 0.03
+    assert (out - (smooth_b + checker))[inner].abs().max() > 0.3
+    with pytest.raises(GanfillError, match="sigma"):
+        faithful_fill(fake, fake, sigma=0)
+
+
+def test_modes_are_deterministic_and_keep_known_pixels(pair):
+    gan, ce = pair
+    prior = DCGANPrior.from_loaded(checkpoint.load(gan))
+    cnn = OnePass.from_loaded(checkpoint.load_ce(ce))
+    images, known = _batch()
+    config = CompleteConfig(num_steps=4)
+    sharp = complete_images(prior, images, known, config=config, seed=3)
+    faithful = faithful_images(prior, cnn, images, known, config=config, seed=3)
+    again = faithful_images(prior, cnn, images, known, config=config, seed=3)
+    assert np.array_equal(faithful.completed["poisson"], again.completed["poisson"])
+    assert np.array_equal(faithful.completed["poisson"][known], images[known])
+    assert not np.array_equal(faithful.completed["poisson"], sharp.completed["poisson"])  # the CNN changed the fill
+    assert np.array_equal(faithful.result.z, sharp.result.z)  # ... not the search
+    other = faithful_images(prior, cnn, images, known, config=config, seed=4)
+    assert not np.array_equal(other.completed["poisson"], faithful.completed["poisson"])  # the seed matters
+
+
+def test_inpaint_modes_from_the_command_line(pair, tmp_path, capsys):
+    gan, ce = pair
+    image = tmp_path / "in" / "face.png"
+    image.parent.mkdir()
+    from PIL import Image
+
+    Image.fromarray(_batch(1)[0][0]).save(image)
+    outs = {}
+    for args in (["--model", str(ce)], ["--model", str(gan), "--mode", "faithful"], ["--model", str(gan), "--mode", "fast"],
+                 ["--model", str(gan)]):
+        out = tmp_path / f"out{len(outs)}"
+        main(["inpaint", *args, str(image), "--out", str(out), "--num-steps", "3", "--quiet"])
+        record = json.loads((out / "face" / "record.json").read_text())
+        outs[record["method"], args[1] == str(ce)] = np.asarray(Image.open(out / "face" / "completed.png"))
+    assert set(outs) == {("fast", True), ("faithful", False), ("fast", False), ("sharp", False)}
+    assert np.array_equal(outs["fast", True], outs["fast", False])  # the GAN's companion is the same network
+    assert not np.array_equal(outs["faithful", False], outs["sharp", False])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["inpaint", "--model", str(ce), "--mode", "sharp", str(image), "--out", str(tmp_path / "x"), "--quiet"])
+    assert e.value.code == 2 and "only completes in the fast mode" in capsys.readouterr().err
+
+
+def test_evaluate_lists_and_runs_the_new_methods(pair, tiny_dataset, tmp_path, capsys):
+    gan, _ = pair
+    assert {"ganfill-faithful", "context-encoder", "context-encoder-paste"} <= set(ev.METHODS)
+    out = tmp_path / "eval"
+    main(["evaluate", str(gan), str(tiny_dataset), "--out", str(out), "-n", "10", "--masks", "center,half",
+          "--num-steps", "3", "--quiet"])
+    record = json.loads((out / "results.json").read_text())
+    methods = {r["method"] for r in record["results"]}
+    assert {"ganfill", "ganfill-faithful", "context-encoder", "context-encoder-paste", "telea"} <= methods
+    assert record["options"]["context_encoder"].endswith("tiny-ce.safetensors")
+    # without a context encoder, asking for its methods is a one-line error
+    lone = tmp_path / "lone.safetensors"
+    lone.write_bytes(gan.read_bytes())
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", str(lone), str(tiny_dataset), "--out", str(tmp_path / "e2"), "--methods", "context-encoder", "--quiet"])
+    assert e.value.code == 2 and "--cnn" in capsys.readouterr().err
+
+
+def test_plain_gan_preset_trains_and_completes(tiny_dataset, tmp_path):
+    config = ModelConfig(arch="gan", resolution=32, z_dim=8, g_width=4, d_width=4)
+    G, D = build(config)
+    assert not any(isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in [*G.modules(), *D.modules()])
+    run = tmp_path / "gan"
+    train(tiny_dataset, run, model=config, config=TrainConfig(steps=30, batch_size=16, checkpoint_every=30, n_samples=4,
+                                                              precision="fp32"), progress=False)
+    rows = _log(run)
+    assert all(np.isfinite(r["loss_d"]) and np.isfinite(r["loss_g"]) for r in rows)
+    loaded = checkpoint.load(run)
+    assert loaded.config.arch == "gan"
+    images, known = _batch()
+    done = complete_images(DCGANPrior.from_loaded(loaded), images, known, config=CompleteConfig(num_steps=5))
+    assert np.array_equal(done.completed["poisson"][known], images[known])
+    # the inference copy computes what the training-time network does
+    z = torch.randn(3, 8)
+    assert torch.allclose(DCGANPrior.from_loaded(loaded).decode(z), loaded.G(z), atol=1e-5)
+
+
+def test_web_page_streams_every_mode(pair):
+    from ganfill import fill, web
+
+    gan, ce = pair
+    model = checkpoint.load(gan)
+    prior, cnn = DCGANPrior.from_loaded(model), OnePass.from_loaded(checkpoint.load_ce(ce))
+    image = _batch(1)[0][0]
+    hole = np.zeros((32, 32), bool)
+    hole[8:24, 8:24] = True
+    item = fill.make_item(image, model, fit=False, hole_domain=hole)
+    config = CompleteConfig(num_steps=4, record_every=2).resolved(prior)
+    finals = {}
+    for method in ("sharp", "faithful", "fast"):
+        messages = list(web.stream_completion(prior, item, config, seed=0, method=method, cnn=cnn))
+        kind, final, fake, result, _ = messages[-1]
+        assert kind == "done" and (result is None) == (method == "fast")
+        assert any(m[0] == "frame" for m in messages) == (method != "fast")  # one pass: nothing to stream
+        assert np.array_equal(final[~hole], image[~hole])
+        finals[method] = final
+    # the same completions as the command line's
+    for method in ("sharp", "faithful", "fast"):
+        done, out = fill.complete_items(prior, [item], config=config, seed=0, mode=method, cnn=cnn)
+        assert np.array_equal(out[0], finals[method])
