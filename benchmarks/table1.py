@@ -12,8 +12,9 @@ writes it).  Every row is measured here, in this run (nothing is quoted):
 * ``plain GAN``: the fully connected GAN (``--gan``, trained with ``ganfill train --arch gan``)
   through ganfill's default latent search;
 * ``DCGAN, paper schedule``: the model's DCGAN with Yeh et al.'s published search (1500 Adam
-  steps at a constant lr 0.01, random start) on the first ``--paper-n`` of the images (it is
-  15x the default search; 0 leaves it out);
+  steps at a constant lr 0.01, random start) on the first ``--paper-n`` of the images with
+  ``--paper-masks`` (it is 15x the default search; 0 leaves it out), beside ganfill's default
+  on the same subset;
 * ``ganfill`` (sharp: encoder start + 10 steps), ``ganfill-random`` (100 steps from a random
   z), ``ganfill-faithful`` (the faithful mode), Telea, Navier-Stokes, biharmonic, mean.
 
@@ -76,6 +77,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=200)
     ap.add_argument("--paper-n", type=int, default=50)
     ap.add_argument("--masks", default=",".join(ev.PAPER_MASKS))
+    ap.add_argument("--paper-masks", default="center,half", help="the masks of the paper-schedule subset")
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -97,8 +99,9 @@ def main() -> None:
     paper = None
     if args.paper_n:
         k = min(args.paper_n, len(images))
+        sub_masks = [m for m in args.paper_masks.split(",") if m]
         paper = ev.evaluate(model, images[:k], methods=["ganfill"], config=replace(PAPER_SCHEDULE, init="prior"),
-                            **(common | {"names": names[:k]}))
+                            **(common | {"names": names[:k], "masks": sub_masks}))
         paper = renamed(paper, {"ganfill": f"DCGAN, paper schedule (first {k})"})
         print(f"paper schedule: {time.perf_counter() - t0:.0f} s", flush=True)
     out = Path(args.out)
@@ -110,8 +113,8 @@ def main() -> None:
     md = ev.markdown(table, bins=ev.area_bins(table.rows), title="Table 1, measured", notes=notes)
     if paper is not None:
         # the paper-schedule row on its subset, beside ganfill's default on the same subset
-        sub = ev.evaluate(model, images[: len(paper.images)], methods=["ganfill"], **(common | {"names": names[: len(paper.images)]}))
-        both = merged([paper, renamed(sub, {"ganfill": f"ganfill (same {len(paper.images)})"})])
+        sub = ev.evaluate(model, images[:k], methods=["ganfill"], **(common | {"names": names[:k], "masks": sub_masks}))
+        both = merged([paper, renamed(sub, {"ganfill": f"ganfill (same {k})"})])
         md += "\n\n" + ev.markdown(both, bins=[], title="The paper's schedule, on a subset", notes=[]).split("## By hole area")[0]
     with atomic_path(out / "results.md") as tmp:
         tmp.write_text(md)

@@ -405,11 +405,16 @@ def context_encoder_for(model_file: str | os.PathLike) -> Path | None:
     return companion if path.suffix == ".safetensors" and companion.is_file() else None
 
 
-def save_ce(path: str | os.PathLike, *, CE: ContextEncoder, D: Discriminator | None = None, domain: Domain | None = None,
-            dtype: torch.dtype | None = None, extra: dict | None = None) -> Path:
-    """Write a context encoder (and, in training checkpoints, its adversarial D) into one safetensors file."""
+def save_ce(path: str | os.PathLike, *, CE: ContextEncoder, D: Discriminator | None = None,
+            CE_train: ContextEncoder | None = None, domain: Domain | None = None, dtype: torch.dtype | None = None,
+            extra: dict | None = None) -> Path:
+    """Write a context encoder (the weights to use: the EMA copy in training) and, in training
+    checkpoints, the network being trained (``CE_train``) and its adversarial D, into one safetensors file."""
     path = Path(path)
-    tensors = _prefixed("CE", CE) | (_prefixed("CE_D", D) if D is not None else {})
+    tensors = _prefixed("CE", CE)
+    for prefix, module in (("CE_train", CE_train), ("CE_D", D)):
+        if module is not None:
+            tensors |= _prefixed(prefix, module)
     bad = _non_finite(tensors)
     if bad is not None:
         raise GanfillError(f"not writing {path}: tensor {bad} holds NaN or infinite values: take an earlier checkpoint")
@@ -443,18 +448,27 @@ def load_ce(spec: str | os.PathLike) -> LoadedCE:
     return LoadedCE(CE.eval(), config, info, file, _read_domain(file, meta))
 
 
-def save_ce_training(run_dir: str | os.PathLike, *, step: int, CE: ContextEncoder, D: Discriminator,
-                     opt_CE: torch.optim.Optimizer, opt_D: torch.optim.Optimizer, record: dict, keep: int = 3) -> Path:
-    """A context encoder's training checkpoint folder (as ``save_training``'s): CE, its D, both optimizers."""
+def save_ce_training(run_dir: str | os.PathLike, *, step: int, CE: ContextEncoder, CE_ema: ContextEncoder,
+                     D: Discriminator, opt_CE: torch.optim.Optimizer, opt_D: torch.optim.Optimizer, record: dict,
+                     keep: int = 3) -> Path:
+    """A context encoder's training checkpoint folder (as ``save_training``'s): the EMA network
+    (``CE.*``, what every command uses), the trained one (``CE_train.*``), its D, both optimizers."""
     domain = Domain.from_dict(record["domain"]) if "domain" in record else None
     return _save_folder(run_dir, step=step, record=record, keep=keep, optimizers={"CE": opt_CE, "D": opt_D},
-                        write_model=lambda file: save_ce(file, CE=CE, D=D, domain=domain, extra={"step": step}))
+                        write_model=lambda file: save_ce(file, CE=CE_ema, CE_train=CE, D=D, domain=domain,
+                                                         extra={"step": step}))
 
 
-def load_ce_training(ckpt_dir: Path, *, CE: ContextEncoder, D: Discriminator, opt_CE: torch.optim.Optimizer,
-                     opt_D: torch.optim.Optimizer) -> dict:
-    """Restore what ``save_ce_training`` wrote, in place; returns the checkpoint's config.json."""
-    return _load_folder(ckpt_dir, modules={"CE": CE, "CE_D": D}, optimizers={"CE": opt_CE, "D": opt_D})
+def load_ce_training(ckpt_dir: Path, *, CE: ContextEncoder, CE_ema: ContextEncoder, D: Discriminator,
+                     opt_CE: torch.optim.Optimizer, opt_D: torch.optim.Optimizer) -> dict:
+    """Restore what ``save_ce_training`` wrote, in place; returns the checkpoint's config.json.  A
+    checkpoint without the trained network's own weights (written before the EMA existed) gives
+    both networks its one set."""
+    tensors, _ = _read_tensors(ckpt_dir / MODEL_FILE)
+    trained = "CE_train" if any(k.startswith("CE_train.") for k in tensors) else "CE"
+    info = _load_folder(ckpt_dir, modules={"CE": CE_ema, "CE_D": D}, optimizers={"CE": opt_CE, "D": opt_D})
+    _load_into(CE, tensors, trained, ckpt_dir / MODEL_FILE)
+    return info
 
 
 # ---- shipped models -----------------------------------------------------------------------
