@@ -84,6 +84,13 @@ def test_training_lowers_the_hole_loss_and_resumes_exactly(ce_run, tiny_dataset,
     assert _log(a) == _log(b)
     with pytest.raises(GanfillError, match="already holds a run"):
         train_context_encoder(tiny_dataset, a, model=TINY_CE, config=_cfg(), progress=False)
+    # the network used is the moving average; the trained one is kept beside it for resuming
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(checkpoint.find_checkpoint(ce_run)))
+    used, trained = tensors["CE.decoder.0.weight"], tensors["CE_train.decoder.0.weight"]
+    assert not torch.equal(used, trained)
+    assert torch.equal(checkpoint.load_ce(ce_run).CE.state_dict()["decoder.0.weight"], used)
 
 
 def test_trained_context_encoder_keeps_known_pixels_exact(ce_run):
@@ -115,18 +122,23 @@ def test_faithful_fill_is_the_predictions_low_and_the_samples_high_frequencies()
     torch.manual_seed(0)
     fake = torch.rand(2, 3, 32, 32)
     # a prediction that differs from the sample by a constant (all low frequency): the fill is the sample moved by it
-    assert torch.allclose(faithful_fill(fake + 0.3, fake), fake + 0.3, atol=1e-5)
+    assert torch.allclose(faithful_fill(fake + 0.3, fake, detail=1.0), fake + 0.3, atol=1e-5)
     # a smooth prediction and a sample = other smooth image + fine checkerboard detail: the fill keeps
     # the prediction's smooth image and the sample's detail
     yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
     smooth_a, smooth_b = (torch.sin(yy / 9 + k)[None, None].expand(2, 3, 32, 32) * 0.5 for k in (0.0, 2.0))
     checker = ((yy + xx) % 2 * 2 - 1)[None, None] * 0.2
-    out = faithful_fill(smooth_a, smooth_b + checker)
+    out = faithful_fill(smooth_a, smooth_b + checker, sigma=2.0, detail=1.0)
     inner = (slice(None), slice(None), slice(8, 24), slice(8, 24))  # away from the border's padding
     assert (out - (smooth_a + checker))[inner].abs().max() < 0.03
     assert (out - (smooth_b + checker))[inner].abs().max() > 0.3
+    # the detail gain scales the sample's high frequencies only
+    louder = faithful_fill(smooth_a, smooth_b + checker, sigma=2.0, detail=1.5)
+    assert (louder - (smooth_a + 1.5 * checker))[inner].abs().max() < 0.04
     with pytest.raises(GanfillError, match="sigma"):
         faithful_fill(fake, fake, sigma=0)
+    with pytest.raises(GanfillError, match="detail"):
+        faithful_fill(fake, fake, detail=float("nan"))
 
 
 def test_modes_are_deterministic_and_keep_known_pixels(pair):

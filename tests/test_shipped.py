@@ -152,8 +152,8 @@ def test_resolve_names_files_run_and_checkpoint_folders(tmp_path):
 
 
 @pytest.mark.parametrize("spec, words", [
-    ("faces65", "no model named 'faces65': shipped models are faces64, glyphs32, pokemon64"),
-    ("runs/nowhere", "does not exist and is not a shipped model (faces64, glyphs32, pokemon64)"),
+    ("faces65", "no model named 'faces65': shipped models are faces64, faces64-ce, glyphs32, pokemon64"),
+    ("runs/nowhere", "does not exist and is not a shipped model (faces64, faces64-ce, glyphs32, pokemon64)"),
     ("missing.safetensors", "does not exist"),
 ])
 def test_unknown_model_is_a_one_line_error_listing_the_shipped_names(spec, words):
@@ -169,7 +169,7 @@ def test_cli_takes_shipped_names_wherever_it_takes_a_checkpoint(tmp_path):
     assert str(SHIPPED["glyphs32"]) in proc.stdout and out.is_file()
 
     err = _one_line_error(_cli("inpaint", "--model", "nope", tmp_path, "--out", tmp_path / "o"))
-    assert "no model named 'nope': shipped models are faces64, glyphs32, pokemon64" in err
+    assert "no model named 'nope': shipped models are faces64, faces64-ce, glyphs32, pokemon64" in err
     err = _one_line_error(_cli("evaluate", "nope", tmp_path, "--out", tmp_path / "e"))
     assert "no model named 'nope'" in err
     err = _one_line_error(_cli("inpaint", "glyphs32", "--out", tmp_path / "o"))

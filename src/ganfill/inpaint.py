@@ -430,22 +430,33 @@ def complete(
 
 # ----------------------------------------------------------------------------------- faithful mode
 
-FAITHFUL_SIGMA = 2.0  # pixels at 64x64; measured on held-out faces, see ``faithful_fill``
+# the faithful mode's two settings, chosen on 150 held-out faces (celeba64/val images 200-349 in
+# the evaluation order; the README's table uses images 0-199), see ``faithful_fill``
+FAITHFUL_SIGMA = 0.8  # pixels at 64x64
+FAITHFUL_DETAIL = 1.6
 
 
-def faithful_fill(prediction: torch.Tensor, fake: torch.Tensor, *, sigma: float = FAITHFUL_SIGMA) -> torch.Tensor:
+def faithful_fill(prediction: torch.Tensor, fake: torch.Tensor, *, sigma: float = FAITHFUL_SIGMA,
+                  detail: float = FAITHFUL_DETAIL) -> torch.Tensor:
     """The faithful mode's fill, (N, C, R, R) x2 -> (N, C, R, R): the low frequencies of a
     context encoder's ``prediction`` plus the high frequencies of the searched sample ``fake`` = G(z^).
 
-        fill = blur(prediction) + (fake - blur(fake)),   blur: Gaussian of ``sigma`` pixels
+        fill = blur(prediction) + detail * (fake - blur(fake)),   blur: Gaussian of ``sigma`` pixels
 
     A network trained on the squared error predicts the *mean* of what the hole may hold: the
-    best guess for PSNR, and blurry.  A GAN sample is sharp, but only one of the possibilities.
-    The mean's coarse structure and the sample's detail together measure higher in hole PSNR than
-    the prediction alone and are harder to tell from originals (README, "Table 1, measured").
-    Blend the result into the image like any fill (``blend.blend``).
+    best guess for PSNR, and smooth.  A GAN sample is sharp, but only one of the possibilities.
+    The mean's structure under the sample's fine detail measures higher in hole PSNR than the
+    prediction alone and is harder to tell from originals.  ``detail`` > 1 restores the texture
+    energy of photographs that the generator's samples lack.  On the tuning faces (center /
+    half mask, hole PSNR and realism score): the network alone 21.30 dB, 87.3% detectable /
+    16.46 dB, 93.6%; this fill 21.41 dB, 76.5% / 16.51 dB, 87.7%; with ``detail`` 1 it was as
+    faithful (21.51 / 16.53 dB at sigma 0.8) but more detectable than the network (92.5% at
+    sigma 1); a wider blur (sigma 2) gave up fidelity (21.13 dB).  Blend the result into the
+    image like any fill (``blend.blend``).
     """
     assert prediction.shape == fake.shape and prediction.ndim == 4, (prediction.shape, fake.shape)
     if not 0 < sigma < math.inf:
         raise GanfillError(f"the faithful mode's sigma must be a positive number of pixels, got {sigma}")
-    return gaussian_blur(prediction, sigma) + fake - gaussian_blur(fake, sigma)
+    if not 0 <= detail < math.inf:
+        raise GanfillError(f"the faithful mode's detail gain must be a finite number >= 0, got {detail}")
+    return gaussian_blur(prediction, sigma) + detail * (fake - gaussian_blur(fake, sigma))

@@ -35,7 +35,7 @@ import torch
 from ganfill.blend import BLENDS, blend
 from ganfill.errors import GanfillError
 from ganfill.images import to_tensor, to_uint8
-from ganfill.inpaint import FAITHFUL_SIGMA, CompleteConfig, Result, complete, faithful_fill
+from ganfill.inpaint import CompleteConfig, Result, complete, faithful_fill
 from ganfill.prior import OnePass, Prior
 
 
@@ -144,7 +144,6 @@ def predict_images(cnn: OnePass, images: np.ndarray, known: np.ndarray, *,
 
 def faithful_images(prior: Prior, cnn: OnePass, images: np.ndarray, known: np.ndarray, *,
                     config: CompleteConfig = CompleteConfig(), seed: int = 0, blends: tuple[str, ...] = ("poisson",),
-                    sigma: float = FAITHFUL_SIGMA,
                     callback: Callable[[int, torch.Tensor, torch.Tensor], bool | None] | None = None) -> Completion:
     """The faithful mode: the latent search as ``complete_images`` (the same seeding rule), then
     the context encoder's low frequencies under the sample's detail (``inpaint.faithful_fill``),
@@ -156,7 +155,7 @@ def faithful_images(prior: Prior, cnn: OnePass, images: np.ndarray, known: np.nd
     x, m = _tensors(images, known, resolution=prior.resolution, channels=prior.channels)
     result, search = _search(prior, images, known, x, m, config=config, seed=seed, callback=callback)
     t0 = time.perf_counter()
-    fill = faithful_fill(cnn.predict(x, m).cpu(), result.fake.cpu(), sigma=sigma)
+    fill = faithful_fill(cnn.predict(x, m).cpu(), result.fake.cpu())
     search += time.perf_counter() - t0
     completed, seconds = _blended(fill, x, m, blends)
     return Completion(fake=to_uint8(fill), completed=completed, result=result, search_seconds=search,
