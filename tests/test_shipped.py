@@ -148,7 +148,8 @@ def test_resolve_names_files_run_and_checkpoint_folders(tmp_path):
     assert checkpoint.resolve(str(model_file)) == model_file
     for name, path in SHIPPED.items():
         assert checkpoint.resolve(name) == path
-        assert checkpoint.load(name).path == path
+        load = checkpoint.load if name in GANS else checkpoint.load_ce
+        assert load(name).path == path
 
 
 @pytest.mark.parametrize("spec, words", [

@@ -240,7 +240,10 @@ def test_parse_models_names_and_errors(tmp_path):
     assert list(models) == ["a", "y", "faces64", "step-00000001"]
     with pytest.raises(GanfillError, match="two models are named"):
         web.parse_models(["m=a.safetensors", "m=b.safetensors"])
-    assert web.shipped_models() == checkpoint.shipped_models()  # the page offers every shipped model
+    # the page offers every shipped GAN; a context encoder comes with the GAN it belongs to
+    shipped = checkpoint.shipped_models()
+    assert web.shipped_models() == {n: p for n, p in shipped.items() if checkpoint.kind(p) == "gan"}
+    assert set(shipped) - set(web.shipped_models()) == {"faces64-ce"}
 
 
 def test_read_upload_limits(tmp_path):

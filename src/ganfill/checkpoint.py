@@ -128,7 +128,7 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
 def shipped_models() -> dict[str, Path]:
     """The models that ship with ganfill, by name (the file stem), in name order: GANs and
     context encoders (``NAME-ce``, see ``context_encoder_for``)."""
-    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.safetensors"))}
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.safetensors"), key=lambda p: p.stem)}
 
 
 def _shipped_list() -> str:
