@@ -81,7 +81,7 @@ from ganfill.errors import GanfillError
 from ganfill.images import HOLE_GREY, atomic_path, save_image, to_tensor, to_uint8
 from ganfill.inpaint import CompleteConfig
 from ganfill.prior import DCGANPrior, OnePass, Prior
-from ganfill.runner import complete_images, faithful_images, predict_images
+from ganfill.runner import blend_fill, complete_images, faithful_images, predict_images
 from ganfill.runtime import Runtime
 from ganfill.masks import MASKS, make_mask
 
@@ -426,17 +426,20 @@ def make_holes(name: str, n: int, resolution: int, *, seed: int = 0) -> np.ndarr
 def complete_ganfill(prior: Prior, images: np.ndarray, holes: np.ndarray, *, config: CompleteConfig,
                      batch_size: int = 64, seed: int = 0, on_step: Callable[[float], None] | None = None,
                      cnn: OnePass | None = None) -> dict:
-    """Complete with the latent search once, blend twice: {"ganfill": (uint8, s/img), "ganfill-paste": ...};
-    with a context encoder ``cnn``, the faithful mode instead: {"ganfill-faithful": ...} (Poisson).
+    """Complete with the latent search once per batch: {"ganfill": (uint8, s/img) Poisson-blended,
+    "ganfill-paste": the same G(z^) pasted}; with a context encoder ``cnn`` the same search also
+    gives the faithful mode, {"ganfill-faithful": ...} (Poisson).
 
-    One search per batch (``runner.complete_images`` / ``faithful_images``, the same seeding
+    One search per batch (``runner.faithful_images`` / ``complete_images``, the same seeding
     rule as every front end: z depends on ``seed`` and each image's known content only, so
-    results do not depend on the batch size); the Poisson and paste results are blended from
-    the same G(z^).  ``on_step(images)`` receives progress in images (fractions while a batch is searched).
+    results do not depend on the batch size); every result is blended from the same G(z^).
+    Seconds per image of each method: the search plus its own blend (with ``cnn``, the search's
+    time includes the network's one pass, a few ms per image).  ``on_step(images)`` receives progress in images (fractions while a
+    batch is searched).
     """
     cfg = replace(config.resolved(prior), record_every=0)
     n = len(images)
-    names = (("ganfill", "poisson"), ("ganfill-paste", "paste")) if cnn is None else ((FAITHFUL, "poisson"),)
+    names = (("ganfill", "poisson"), ("ganfill-paste", "paste")) + (((FAITHFUL, "poisson"),) if cnn is not None else ())
     out = {m: np.empty_like(images) for m, _ in names}
     seconds = {m: 0.0 for m, _ in names}
     for start in range(0, n, batch_size):
@@ -448,18 +451,21 @@ def complete_ganfill(prior: Prior, images: np.ndarray, holes: np.ndarray, *, con
                 on_step(k * (step - last[0]) / cfg.num_steps)
             last[0] = step
 
-        blends = tuple(b for _, b in names)
         callback = callback if on_step is not None else None
         if cnn is None:
-            done = complete_images(prior, images[idx], ~holes[idx], config=cfg, seed=seed, blends=blends, callback=callback)
+            sharp = complete_images(prior, images[idx], ~holes[idx], config=cfg, seed=seed, blends=("poisson", "paste"),
+                                    callback=callback)
         else:
-            done = faithful_images(prior, cnn, images[idx], ~holes[idx], config=cfg, seed=seed, blends=blends,
-                                   callback=callback)
+            done = faithful_images(prior, cnn, images[idx], ~holes[idx], config=cfg, seed=seed, callback=callback)
+            out[FAITHFUL][idx] = done.completed["poisson"]
+            seconds[FAITHFUL] += done.search_seconds + done.blend_seconds["poisson"]
+            completed, blend_seconds = blend_fill(done.result.fake, images[idx], ~holes[idx], blends=("poisson", "paste"))
+            sharp = replace(done, completed=completed, blend_seconds=blend_seconds)  # G(z^) itself, blended
         if on_step is not None and cfg.num_steps == 0:
             on_step(len(idx))
-        for method, blend_name in names:
-            out[method][idx] = done.completed[blend_name]
-            seconds[method] += done.search_seconds + done.blend_seconds[blend_name]
+        for method, blend_name in names[:2]:
+            out[method][idx] = sharp.completed[blend_name]
+            seconds[method] += sharp.search_seconds + sharp.blend_seconds[blend_name]
     return {m: (out[m], seconds[m] / n) for m in out}
 
 
@@ -548,11 +554,12 @@ def evaluate(
     with bar:
         for mask in masks:
             holes = ev.holes[mask] = make_holes(mask, n, r, seed=seed)
-            wanted = [m for m in GANFILL_METHODS if m in methods]
-            if wanted:
+            wanted = [m for m in GANFILL_METHODS + (FAITHFUL,) if m in methods]
+            if wanted:  # one search for the sharp, paste and faithful results
                 bar.set_postfix_str(f"{mask}: ganfill search")
                 done = complete_ganfill(prior, images, holes, config=config, batch_size=batch_size, seed=seed,
-                                        on_step=lambda k: bar.update(k * len(wanted)))
+                                        on_step=lambda k: bar.update(k * len(wanted)),
+                                        cnn=onepass if FAITHFUL in methods else None)
                 for m in wanted:
                     ev.completed[m, mask], ev.seconds[m, mask] = done[m]
             if RANDOM_START in methods:
@@ -560,11 +567,6 @@ def evaluate(
                 done = complete_ganfill(prior, images, holes, config=replace(config, init="prior"), batch_size=batch_size,
                                         seed=seed, on_step=lambda k: bar.update(k))
                 ev.completed[RANDOM_START, mask], ev.seconds[RANDOM_START, mask] = done["ganfill"]
-            if FAITHFUL in methods:
-                bar.set_postfix_str(f"{mask}: faithful")
-                done = complete_ganfill(prior, images, holes, config=config, batch_size=batch_size, seed=seed,
-                                        on_step=lambda k: bar.update(k), cnn=onepass)
-                ev.completed[FAITHFUL, mask], ev.seconds[FAITHFUL, mask] = done[FAITHFUL]
             if any(m in CNN_METHODS for m in methods):
                 bar.set_postfix_str(f"{mask}: context encoder")
                 done = complete_cnn(onepass, images, holes)

@@ -94,6 +94,14 @@ def _check_blends(blends: tuple[str, ...]) -> None:
         raise GanfillError(f"unknown blend {unknown[0] if unknown else '(none)'}: choose from {', '.join(BLENDS)}")
 
 
+def blend_fill(fill: torch.Tensor, images: np.ndarray, known: np.ndarray, *, blends: tuple[str, ...]) -> tuple[dict, dict]:
+    """A fill (N, C, R, R) float in [-1, 1] blended into uint8 ``images`` (N, R, R, 3) whose bool
+    ``known`` maps are True on known pixels: ({blend: uint8 (N, R, R, 3)}, {blend: seconds})."""
+    _check_blends(blends)
+    x, m = _tensors(images, known, resolution=images.shape[1], channels=images.shape[3])
+    return _blended(fill.cpu(), x, m, blends)
+
+
 def _blended(fill: torch.Tensor, x: torch.Tensor, m: torch.Tensor, blends: tuple[str, ...]) -> tuple[dict, dict]:
     completed, seconds = {}, {}
     for method in dict.fromkeys(blends):

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -269,6 +270,20 @@ def open_run(run_dir: Path, record: dict, *, start: int) -> None:
     remove_stale_temps(run_dir, run_dir / "checkpoints", run_dir / "samples")
     write_json(record, run_dir / "options.json", indent=2)
     _truncate_log(run_dir / "log.jsonl", start)
+
+
+@contextmanager
+def logged_run(log_path: Path, *, start: int, config: RunOptions, progress: bool, checkpoint_now):
+    """The frame of an amortised-model training loop: the first checkpoint of a new run, then
+    (log file open for appending, progress bar) for the iterations, the bar closed whatever happens."""
+    if start == 0:
+        checkpoint_now(0)
+    bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
+    try:
+        with open(log_path, "a") as log:
+            yield log, bar
+    finally:
+        bar.close()
 
 
 def resume_point(run_dir: Path, *, what: str, read) -> tuple:
@@ -642,37 +657,31 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
                                  E=E, opt_E=opt, record=record, keep=config.keep)
         plot_losses(log_path, run_dir / "loss.png", curves=ENCODER_CURVES)
 
-    if start == 0:
-        checkpoint_now(0)
-    bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
     t0, step = time.perf_counter(), start
-    with open(log_path, "a") as log:
-        try:
-            E.train()
-            for step in range(start + 1, config.steps + 1):
-                rng = _seeded(config.seed, 4, step)
-                real = real_images(images, batches.indices(step - 1)[:n_real], flip=config.flip, rng=rng)
-                z = torch.randn(config.batch_size - n_real, base.config.z_dim, generator=rng).clamp_(-3, 3).to(dev)
-                with torch.no_grad():
-                    fake = prior.decode(z)  # (B - n_real, C, R, R), z known
-                x = torch.cat([fake, real]).contiguous(memory_format=fmt)  # (B, C, R, R)
-                m = training_masks(len(x), r, generator=rng).to(dev)  # (B, 1, R, R)
-                with amp:
-                    z_hat = E(x, m).float()  # (B, z_dim)
-                rec = prior.decode(z_hat)  # gradients flow through the frozen G into E
-                loss, latent, pixel = encoder_loss(z_hat, z, rec, x, latent_weight=config.latent_weight,
-                                                   pixel_weight=config.pixel_weight)
-                if not torch.isfinite(loss):
-                    raise GanfillError(f"the encoder's loss became non-finite at iteration {step}: lower --lr")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                row = {"step": step, "loss": loss.item(), "latent": latent.item(), "pixel": pixel.item(),
-                       "images": config.batch_size * step, "seconds": round(time.perf_counter() - t0, 4)}
-                log_iteration(log, bar, row, f"latent {row['latent']:.3f}  pixel {row['pixel']:.3f}", config=config,
-                              checkpoint_now=checkpoint_now)
-        finally:
-            bar.close()
+    with logged_run(log_path, start=start, config=config, progress=progress, checkpoint_now=checkpoint_now) as (log, bar):
+        E.train()
+        for step in range(start + 1, config.steps + 1):
+            rng = _seeded(config.seed, 4, step)
+            real = real_images(images, batches.indices(step - 1)[:n_real], flip=config.flip, rng=rng)
+            z = torch.randn(config.batch_size - n_real, base.config.z_dim, generator=rng).clamp_(-3, 3).to(dev)
+            with torch.no_grad():
+                fake = prior.decode(z)  # (B - n_real, C, R, R), z known
+            x = torch.cat([fake, real]).contiguous(memory_format=fmt)  # (B, C, R, R)
+            m = training_masks(len(x), r, generator=rng).to(dev)  # (B, 1, R, R)
+            with amp:
+                z_hat = E(x, m).float()  # (B, z_dim)
+            rec = prior.decode(z_hat)  # gradients flow through the frozen G into E
+            loss, latent, pixel = encoder_loss(z_hat, z, rec, x, latent_weight=config.latent_weight,
+                                               pixel_weight=config.pixel_weight)
+            if not torch.isfinite(loss):
+                raise GanfillError(f"the encoder's loss became non-finite at iteration {step}: lower --lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            row = {"step": step, "loss": loss.item(), "latent": latent.item(), "pixel": pixel.item(),
+                   "images": config.batch_size * step, "seconds": round(time.perf_counter() - t0, 4)}
+            log_iteration(log, bar, row, f"latent {row['latent']:.3f}  pixel {row['pixel']:.3f}", config=config,
+                          checkpoint_now=checkpoint_now)
     return run_dir / "checkpoints" / f"step-{step:08d}"
 
 
@@ -792,40 +801,34 @@ def train_context_encoder(data: str | os.PathLike | None, run_dir: str | os.Path
                                     record=record, keep=config.keep)
         plot_losses(log_path, run_dir / "loss.png", curves=CE_CURVES)
 
-    if start == 0:
-        checkpoint_now(0)
-    bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
     t0, step = time.perf_counter(), start
-    with open(log_path, "a") as log:
-        try:
-            CE.train(), D.train()
-            for step in range(start + 1, config.steps + 1):
-                rng = _seeded(config.seed, 7, step)
-                x = real_images(images, batches.indices(step - 1), flip=config.flip, rng=rng)
-                x = x.contiguous(memory_format=fmt)  # (B, C, R, R)
-                m = holes(len(x), rng)  # (B, 1, R, R)
-                with amp:
-                    pred = CE(x, m)  # (B, C, R, R)
-                    completed = (m * x + (1 - m) * pred).contiguous(memory_format=fmt)
-                    loss_d = d_loss(D(x), D(completed.detach()))
-                opt_D.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_D.step()
-                D.requires_grad_(False)
-                with amp:
-                    adv_logits = D(completed)
-                loss, rec, adv = ce_loss(pred, x, m, adv_logits, adv_weight=config.adv_weight)
-                opt_CE.zero_grad(set_to_none=True)
-                loss.backward()
-                opt_CE.step()
-                ema_update(CE_ema, CE, decay=min(config.ema_decay, (1 + step) / (10 + step)))
-                D.requires_grad_(True)
-                if not (torch.isfinite(loss) and torch.isfinite(loss_d)):
-                    raise GanfillError(f"losses became non-finite at iteration {step}: lower --lr or use --precision fp32")
-                row = {"step": step, "loss": loss.item(), "rec": rec.item(), "adv": adv.item(), "loss_d": loss_d.item(),
-                       "images": config.batch_size * step, "seconds": round(time.perf_counter() - t0, 4)}
-                log_iteration(log, bar, row, f"hole MSE {row['rec']:.4f}  D {row['loss_d']:.3f}", config=config,
-                              checkpoint_now=checkpoint_now)
-        finally:
-            bar.close()
+    with logged_run(log_path, start=start, config=config, progress=progress, checkpoint_now=checkpoint_now) as (log, bar):
+        CE.train(), D.train()
+        for step in range(start + 1, config.steps + 1):
+            rng = _seeded(config.seed, 7, step)
+            x = real_images(images, batches.indices(step - 1), flip=config.flip, rng=rng)
+            x = x.contiguous(memory_format=fmt)  # (B, C, R, R)
+            m = holes(len(x), rng)  # (B, 1, R, R)
+            with amp:
+                pred = CE(x, m)  # (B, C, R, R)
+                completed = (m * x + (1 - m) * pred).contiguous(memory_format=fmt)
+                loss_d = d_loss(D(x), D(completed.detach()))
+            opt_D.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_D.step()
+            D.requires_grad_(False)
+            with amp:
+                adv_logits = D(completed)
+            loss, rec, adv = ce_loss(pred, x, m, adv_logits, adv_weight=config.adv_weight)
+            opt_CE.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_CE.step()
+            ema_update(CE_ema, CE, decay=min(config.ema_decay, (1 + step) / (10 + step)))
+            D.requires_grad_(True)
+            if not (torch.isfinite(loss) and torch.isfinite(loss_d)):
+                raise GanfillError(f"losses became non-finite at iteration {step}: lower --lr or use --precision fp32")
+            row = {"step": step, "loss": loss.item(), "rec": rec.item(), "adv": adv.item(), "loss_d": loss_d.item(),
+                   "images": config.batch_size * step, "seconds": round(time.perf_counter() - t0, 4)}
+            log_iteration(log, bar, row, f"hole MSE {row['rec']:.4f}  D {row['loss_d']:.3f}", config=config,
+                          checkpoint_now=checkpoint_now)
     return run_dir / "checkpoints" / f"step-{step:08d}"
