@@ -5,7 +5,7 @@
 # saw on any machine; 10% of the remaining families are held out in glyphs32/val.
 set -euo pipefail
 RUNS=${RUNS:-runs}; GF=${GF:-.venv/bin/ganfill}
-STEPS=${STEPS:-2000}
+STEPS=${STEPS:-12000}
 if [ ! -d "$RUNS/data/glyphs32/train" ]; then
   if [ "$(id -u)" = 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(cat configs/glyphs32-fonts.txt)
@@ -20,7 +20,7 @@ fi
 if [ -d "$RUNS/glyphs32/checkpoints" ]; then
   $GF train --out "$RUNS/glyphs32" --resume --steps "$STEPS"
 else
-  $GF train "$RUNS/data/glyphs32/train" --out "$RUNS/glyphs32" --steps "$STEPS" --checkpoint-every 500 --keep 20
+  $GF train "$RUNS/data/glyphs32/train" --out "$RUNS/glyphs32" --steps "$STEPS" --checkpoint-every 1000 --keep 0
 fi
 $GF export "$RUNS/glyphs32" "$RUNS/glyphs32-gan.safetensors"
 ENC_STEPS=${ENC_STEPS:-4000}

@@ -44,3 +44,31 @@ def test_reference_search_matches_ganfill_paper_schedule():
     ours = complete(DCGANPrior(G, D), x, m, config=CompleteConfig(num_steps=20, lr=0.01, schedule="constant"), z_init=z)
     ref = reference.inpaint(netG, netD, x, m, z, steps=20)
     torch.testing.assert_close(ref, ours.fake, atol=2e-3, rtol=0)
+
+
+def test_quality_vs_training_scores_every_checkpoint_once(tiny_dataset, tiny_config, tmp_path):
+    """benchmarks/quality_vs_training.py: one point per checkpoint, images seen from the run's
+    batch size, and a rerun reuses the points it has (a run trained on adds only new ones)."""
+    import json
+    import subprocess
+
+    from ganfill.train import TrainConfig, train
+
+    run = tmp_path / "run"
+    train(tiny_dataset, run, model=tiny_config, config=TrainConfig(steps=4, batch_size=8, checkpoint_every=2, n_samples=4),
+          progress=False)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "quality_vs_training.py"
+    out = tmp_path / "qvt"
+    args = [sys.executable, str(script), str(run), str(tiny_dataset), "--out", str(out), "-n", "12"]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    points = json.loads((out / "results.json").read_text())["points"]
+    assert [p["step"] for p in points] == [0, 2, 4] and [p["images_seen"] for p in points] == [0, 16, 32]
+    assert all(0 < p["psnr_hole"] < 100 and 0 <= p["detectability"] <= 1 for p in points)
+    assert all(p["telea"]["psnr_hole"] == points[0]["telea"]["psnr_hole"] for p in points)  # the same holes
+    assert (out / "quality-vs-training.png").stat().st_size > 0
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "step" not in again.stdout.split("\n", 1)[1]  # nothing re-scored
+    assert json.loads((out / "results.json").read_text())["points"] == points
+    wrong = subprocess.run(args[:-1] + ["10"], capture_output=True, text=True, timeout=600)
+    assert wrong.returncode != 0 and "use another --out" in wrong.stderr

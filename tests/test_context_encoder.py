@@ -2,6 +2,7 @@
 completion modes built on them: sharp, faithful, fast."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -166,15 +167,30 @@ def test_inpaint_modes_from_the_command_line(pair, tmp_path, capsys):
 
     Image.fromarray(_batch(1)[0][0]).save(image)
     outs = {}
-    for args in (["--model", str(ce)], ["--model", str(gan), "--mode", "faithful"], ["--model", str(gan), "--mode", "fast"],
-                 ["--model", str(gan)]):
-        out = tmp_path / f"out{len(outs)}"
+    alone = tmp_path / "alone" / gan.name  # the same GAN without a context encoder beside it
+    alone.parent.mkdir()
+    shutil.copy(gan, alone)
+
+    def inpaint(*args):
+        out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
         main(["inpaint", *args, str(image), "--out", str(out), "--num-steps", "3", "--quiet"])
         record = json.loads((out / "face" / "record.json").read_text())
-        outs[record["method"], args[1] == str(ce)] = np.asarray(Image.open(out / "face" / "completed.png"))
+        return record["method"], np.asarray(Image.open(out / "face" / "completed.png"))
+
+    for args in (["--model", str(ce)], ["--model", str(gan), "--mode", "faithful"], ["--model", str(gan), "--mode", "fast"],
+                 ["--model", str(gan), "--mode", "sharp"]):
+        method, completed = inpaint(*args)
+        outs[method, args[1] == str(ce)] = completed
     assert set(outs) == {("fast", True), ("faithful", False), ("fast", False), ("sharp", False)}
     assert np.array_equal(outs["fast", True], outs["fast", False])  # the GAN's companion is the same network
     assert not np.array_equal(outs["faithful", False], outs["sharp", False])
+    # auto: faithful where a context encoder is beside the GAN (or given), sharp where none is
+    method, completed = inpaint("--model", str(gan))
+    assert method == "faithful" and np.array_equal(completed, outs["faithful", False])
+    method, completed = inpaint("--model", str(alone))
+    assert method == "sharp" and np.array_equal(completed, outs["sharp", False])
+    method, completed = inpaint("--model", str(alone), "--cnn", str(ce))
+    assert method == "faithful" and np.array_equal(completed, outs["faithful", False])
     capsys.readouterr()
     with pytest.raises(SystemExit) as e:
         main(["inpaint", "--model", str(ce), "--mode", "sharp", str(image), "--out", str(tmp_path / "x"), "--quiet"])

@@ -97,7 +97,7 @@ def test_demo_completes_your_own_images(tmp_path):
 @pytest.mark.parametrize("args, words", [
     (["--images", "{empty}"], "no images"),
     (["--images", "{missing}"], "does not exist"),
-    (["--model", "nope"], "no model named 'nope': shipped models are faces64, faces64-ce, glyphs32, pokemon64"),
+    (["--model", "nope"], "no model named 'nope': shipped models are faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce"),
     (["--model", "pokemon64"], "pokemon64 has no built-in demo images"),
     (["--mask", "nonsense"], "is neither a mask name"),
     (["--steps", "0"], "--steps and --restarts must be at least 1"),

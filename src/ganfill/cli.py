@@ -162,7 +162,8 @@ def _mode_options(f):
     return click.option("--mode", type=click.Choice(["auto", *MODES]), default="auto", show_default=True,
                         help="sharp: the latent search, one realistic completion; faithful: closest to what was "
                              "there (search + context encoder); fast: the context encoder alone, one pass; "
-                             "auto: sharp for a GAN, fast for a context encoder")(f)
+                             "auto: faithful for a GAN with a context encoder beside it (or --cnn), sharp for one without, "
+                             "fast for a context encoder")(f)
 
 
 def _runtime(device: str, precision: str):

@@ -1,0 +1,117 @@
+"""Completion quality against training: every checkpoint of a run, scored the same way.
+
+    .venv/bin/python benchmarks/quality_vs_training.py RUN DATA --out DIR [-n 200] [--mask center]
+        [--figure docs/quality-vs-training-NAME.png]
+
+RUN: a training run folder (``ganfill train --out RUN``); DATA: held-out images. Each checkpoint
+``RUN/checkpoints/step-*`` (its EMA generator and its discriminator) completes the same ``-n``
+images with the same seeded holes by ganfill's search from a random z (100 steps; training
+checkpoints carry no encoder of z, so every point uses the same search), scored by
+``ganfill evaluate``'s metrics: hole PSNR, the realism score (detectable %: 50 means a
+classifier cannot tell completions from originals) and, on faces, the rate at which the face
+detector finds a face, against the images the generator had seen.
+
+DIR/results.json keeps one entry per checkpoint and is reused: a rerun scores only the new
+checkpoints (a run that trains on across sessions adds points). The first line printed names the
+CPU, its flags and the precision used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ganfill import checkpoint  # noqa: E402
+from ganfill import evaluate as ev  # noqa: E402
+from ganfill.images import atomic_path, write_json  # noqa: E402
+from ganfill.inpaint import CompleteConfig  # noqa: E402
+from ganfill.runtime import machine_line, resolve  # noqa: E402
+
+
+def score(folder: Path, images, names, *, mask: str, runtime) -> dict:
+    """One checkpoint's scores on the images (ganfill from a random z, ``mask``)."""
+    model = checkpoint.load(folder)
+    config = json.loads((folder / "config.json").read_text())
+    run = ev.evaluate(model, images, names=names, masks=[mask], methods=["ganfill", "telea"],
+                      config=replace(CompleteConfig(), init="prior"), runtime=runtime)
+    res, telea = run.results  # in the order of methods
+    step = int(folder.name.split("-")[1])
+    batch = config.get("train", {}).get("batch_size", 64)
+    return {"step": step, "images_seen": step * batch, "psnr_hole": res["psnr_hole"], "ssim": res["ssim"],
+            "detectability": res["detectability"], "face_rate": res["face_rate"],
+            "telea": {k: telea[k] for k in ("psnr_hole", "ssim", "detectability", "face_rate")},
+            "face_rate_originals": run.reference["face_rate_originals"],
+            "detectability_originals": run.reference["detectability_originals"]}
+
+
+def plot(points: list[dict], path: Path, *, title: str) -> None:
+    seen = [p["images_seen"] / 1e3 for p in points]
+    panels = [("psnr_hole", "hole PSNR (dB)", 1), ("detectability", "detectable (%)", 100)]
+    if points[0]["face_rate"] is not None:
+        panels.append(("face_rate", "faces found (%)", 100))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), dpi=110)
+    for ax, (key, label, scale) in zip(axes, panels):
+        ax.plot(seen, [p[key] * scale for p in points], "o-", label="ganfill")
+        if points[-1]["telea"][key] is not None:
+            ax.axhline(points[-1]["telea"][key] * scale, ls="--", c="tab:orange", label="Telea, same holes")
+        if key == "face_rate":
+            ax.axhline(points[0]["face_rate_originals"] * 100, ls="--", c="grey", label="originals")
+        if key == "detectability":
+            ax.axhline(50, ls=":", c="grey", label="indistinguishable")
+        ax.legend(fontsize=8)
+        ax.set_xlabel("images seen (thousands)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", type=Path)
+    ap.add_argument("data")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("-n", type=int, default=200)
+    ap.add_argument("--mask", default="center")
+    ap.add_argument("--figure", type=Path, default=None, help="default: OUT/quality-vs-training.png")
+    args = ap.parse_args()
+    runtime = resolve("auto", "auto")
+    print(machine_line(runtime), flush=True)
+    folders = sorted(p for p in (args.run / "checkpoints").glob("step-*") if (p / "model.safetensors").is_file())
+    if not folders:
+        sys.exit(f"quality_vs_training: no checkpoints in {args.run / 'checkpoints'}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    store = args.out / "results.json"
+    record = json.loads(store.read_text()) if store.is_file() else {}
+    if record.get("n") not in (None, args.n) or record.get("mask") not in (None, args.mask):
+        sys.exit(f"quality_vs_training: {store} holds -n {record['n']} --mask {record['mask']}: use another --out")
+    points = {p["step"]: p for p in record.get("points", [])}
+    images, names = ev.load_images(args.data, checkpoint.load(folders[0]), n=args.n, seed=0)
+    for folder in folders:
+        step = int(folder.name.split("-")[1])
+        if step in points:
+            continue
+        points[step] = score(folder, images, names, mask=args.mask, runtime=runtime)
+        p = points[step]
+        print(f"step {step:>6}: hole PSNR {p['psnr_hole']:.2f} dB, detectable {100 * p['detectability']:.1f}%"
+              + (f", faces {100 * p['face_rate']:.1f}%" if p["face_rate"] is not None else ""), flush=True)
+        write_json({"run": str(args.run), "data": str(args.data), "n": args.n, "mask": args.mask,
+                    "machine": machine_line(runtime), "points": sorted(points.values(), key=lambda q: q["step"])}, store)
+    ordered = sorted(points.values(), key=lambda q: q["step"])
+    plot(ordered, args.figure or args.out / "quality-vs-training.png",
+         title=f"{args.run.name}: {args.n} held-out images, {args.mask} mask, search from a random z (100 steps)")
+
+
+if __name__ == "__main__":
+    main()
