@@ -23,7 +23,7 @@ else
   $GF train "$RUNS/data/glyphs32/train" --out "$RUNS/glyphs32" --steps "$STEPS" --checkpoint-every 1000 --keep 0
 fi
 $GF export "$RUNS/glyphs32" "$RUNS/glyphs32-gan.safetensors"
-ENC_STEPS=${ENC_STEPS:-4000}
+ENC_STEPS=${ENC_STEPS:-16000}
 if [ -d "$RUNS/glyphs32-encoder/checkpoints" ]; then
   $GF train-encoder --out "$RUNS/glyphs32-encoder" --resume --steps "$ENC_STEPS"
 else

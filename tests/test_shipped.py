@@ -316,10 +316,10 @@ FLOOR_INPUTS = {"faces64": lambda r: np.stack([image for _, image in demo.BUILT_
                 "pokemon64": lambda r: creatures(8, size=r)}
 # (model, mask) -> the hole PSNR (dB) the model must reach on those inputs and its margin over
 # OpenCV Telea on the same holes.  Measured when shipped (faces64: 18.57 center / 13.84 half,
-# Telea 15.65 / 13.66; glyphs32: 10.49 / 10.57, Telea 7.16 / 7.30; pokemon64: 9.36 / 12.45,
+# Telea 15.65 / 13.66; glyphs32: 11.22 / 11.11, Telea 7.16 / 7.30; pokemon64: 9.36 / 12.45,
 # Telea 7.05 / 11.13); the floors sit about 1 dB below.
 FLOORS = {("faces64", "center"): (17.5, 1.5), ("faces64", "half"): (12.8, -0.5),
-          ("glyphs32", "center"): (9.4, 2.0), ("glyphs32", "half"): (10.0, 2.5),
+          ("glyphs32", "center"): (10.2, 3.0), ("glyphs32", "half"): (10.1, 3.0),
           ("pokemon64", "center"): (8.4, 1.3), ("pokemon64", "half"): (11.4, 0.3)}
 
 
