@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+from ganfill.data import IMAGE_SUFFIXES
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     ap.add_argument("--max-mib", type=float, default=58.0, help="stop before the zip passes this size")
     ap.add_argument("--quality", type=int, default=90)
     args = ap.parse_args()
-    files = sorted(p for p in args.src.rglob("*") if p.suffix.lower() in SUFFIXES and not p.name.startswith("."))
+    files = sorted(p for p in args.src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
     if not files:
         sys.exit(f"gpu_pack: no images under {args.src}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
