@@ -95,6 +95,20 @@ def test_encoder_resume_reproduces_the_uninterrupted_run(gan, tiny_dataset, tmp_
         train_encoder(gan, tiny_dataset, a, config=_cfg(), progress=False)
 
 
+def test_encoder_init_starts_from_another_models_encoder(gan, encoder_run, tiny_dataset, tmp_path):
+    old = checkpoint.load(encoder_run).E.state_dict()
+    run = tmp_path / "tuned"
+    train_encoder(gan, tiny_dataset, run, config=_cfg(steps=3), init=encoder_run, progress=False)
+    first = checkpoint.load(run / "checkpoints" / "step-00000000").E.state_dict()
+    assert all(torch.equal(first[k], old[k]) for k in old)  # not random: the given encoder
+    assert json.loads((run / "options.json").read_text())["init"] == str(encoder_run)
+    train_encoder(None, None, run, config=_cfg(steps=4), resume=True, progress=False)
+    assert json.loads((run / "options.json").read_text())["init"] == str(encoder_run)  # kept on resume
+    with pytest.raises(GanfillError, match="has no encoder"):
+        train_encoder(gan, tiny_dataset, tmp_path / "none", config=_cfg(steps=1), init=gan, progress=False)
+    assert not (tmp_path / "none").exists()
+
+
 def test_encoder_start_is_exact_on_known_pixels_and_deterministic(encoder_run):
     model = checkpoint.load(encoder_run)
     prior = DCGANPrior.from_loaded(model)

@@ -203,3 +203,57 @@ def test_training_with_diffaugment_resumes_exactly(tmp_path, tiny_dataset):
     train(tiny_dataset, plain, model=TINY, config=_cfg(), progress=False)
     assert _log(plain) != _log(a)  # the augmentation changes what D sees
     assert json.loads((a / "options.json").read_text())["train"]["augment"] == "color,translation,cutout"
+
+
+def test_init_continues_a_model_file_from_the_iteration_it_records(tmp_path, tiny_dataset):
+    from ganfill.train import init_config
+
+    a = tmp_path / "a"
+    train(tiny_dataset, a, model=TINY, config=_cfg(steps=4), progress=False)
+    file = checkpoint.export(a, tmp_path / "a.safetensors", dtype=torch.float32)  # the run folder may now go
+    shipped = checkpoint.load(file)
+    config = init_config(file, {"steps": 6})
+    assert (config.batch_size, config.n_samples, config.steps) == (8, 4, 6)  # the file's options, then the given ones
+    b = tmp_path / "b"
+    train(tiny_dataset, b, config=config, init=file, progress=False)
+    rows = _log(b)
+    assert [r["step"] for r in rows] == [5, 6] and [r["images"] for r in rows] == [40, 48]  # 8 images per iteration
+    opts = json.loads((b / "options.json").read_text())
+    assert opts["init"] == {"model": str(file), "step": 4} and opts["model"] == TINY.to_dict()
+    first = checkpoint.load(b / "checkpoints" / "step-00000004")  # where it started: the file's weights
+    raw = checkpoint.load(b / "checkpoints" / "step-00000004", raw_generator=True)
+    for start, kept in ((first.G, shipped.G), (raw.G, shipped.G), (first.D, shipped.D)):
+        s, k = start.state_dict(), kept.state_dict()
+        assert all(torch.equal(s[n], k[n]) for n in k)
+    last = checkpoint.load(b)
+    trained, kept = last.G.state_dict(), shipped.G.state_dict()
+    assert any(not torch.equal(trained[n], kept[n]) for n in kept)  # and trained on from there
+    assert checkpoint.generator_record(last)["step"] == 6
+    train(None, b, config=_cfg(steps=8), resume=True, progress=False)  # an --init run resumes like any other
+    assert [r["step"] for r in _log(b)] == [5, 6, 7, 8]
+    assert json.loads((b / "options.json").read_text())["init"]["step"] == 4
+    with pytest.raises(GanfillError, match="already trained for 4 iterations"):
+        train(tiny_dataset, tmp_path / "c", config=init_config(file, {"steps": 4}), init=file, progress=False)
+    with pytest.raises(GanfillError, match="give one of them"):
+        train(tiny_dataset, b, config=config, init=file, resume=True, progress=False)
+    assert not (tmp_path / "c").exists()
+    proc = _cli("train", tiny_dataset, "--out", tmp_path / "d", "--init", file, "--steps", 5, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["step"] for r in _log(tmp_path / "d")] == [5]
+
+
+@pytest.mark.parametrize("loop", ["gan", "context-encoder"])
+def test_a_run_folder_in_use_is_refused_and_left_alone(tmp_path, tiny_dataset, loop):
+    from ganfill.files import FolderLock
+    from ganfill.train import CETrainConfig, train_context_encoder
+
+    run = tmp_path / "run"
+    with FolderLock(run):  # another process training this run
+        with pytest.raises(GanfillError, match="in use by another ganfill process"):
+            if loop == "gan":
+                train(tiny_dataset, run, model=TINY, config=_cfg(steps=2), progress=False)
+            else:
+                train_context_encoder(tiny_dataset, run, config=CETrainConfig(steps=2, batch_size=8, precision="fp32"),
+                                      progress=False)
+        assert [p.name for p in run.iterdir()] == [".ganfill.lock"]  # nothing written beside the holder's lock
+    assert not run.exists()

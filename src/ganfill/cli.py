@@ -183,16 +183,22 @@ def _runtime(device: str, precision: str):
 @click.option("--g-width", default=64, show_default=True)
 @click.option("--d-width", default=64, show_default=True)
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
+@click.option("--init", "init", default=None, metavar="MODEL",
+              help="start a new run from MODEL's weights (a shipped name or .safetensors file): its architecture, "
+                   "training options and iteration count carry on; options given here replace its options")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_config_options(TrainConfig)
-def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, device, quiet, **overrides):
+def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, init, device, quiet, **overrides):
     """Train a DCGAN on DATA (a folder made by `prepare` or `glyphs`), writing RUN folder --out.
 
     Resuming needs only --out (and optionally a larger --steps); everything else comes from the run.
+    --init MODEL continues a model whose run folder is gone, e.g. `ganfill train DATA --out RUN
+    --init faces64 --steps 20000` trains the shipped faces64 on from the iteration it stopped at.
     """
     from ganfill.data import open_dataset
     from ganfill.models import ModelConfig
+    from ganfill.train import init_config
     from ganfill.train import train as run
 
     overrides = _given(overrides)
@@ -200,7 +206,11 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, devi
     if resume:
         _only_steps(overrides)
         config = TrainConfig(**overrides) if overrides else None
-        last = run(data, run_dir, config=config, resume=True, device=device, progress=not quiet)
+        last = run(data, run_dir, config=config, resume=True, init=init, device=device, progress=not quiet)
+    elif init is not None:
+        if data is None:
+            raise GanfillError("missing DATA: give the dataset folder the model is to be trained on")
+        last = run(data, run_dir, config=init_config(init, overrides), init=init, device=device, progress=not quiet)
     else:
         if data is None:
             raise GanfillError("missing DATA: give the dataset folder made by `ganfill prepare` or `ganfill glyphs`")
@@ -216,10 +226,13 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, devi
 @click.argument("data", required=False, type=click.Path(path_type=Path))
 @click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="run folder")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
+@click.option("--init", "init", default=None, metavar="MODEL",
+              help="start from MODEL's encoder (e.g. the one shipped for an earlier G of the same architecture) "
+                   "instead of random weights")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_config_options(EncoderConfig)
-def train_encoder(model, data, run_dir, resume, device, quiet, **overrides):
+def train_encoder(model, data, run_dir, resume, init, device, quiet, **overrides):
     """Train an encoder of z for MODEL's generator on the real images DATA (a `prepare` folder).
 
     MODEL: a shipped model's name, a run folder, a checkpoint folder or a .safetensors file. The
@@ -235,7 +248,8 @@ def train_encoder(model, data, run_dir, resume, device, quiet, **overrides):
         last = run(None, data, run_dir, config=EncoderConfig(**overrides) if overrides else None, resume=True,
                    device=device, progress=not quiet)
     else:
-        last = run(model, data, run_dir, config=EncoderConfig(**overrides), device=device, progress=not quiet)
+        last = run(model, data, run_dir, config=EncoderConfig(**overrides), init=init, device=device,
+                   progress=not quiet)
     click.echo(f"checkpoint: {last}")
 
 

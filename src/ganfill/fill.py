@@ -369,15 +369,21 @@ def run_batch(model: Loaded | LoadedCE, prior: Prior | None, items: list[Item], 
         write_outputs(out_dir / item.name, item, finals[i], done.fake[i], [(s, f[i]) for s, f in frames], record)
 
 
+def auto_mode(*, has_context_encoder: bool) -> str:
+    """What ``auto`` means for a GAN: ``faithful`` when it has a context encoder (the more
+    faithful and the less detectable of the two on held-out faces and Pokemon, see the README's
+    Table 1), else ``sharp``."""
+    return "faithful" if has_context_encoder else "sharp"
+
+
 def load_for_mode(spec: str | os.PathLike, mode: str, *, cnn: str | os.PathLike | None = None) -> tuple[Loaded | None, LoadedCE | None, str]:
     """What a completion mode (``runner.MODES``, or ``auto``) needs: (GAN, context encoder, mode).
 
     ``spec`` names the model (``checkpoint.resolve``); a context encoder there means the ``fast`` mode (``auto``
     picks it).  ``sharp`` needs the GAN, ``fast`` a context encoder, ``faithful`` both: the
     context encoder is ``cnn`` when given, else the one beside the GAN (``checkpoint.context_encoder_for``).
-    ``auto`` is ``faithful`` for a GAN with a context encoder (``cnn`` or the one beside it; it is
-    the more faithful and the less detectable of the two on held-out faces and Pokemon, see the
-    README's Table 1), else ``sharp``.
+    ``auto`` is ``auto_mode``'s choice (``faithful`` for a GAN with a context encoder, ``cnn`` or
+    the one beside it, else ``sharp``).
     """
     if mode != "auto" and mode not in MODES:
         raise GanfillError(f"unknown mode {mode!r}: choose one of auto, {', '.join(MODES)}")
@@ -389,7 +395,7 @@ def load_for_mode(spec: str | os.PathLike, mode: str, *, cnn: str | os.PathLike 
     gan = checkpoint.load(spec)
     companion = cnn if cnn is not None else checkpoint.context_encoder_for(gan.path)
     if mode == "auto":
-        mode = "sharp" if companion is None else "faithful"
+        mode = auto_mode(has_context_encoder=companion is not None)
     if mode == "sharp":
         return gan, None, mode
     if companion is None:

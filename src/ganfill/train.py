@@ -39,7 +39,7 @@ from ganfill import checkpoint
 from ganfill.checks import flag, integer, number
 from ganfill.data import open_dataset
 from ganfill.errors import GanfillError
-from ganfill.files import remove_stale_temps
+from ganfill.files import FolderLock, remove_stale_temps
 from ganfill.images import atomic_path, grid, save_image, to_uint8, write_json
 from ganfill.masks import training_masks
 from ganfill.models import CEConfig, Discriminator, Encoder, Generator, ModelConfig, build, ema_copy, ema_update
@@ -265,7 +265,8 @@ def log_iteration(log, bar, row: dict, postfix: str, *, config: RunOptions, chec
 
 def open_run(run_dir: Path, record: dict, *, start: int) -> None:
     """Make the run folder ready to (re)start at iteration ``start``: temp files of a run killed
-    mid-write removed, options.json written, log rows after ``start`` (and a torn line) dropped."""
+    mid-write removed, options.json written, log rows after ``start`` (and a torn line) dropped.
+    The caller holds the folder's ``FolderLock``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(run_dir, run_dir / "checkpoints", run_dir / "samples")
     write_json(record, run_dir / "options.json", indent=2)
@@ -273,17 +274,20 @@ def open_run(run_dir: Path, record: dict, *, start: int) -> None:
 
 
 @contextmanager
-def logged_run(log_path: Path, *, start: int, config: RunOptions, progress: bool, checkpoint_now):
-    """The frame of an amortised-model training loop: the first checkpoint of a new run, then
-    (log file open for appending, progress bar) for the iterations, the bar closed whatever happens."""
-    if start == 0:
-        checkpoint_now(0)
-    bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
-    try:
-        with open(log_path, "a") as log:
-            yield log, bar
-    finally:
-        bar.close()
+def logged_run(run_dir: Path, record: dict, *, start: int, config: RunOptions, progress: bool, checkpoint_now):
+    """The frame of an amortised-model training loop: the run folder locked (one process trains
+    a run at a time) and opened (``open_run``), the first checkpoint of a new run, then (log
+    file open for appending, progress bar) for the iterations, the bar closed whatever happens."""
+    with FolderLock(run_dir):
+        open_run(run_dir, record, start=start)
+        if start == 0:
+            checkpoint_now(0)
+        bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
+        try:
+            with open(run_dir / "log.jsonl", "a") as log:
+                yield log, bar
+        finally:
+            bar.close()
 
 
 def resume_point(run_dir: Path, *, what: str, read) -> tuple:
@@ -375,13 +379,27 @@ def load_options(run_dir: Path) -> tuple[Path, ModelConfig, TrainConfig]:
 # ---- the loop ---------------------------------------------------------------------------
 
 
+def init_config(init: str | os.PathLike, overrides: dict) -> TrainConfig:
+    """The training options of a run started from model ``init`` (``--init``): those its
+    metadata records it was trained with, then ``overrides`` (e.g. a larger ``steps``)."""
+    recorded = checkpoint.describe(init).meta.get("train") or {}
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**({k: v for k, v in recorded.items() if k in names} | overrides))
+
+
 def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: ModelConfig | None = None,
-          config: TrainConfig | None = None, resume: bool = False, device: str = "auto",
-          progress: bool = True) -> Path:
+          config: TrainConfig | None = None, resume: bool = False, init: str | os.PathLike | None = None,
+          device: str = "auto", progress: bool = True) -> Path:
     """Train (or resume) a DCGAN; returns the last checkpoint folder.
 
     With ``resume``, model and training options come from RUN/options.json; only ``steps`` may
     be raised (pass a config whose ``steps`` is larger), so a run can be extended.
+    With ``init`` (a shipped model's name or a model file), a new run starts from that model's
+    weights: G and its EMA copy from the file's G, D from its D, the model config from its
+    metadata, the iteration count from the step it records (so ``steps`` counts from the
+    model's first iteration and the log's images seen add up); the optimisers start afresh, as
+    a model file holds no optimiser state. This continues a run whose training folder is gone
+    (another machine, another session) from the weights that were kept.
     Under torchrun (WORLD_SIZE > 1) every process trains on its own slice of each batch
     through DistributedDataParallel; only rank 0 writes.
     """
@@ -400,6 +418,14 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
         model, config, ckpt = model or ModelConfig(), config or TrainConfig(), None
         if checkpoint.latest_training_checkpoint(run_dir) is not None:
             raise GanfillError(f"{run_dir} already holds a training run: pass --resume to continue it, or choose another --out")
+    start_from, start = None, 0
+    if init is not None:
+        if resume:
+            raise GanfillError("--init starts a new run from a model's weights, --resume continues a run: give one of them")
+        start_from = checkpoint.load(init)
+        model, start = start_from.config, int(checkpoint.generator_record(start_from).get("step", 0))
+        if start >= config.steps:
+            raise GanfillError(f"{init} was already trained for {start:,} iterations: pass a larger --steps to continue it")
     if data is None:
         raise GanfillError("no dataset given: pass the DATA folder made by `ganfill prepare` or `ganfill glyphs`")
     dataset = open_dataset(data)
@@ -426,9 +452,11 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
     betas = (config.beta1, config.beta2)
     opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
     opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)
-    start = 0
     if ckpt is not None:
         start = checkpoint.load_training(ckpt, G=G, G_ema=G_ema, D=D, opt_G=opt_G, opt_D=opt_D)["step"]
+    if start_from is not None:
+        for net, weights in ((G, start_from.G), (G_ema, start_from.G), (D, start_from.D)):
+            net.load_state_dict(weights.state_dict())
     G_par, D_par = G, D
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -449,95 +477,97 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
         "dataset": {k: v for k, v in dataset.manifest.items() if k not in ("sources", "shards", "skipped", "fonts")},
         "domain": checkpoint.domain_of(dataset.manifest).to_dict(),
     }
-    if rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(run_dir, run_dir / "checkpoints", run_dir / "samples")  # from a run killed mid-write
-        write_json(record, run_dir / "options.json", indent=2)
-        _truncate_log(log_path, start)
+    if start_from is not None:
+        record["init"] = {"model": str(start_from.path), "step": start}
+    elif resume:
+        record |= {k: v for k, v in json.loads((run_dir / "options.json").read_text()).items() if k == "init"}
+    with FolderLock(run_dir, shared=world > 1):  # one job trains a run at a time; torchrun's ranks share it
+        if rank == 0:
+            open_run(run_dir, record, start=start)
 
-    def real_batch(b: int, rng: torch.Generator) -> torch.Tensor:
-        return real_images(images, batches.indices(b), flip=config.flip, rng=rng).contiguous(memory_format=fmt)
+        def real_batch(b: int, rng: torch.Generator) -> torch.Tensor:
+            return real_images(images, batches.indices(b), flip=config.flip, rng=rng).contiguous(memory_format=fmt)
 
-    def checkpoint_now(step: int) -> None:
-        if rank != 0:
-            return
-        G_ema.eval()
-        with torch.no_grad(), torch.autocast(dev.type, dtype, enabled=dtype != torch.float32):
-            samples = to_uint8(G_ema(sample_z).float())
-        save_image(grid(samples), run_dir / "samples" / f"step-{step:08d}.png")
-        checkpoint.save_training(run_dir, step=step, G=G, G_ema=G_ema, D=D, opt_G=opt_G, opt_D=opt_D,
-                                 record=record, keep=config.keep)
-        plot_losses(log_path, run_dir / "loss.png")
+        def checkpoint_now(step: int) -> None:
+            if rank != 0:
+                return
+            G_ema.eval()
+            with torch.no_grad(), torch.autocast(dev.type, dtype, enabled=dtype != torch.float32):
+                samples = to_uint8(G_ema(sample_z).float())
+            save_image(grid(samples), run_dir / "samples" / f"step-{step:08d}.png")
+            checkpoint.save_training(run_dir, step=step, G=G, G_ema=G_ema, D=D, opt_G=opt_G, opt_D=opt_D,
+                                     record=record, keep=config.keep)
+            plot_losses(log_path, run_dir / "loss.png")
 
-    def augment(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        if config.policy:
-            x = diff_augment(x, config.policy, rng)
-        return x.contiguous(memory_format=fmt)
+        def augment(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+            if config.policy:
+                x = diff_augment(x, config.policy, rng)
+            return x.contiguous(memory_format=fmt)
 
-    if start == 0:
-        checkpoint_now(0)
-    amp = torch.autocast(dev.type, dtype, enabled=dtype != torch.float32)
-    bar = tqdm(total=config.steps, initial=start, disable=not progress or rank != 0, unit="it", dynamic_ncols=True)
-    images_per_it = config.batch_size * config.d_steps * world
-    log = open(log_path, "a") if rank == 0 else None
-    t0, step = time.perf_counter(), start
-    try:
-        G.train(), D.train()
-        for step in range(start + 1, config.steps + 1):
-            rng = _seeded(config.seed, 3, step, rank)
-            for j in range(config.d_steps):
-                real = real_batch((step - 1) * config.d_steps + j, rng)
-                z = torch.randn(config.batch_size, model.z_dim, generator=rng).to(dev)
-                last_d = j == config.d_steps - 1
-                with amp:
-                    # the last D step's fake keeps its graph: the first G step reuses it (as
-                    # pytorch/examples does), saving one generator forward per iteration
-                    with torch.set_grad_enabled(last_d):
-                        fake = G_par(z) if last_d else G(z)
-                    real_logits = D_par(augment(real, rng))
-                    fake_logits = D_par(augment(fake.detach(), rng))
-                loss_D = d_loss(real_logits, fake_logits)
-                opt_D.zero_grad(set_to_none=True)
-                loss_D.backward()
-                opt_D.step()
-            D.requires_grad_(False)
-            for k in range(config.g_steps):
-                if k > 0:  # G changed: a fresh fake
+        if start == 0 or start_from is not None:
+            checkpoint_now(start)
+        amp = torch.autocast(dev.type, dtype, enabled=dtype != torch.float32)
+        bar = tqdm(total=config.steps, initial=start, disable=not progress or rank != 0, unit="it", dynamic_ncols=True)
+        images_per_it = config.batch_size * config.d_steps * world
+        log = open(log_path, "a") if rank == 0 else None
+        t0, step = time.perf_counter(), start
+        try:
+            G.train(), D.train()
+            for step in range(start + 1, config.steps + 1):
+                rng = _seeded(config.seed, 3, step, rank)
+                for j in range(config.d_steps):
+                    real = real_batch((step - 1) * config.d_steps + j, rng)
                     z = torch.randn(config.batch_size, model.z_dim, generator=rng).to(dev)
+                    last_d = j == config.d_steps - 1
                     with amp:
-                        fake = G_par(z)
-                with amp:
-                    loss_G = g_loss(D(augment(fake, rng)))
-                opt_G.zero_grad(set_to_none=True)
-                loss_G.backward()
-                opt_G.step()
-                updates = (step - 1) * config.g_steps + k + 1
-                ema_update(G_ema, G, decay=min(config.ema_decay, (1 + updates) / (10 + updates)))
-            D.requires_grad_(True)
-            if not (torch.isfinite(loss_D) and torch.isfinite(loss_G)):
-                raise GanfillError(f"losses became non-finite at iteration {step}: lower --lr or use --precision fp32")
-            if log is not None:
-                elapsed = time.perf_counter() - t0
-                row = {"step": step, "loss_d": loss_D.item(), "loss_g": loss_G.item(),
-                       "d_real": torch.sigmoid(real_logits.float()).mean().item(),
-                       "d_fake": torch.sigmoid(fake_logits.float()).mean().item(),
-                       "images": images_per_it * step, "seconds": round(elapsed, 4)}
-                log.write(json.dumps(row) + "\n")
-                rate = images_per_it * (step - start) / elapsed
-                bar.set_postfix_str(f"{rate:.0f} img/s  D {row['loss_d']:.3f}  G {row['loss_g']:.3f}", refresh=False)
-            bar.update(1)
-            if step % config.checkpoint_every == 0 or step == config.steps:
+                        # the last D step's fake keeps its graph: the first G step reuses it (as
+                        # pytorch/examples does), saving one generator forward per iteration
+                        with torch.set_grad_enabled(last_d):
+                            fake = G_par(z) if last_d else G(z)
+                        real_logits = D_par(augment(real, rng))
+                        fake_logits = D_par(augment(fake.detach(), rng))
+                    loss_D = d_loss(real_logits, fake_logits)
+                    opt_D.zero_grad(set_to_none=True)
+                    loss_D.backward()
+                    opt_D.step()
+                D.requires_grad_(False)
+                for k in range(config.g_steps):
+                    if k > 0:  # G changed: a fresh fake
+                        z = torch.randn(config.batch_size, model.z_dim, generator=rng).to(dev)
+                        with amp:
+                            fake = G_par(z)
+                    with amp:
+                        loss_G = g_loss(D(augment(fake, rng)))
+                    opt_G.zero_grad(set_to_none=True)
+                    loss_G.backward()
+                    opt_G.step()
+                    updates = (step - 1) * config.g_steps + k + 1
+                    ema_update(G_ema, G, decay=min(config.ema_decay, (1 + updates) / (10 + updates)))
+                D.requires_grad_(True)
+                if not (torch.isfinite(loss_D) and torch.isfinite(loss_G)):
+                    raise GanfillError(f"losses became non-finite at iteration {step}: lower --lr or use --precision fp32")
                 if log is not None:
-                    log.flush()
-                checkpoint_now(step)
-    finally:
-        bar.close()
-        if log is not None:
-            log.close()
-        if world > 1 and dist.is_initialized():
-            dist.barrier()
-            dist.destroy_process_group()
-    return run_dir / "checkpoints" / f"step-{step:08d}"
+                    elapsed = time.perf_counter() - t0
+                    row = {"step": step, "loss_d": loss_D.item(), "loss_g": loss_G.item(),
+                           "d_real": torch.sigmoid(real_logits.float()).mean().item(),
+                           "d_fake": torch.sigmoid(fake_logits.float()).mean().item(),
+                           "images": images_per_it * step, "seconds": round(elapsed, 4)}
+                    log.write(json.dumps(row) + "\n")
+                    rate = images_per_it * (step - start) / elapsed
+                    bar.set_postfix_str(f"{rate:.0f} img/s  D {row['loss_d']:.3f}  G {row['loss_g']:.3f}", refresh=False)
+                bar.update(1)
+                if step % config.checkpoint_every == 0 or step == config.steps:
+                    if log is not None:
+                        log.flush()
+                    checkpoint_now(step)
+        finally:
+            bar.close()
+            if log is not None:
+                log.close()
+            if world > 1 and dist.is_initialized():
+                dist.barrier()
+                dist.destroy_process_group()
+        return run_dir / "checkpoints" / f"step-{step:08d}"
 
 
 def sample(G: Generator, n: int, *, seed: int = 0, batch_size: int = 256, runtime: Runtime = Runtime()) -> np.ndarray:
@@ -595,8 +625,8 @@ def encoder_loss(z_hat: torch.Tensor, z: torch.Tensor, rec: torch.Tensor, x: tor
 
 
 def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | None, run_dir: str | os.PathLike, *,
-                  config: EncoderConfig | None = None, resume: bool = False, device: str = "auto",
-                  progress: bool = True) -> Path:
+                  config: EncoderConfig | None = None, resume: bool = False, init: str | os.PathLike | None = None,
+                  device: str = "auto", progress: bool = True) -> Path:
     """Train (or resume) an encoder of z for ``model``'s G (a shipped name or any checkpoint),
     on the real images of ``data`` (a dataset made by ``prepare``); returns the last checkpoint.
 
@@ -604,11 +634,14 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
     images: masked input, G(E(x)), original) and checkpoints/ whose model.safetensors holds G,
     D and E: a complete model for every command (``ganfill export RUN NAME`` ships it).
     ``resume`` takes everything from RUN/options.json; only ``steps`` may be raised.
+    ``init``: a model with an encoder (e.g. the shipped one of an earlier G of the same
+    architecture) whose encoder E starts from, instead of random weights: after G is trained
+    on, fine-tuning its old encoder takes a fraction of the iterations of a new one.
     """
     run_dir = Path(run_dir)
     if resume:
-        (saved, model, data), ckpt = resume_point(run_dir, what="an encoder", read=lambda o: (
-            EncoderConfig(**o["encoder"]), o["model"], data or o["data"]))
+        (saved, model, data, init), ckpt = resume_point(run_dir, what="an encoder", read=lambda o: (
+            EncoderConfig(**o["encoder"]), o["model"], data or o["data"], o.get("init")))
         config = replace(saved, steps=max(saved.steps, config.steps if config else 0))
     else:
         config, ckpt = config or EncoderConfig(), None
@@ -627,7 +660,14 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
     prior = DCGANPrior(base.G, base.D, domain=base.domain, runtime=Runtime(dev, dtype))  # frozen G, layers in dtype
     torch.manual_seed(config.seed)
-    E = Encoder(base.config).to(dev, memory_format=fmt)
+    E = Encoder(base.config)
+    if init is not None and ckpt is None:
+        start_from = checkpoint.load(init).E
+        if start_from is None or start_from.config != base.config:
+            raise GanfillError(f"{init} has no encoder for a {base.config.arch} {r}x{r} model like {base.path.name}: "
+                               "start the encoder from scratch (no --init)")
+        E.load_state_dict(start_from.state_dict())
+    E = E.to(dev, memory_format=fmt)
     opt = torch.optim.Adam(E.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
     start = 0
     if ckpt is not None:
@@ -644,7 +684,8 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
               "base": checkpoint.generator_record(base),  # how G was trained, for `ganfill export`
               "model_config": base.config.to_dict(), "device": str(dev), "precision": str(dtype).removeprefix("torch."),
               "domain": base.domain.to_dict()}
-    open_run(run_dir, record, start=start)
+    if init is not None:
+        record["init"] = str(init)
     amp = torch.autocast(dev.type, dtype, enabled=dtype != torch.float32)
 
     def checkpoint_now(step: int) -> None:
@@ -658,7 +699,7 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
         plot_losses(log_path, run_dir / "loss.png", curves=ENCODER_CURVES)
 
     t0, step = time.perf_counter(), start
-    with logged_run(log_path, start=start, config=config, progress=progress, checkpoint_now=checkpoint_now) as (log, bar):
+    with logged_run(run_dir, record, start=start, config=config, progress=progress, checkpoint_now=checkpoint_now) as (log, bar):
         E.train()
         for step in range(start + 1, config.steps + 1):
             rng = _seeded(config.seed, 4, step)
@@ -789,7 +830,6 @@ def train_context_encoder(data: str | os.PathLike | None, run_dir: str | os.Path
     record = {"data": str(Path(data).resolve()), "model": model.to_dict(), "train": asdict(config), "device": str(dev),
               "precision": str(dtype).removeprefix("torch."), "domain": checkpoint.domain_of(manifest).to_dict(),
               "dataset": {k: v for k, v in manifest.items() if k not in ("shards", "sources", "fonts", "skipped")}}
-    open_run(run_dir, record, start=start)
     amp = torch.autocast(dev.type, dtype, enabled=dtype != torch.float32)
 
     def checkpoint_now(step: int) -> None:
@@ -802,7 +842,7 @@ def train_context_encoder(data: str | os.PathLike | None, run_dir: str | os.Path
         plot_losses(log_path, run_dir / "loss.png", curves=CE_CURVES)
 
     t0, step = time.perf_counter(), start
-    with logged_run(log_path, start=start, config=config, progress=progress, checkpoint_now=checkpoint_now) as (log, bar):
+    with logged_run(run_dir, record, start=start, config=config, progress=progress, checkpoint_now=checkpoint_now) as (log, bar):
         CE.train(), D.train()
         for step in range(start + 1, config.steps + 1):
             rng = _seeded(config.seed, 7, step)

@@ -269,9 +269,10 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                 lam = gr.Number(value=CompleteConfig().lam, minimum=0, label="Lambda",
                                 info="weight of the perceptual loss", elem_id="lam")
                 seed = gr.Number(value=0, precision=0, label="Seed", info="for the starting z", elem_id="seed")
-            method = gr.Radio(list(RUN_MODES), value=RUN_MODES[0], label="Repair", elem_id="method",
+            method = gr.Radio(["auto", *RUN_MODES], value="auto", label="Repair", elem_id="method",
                               info="sharp: the latent search, one realistic completion; faithful: closest to what "
-                                   "was there (adds the context encoder); fast: the context encoder alone, one pass")
+                                   "was there (adds the context encoder); fast: the context encoder alone, one pass; "
+                                   "auto: faithful where the model has a context encoder, else sharp")
             blend = gr.Radio(list(BLENDS), value=BLENDS[0], label="Blending", elem_id="blend")
             with gr.Row():
                 run = gr.Button("Repair", variant="primary", elem_id="run")
@@ -301,7 +302,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                 path, f"{Path(path).name}: {w}x{h}{note}. Paint the hole, then press Repair.")
 
     def prepare(path, editor_value, model_name, hole_choice, mode_choice, n_steps, n_restarts, lam_value,
-                blend_choice, seed_value, method_choice="sharp"):
+                blend_choice, seed_value, method_choice="auto"):
         if not path:
             raise GanfillError("upload an image first")
         if None in (n_steps, n_restarts, lam_value, seed_value):
@@ -310,8 +311,10 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
             raise GanfillError(f"choose a model: {', '.join(loaded_models)}")
         if blend_choice not in BLENDS:
             raise GanfillError(f"choose a blending: {', '.join(BLENDS)}")
+        if method_choice == "auto":
+            method_choice = fill.auto_mode(has_context_encoder=model_name in cnns)
         if method_choice not in RUN_MODES:
-            raise GanfillError(f"choose a repair: {', '.join(RUN_MODES)}")
+            raise GanfillError(f"choose a repair: auto, {', '.join(RUN_MODES)}")
         if method_choice != "sharp" and model_name not in cnns:
             raise GanfillError(f"{model_name} has no context encoder beside it ({model_name}-ce): "
                                f"the {method_choice} repair needs one; use sharp")
@@ -322,12 +325,12 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         image = read_upload(path, background=loaded.domain.background)
         item = make_item(image, Path(path).name, loaded, hole_choice=hole_choice, editor=editor_value,
                          mode=mode_choice, seed=int(seed_value))
-        return loaded, item, config
+        return loaded, item, config, method_choice
 
     def on_run(path, editor_value, model_name, hole_choice, mode_choice, n_steps, n_restarts, lam_value,
                blend_choice, seed_value, method_choice, request: gr.Request):
         try:
-            loaded, item, config = prepare(path, editor_value, model_name, hole_choice, mode_choice, n_steps,
+            loaded, item, config, method_choice = prepare(path, editor_value, model_name, hole_choice, mode_choice, n_steps,
                                            n_restarts, lam_value, blend_choice, seed_value, method_choice)
         except GanfillError as e:
             yield {status: _warn(e)}
