@@ -1,7 +1,8 @@
 """`ganfill demo`: the shipped reference models on images they never saw, in one HTML report.
 
 The demo trains nothing. By default it has two sections, each completed with the center mask
-by ganfill's latent search (``fill.run``: ``CompleteConfig`` defaults except the number of
+by ganfill in ``ganfill inpaint``'s default mode (``--mode auto``: faithful for faces64, whose
+context encoder ships beside it, sharp for glyphs32; ``fill.run``: ``CompleteConfig`` defaults except the number of
 steps and restarts, which ``DemoConfig`` sets so the whole demo takes about a minute on 2 CPU
 cores) and by OpenCV's Telea inpainting (``evaluate.BASELINES``):
 
@@ -157,12 +158,14 @@ def _scores(original: np.ndarray, result: np.ndarray, hole: np.ndarray) -> dict[
 
 
 def complete_section(model: checkpoint.Loaded, files: list[Path], out: Path, *, root: Path, mask: str,
-                     config: CompleteConfig, seed: int, runtime: Runtime, progress: bool, echo) -> list[dict]:
-    """Complete files with ganfill (``fill.run``) and Telea, score both against the original
-    (the input in the model's square); one row per image, paths relative to ``root``."""
+                     config: CompleteConfig, seed: int, runtime: Runtime, progress: bool, echo,
+                     mode: str = "sharp", cnn=None) -> list[dict]:
+    """Complete files with ganfill (``fill.run`` in ``mode``, with the context encoder ``cnn``
+    where the mode needs one) and Telea, score both against the original (the input in the
+    model's square); one row per image, paths relative to ``root``."""
     completions = out / "completions"
     fill.run(model, files, completions, mask=mask, config=config, overwrite=True, seed=seed, runtime=runtime,
-             progress=progress, notify=lambda message: echo(f"ganfill: warning: {message}"))
+             progress=progress, notify=lambda message: echo(f"ganfill: warning: {message}"), mode=mode, cnn=cnn)
     masks = fill.MaskSource(mask)
     rows = []
     for path in files:
@@ -274,10 +277,13 @@ def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), model: str | 
             checkpoint.resolve(unknown[0])  # an unknown name gets resolve's error, listing the shipped models
             raise GanfillError(f"{unknown[0]} has no built-in demo images (those are for {', '.join(BUILT_IN)}): "
                                "give your own with --images DIR")
-    loaded = {spec: checkpoint.load(spec) for spec in specs}  # every model loads before any work
+    # every model loads before any work, in `ganfill inpaint`'s default mode (auto: faithful
+    # where a context encoder is beside the GAN, sharp otherwise)
+    loaded = {spec: fill.load_for_mode(spec, "auto") for spec in specs}
     complete_config = CompleteConfig(num_steps=config.steps, restarts=config.restarts)
     sections = []
-    for spec, m in loaded.items():
+    for spec, (gan, ce, mode) in loaded.items():
+        m = gan if gan is not None else ce
         name = Path(str(spec)).stem  # the shipped name, or the file or folder the model came from
         r = m.config.resolution
         section_dir = out / name
@@ -290,13 +296,13 @@ def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), model: str | 
                      f"(crop {m.domain.text()}) as `ganfill inpaint` does."]
         echo(f"{name}: completing {len(files)} image(s) at {r}x{r} ...")
         rows = complete_section(m, files, section_dir, root=out, mask=mask, config=complete_config,
-                                seed=config.seed, runtime=runtime, progress=progress, echo=echo)
+                                seed=config.seed, runtime=runtime, progress=progress, echo=echo, mode=mode, cnn=ce)
         if not rows:
             raise GanfillError(f"the mask {mask!r} leaves no hole in any image: nothing to complete")
         save_image(overview(out, rows), section_dir / "overview.png")
         card = checkpoint.card_title(m.path)
         title = f"{name}: {r}x{r}, domain {m.domain.text()}"
-        notes += ([f"Model card: {card}."] if card else []) + [f"Model file: {m.path.name}."]
+        notes += ([f"Model card: {card}."] if card else []) + [f"Model file: {m.path.name}; mode {mode}."]
         sections.append({"model": name, "title": title, "notes": notes, "rows": rows,
                          "overview": f"{name}/overview.png"})
     seconds = time.perf_counter() - t0
