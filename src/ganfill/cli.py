@@ -207,9 +207,7 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, init
         _only_steps(overrides)
         config = TrainConfig(**overrides) if overrides else None
         last = run(data, run_dir, config=config, resume=True, init=init, device=device, progress=not quiet)
-    elif init is not None:
-        if data is None:
-            raise GanfillError("missing DATA: give the dataset folder the model is to be trained on")
+    elif init is not None:  # train() says so if DATA is missing
         last = run(data, run_dir, config=init_config(init, overrides), init=init, device=device, progress=not quiet)
     else:
         if data is None:

@@ -159,7 +159,7 @@ def _scores(original: np.ndarray, result: np.ndarray, hole: np.ndarray) -> dict[
 
 def complete_section(model: checkpoint.Loaded, files: list[Path], out: Path, *, root: Path, mask: str,
                      config: CompleteConfig, seed: int, runtime: Runtime, progress: bool, echo,
-                     mode: str = "sharp", cnn=None) -> list[dict]:
+                     mode: str, cnn: checkpoint.LoadedCE | None) -> list[dict]:
     """Complete files with ganfill (``fill.run`` in ``mode``, with the context encoder ``cnn``
     where the mode needs one) and Telea, score both against the original (the input in the
     model's square); one row per image, paths relative to ``root``."""

@@ -365,11 +365,18 @@ def _truncate_log(log_path: Path, step: int) -> None:
         tmp.write_text("".join(json.dumps(row) + "\n" for row in keep))
 
 
-def load_options(run_dir: Path) -> tuple[Path, ModelConfig, TrainConfig]:
+def recorded_config(recorded: dict, overrides: dict | None = None) -> TrainConfig:
+    """A TrainConfig from recorded options (options.json, a model file's metadata; keys of
+    other versions ignored), then ``overrides``."""
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**({k: v for k, v in recorded.items() if k in names} | (overrides or {})))
+
+
+def load_options(run_dir: Path) -> tuple[Path, ModelConfig, TrainConfig, dict | None]:
+    """A run's (data, model config, training options, the ``init`` it started from or None)."""
     try:
         opts = json.loads((run_dir / "options.json").read_text())
-        names = {f.name for f in fields(TrainConfig)}
-        return Path(opts["data"]), ModelConfig.from_dict(opts["model"]), TrainConfig(**{k: v for k, v in opts["train"].items() if k in names})
+        return Path(opts["data"]), ModelConfig.from_dict(opts["model"]), recorded_config(opts["train"]), opts.get("init")
     except (OSError, KeyError, TypeError, json.JSONDecodeError):
         raise GanfillError(f"{run_dir} is not a ganfill run folder (no readable options.json): start a new run without --resume") from None
     except GanfillError as e:
@@ -382,9 +389,7 @@ def load_options(run_dir: Path) -> tuple[Path, ModelConfig, TrainConfig]:
 def init_config(init: str | os.PathLike, overrides: dict) -> TrainConfig:
     """The training options of a run started from model ``init`` (``--init``): those its
     metadata records it was trained with, then ``overrides`` (e.g. a larger ``steps``)."""
-    recorded = checkpoint.describe(init).meta.get("train") or {}
-    names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**({k: v for k, v in recorded.items() if k in names} | overrides))
+    return recorded_config(checkpoint.describe(init).meta.get("train") or {}, overrides)
 
 
 def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: ModelConfig | None = None,
@@ -408,14 +413,14 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
     rank = int(os.environ.get("RANK", "0"))
     dev = resolve_device(device)
     if resume:
-        data_saved, model, saved = load_options(run_dir)
+        data_saved, model, saved, started_from = load_options(run_dir)
         data = data or data_saved
         config = replace(saved, steps=max(saved.steps, config.steps if config else 0))
         ckpt = checkpoint.latest_training_checkpoint(run_dir)
         if ckpt is None:
             raise GanfillError(f"{run_dir} has no finished checkpoint to resume from: start it again without --resume")
     else:
-        model, config, ckpt = model or ModelConfig(), config or TrainConfig(), None
+        model, config, ckpt, started_from = model or ModelConfig(), config or TrainConfig(), None, None
         if checkpoint.latest_training_checkpoint(run_dir) is not None:
             raise GanfillError(f"{run_dir} already holds a training run: pass --resume to continue it, or choose another --out")
     start_from, start = None, 0
@@ -424,6 +429,7 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
             raise GanfillError("--init starts a new run from a model's weights, --resume continues a run: give one of them")
         start_from = checkpoint.load(init)
         model, start = start_from.config, int(checkpoint.generator_record(start_from).get("step", 0))
+        started_from = {"model": str(start_from.path), "step": start}
         if start >= config.steps:
             raise GanfillError(f"{init} was already trained for {start:,} iterations: pass a larger --steps to continue it")
     if data is None:
@@ -477,10 +483,8 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
         "dataset": {k: v for k, v in dataset.manifest.items() if k not in ("sources", "shards", "skipped", "fonts")},
         "domain": checkpoint.domain_of(dataset.manifest).to_dict(),
     }
-    if start_from is not None:
-        record["init"] = {"model": str(start_from.path), "step": start}
-    elif resume:
-        record |= {k: v for k, v in json.loads((run_dir / "options.json").read_text()).items() if k == "init"}
+    if started_from is not None:
+        record["init"] = started_from
     with FolderLock(run_dir, shared=world > 1):  # one job trains a run at a time; torchrun's ranks share it
         if rank == 0:
             open_run(run_dir, record, start=start)
@@ -504,7 +508,7 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
                 x = diff_augment(x, config.policy, rng)
             return x.contiguous(memory_format=fmt)
 
-        if start == 0 or start_from is not None:
+        if ckpt is None:  # a new run: its starting point (step 0, or the --init model's step)
             checkpoint_now(start)
         amp = torch.autocast(dev.type, dtype, enabled=dtype != torch.float32)
         bar = tqdm(total=config.steps, initial=start, disable=not progress or rank != 0, unit="it", dynamic_ncols=True)
