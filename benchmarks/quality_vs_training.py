@@ -12,8 +12,10 @@ classifier cannot tell completions from originals) and, on faces, the rate at wh
 detector finds a face, against the images the generator had seen.
 
 DIR/results.json keeps one entry per checkpoint and is reused: a rerun scores only the new
-checkpoints (a run that trains on across sessions adds points). The first line printed names the
-CPU, its flags and the precision used.
+checkpoints (a run that trains on across sessions adds points). ``--compare LABEL=RESULTS``
+(repeatable) draws another run's results.json, scored the same way, beside this one (for
+example two architecture presets on the same images and holes). The first line printed names
+the CPU, its flags and the precision used.
 """
 
 from __future__ import annotations
@@ -52,18 +54,21 @@ def score(folder: Path, images, names, *, mask: str, runtime) -> dict:
             "detectability_originals": run.reference["detectability_originals"]}
 
 
-def plot(points: list[dict], path: Path, *, title: str) -> None:
-    seen = [p["images_seen"] / 1e3 for p in points]
+def plot(points: list[dict], path: Path, *, title: str, label: str = "ganfill",
+         others: dict[str, list[dict]] | None = None) -> None:
+    """One panel per score against images seen; ``others`` (label -> points) drawn beside."""
+    runs = {label: points, **(others or {})}
     panels = [("psnr_hole", "hole PSNR (dB)", 1), ("detectability", "detectable (%)", 100)]
     if points[0]["face_rate"] is not None:
         panels.append(("face_rate", "faces found (%)", 100))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), dpi=110)
     for ax, (key, label, scale) in zip(axes, panels):
-        ax.plot(seen, [p[key] * scale for p in points], "o-", label="ganfill")
+        for name, pts in runs.items():
+            ax.plot([p["images_seen"] / 1e3 for p in pts], [p[key] * scale for p in pts], "o-", ms=4, label=name)
         if points[-1]["telea"][key] is not None:
-            ax.axhline(points[-1]["telea"][key] * scale, ls="--", c="tab:orange", label="Telea, same holes")
+            ax.axhline(points[-1]["telea"][key] * scale, ls="--", c="k", alpha=0.6, label="Telea, same holes")
         if key == "face_rate":
-            ax.axhline(points[0]["face_rate_originals"] * 100, ls="--", c="grey", label="originals")
+            ax.axhline(points[0]["face_rate_originals"] * 100, ls="-.", c="grey", label="originals")
         if key == "detectability":
             ax.axhline(50, ls=":", c="grey", label="indistinguishable")
         ax.legend(fontsize=8)
@@ -85,7 +90,20 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=200)
     ap.add_argument("--mask", default="center")
     ap.add_argument("--figure", type=Path, default=None, help="default: OUT/quality-vs-training.png")
+    ap.add_argument("--label", default="ganfill", help="this run's name in the figure")
+    ap.add_argument("--compare", action="append", default=[], metavar="LABEL=RESULTS",
+                    help="another run's results.json (same -n and --mask) drawn beside; repeatable")
     args = ap.parse_args()
+    others = {}
+    for item in args.compare:
+        name, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            sys.exit(f"quality_vs_training: --compare {item!r}: give LABEL=PATH to an existing results.json")
+        other = json.loads(Path(path).read_text())
+        if (other.get("n"), other.get("mask")) != (args.n, args.mask):
+            sys.exit(f"quality_vs_training: {path} holds -n {other.get('n')} --mask {other.get('mask')}, "
+                     f"this run -n {args.n} --mask {args.mask}: compare like with like")
+        others[name] = other["points"]
     runtime = resolve("auto", "auto")
     print(machine_line(runtime), flush=True)
     folders = sorted(p for p in (args.run / "checkpoints").glob("step-*") if (p / "model.safetensors").is_file())
@@ -109,7 +127,7 @@ def main() -> None:
         write_json({"run": str(args.run), "data": str(args.data), "n": args.n, "mask": args.mask,
                     "machine": machine_line(runtime), "points": sorted(points.values(), key=lambda q: q["step"])}, store)
     ordered = sorted(points.values(), key=lambda q: q["step"])
-    plot(ordered, args.figure or args.out / "quality-vs-training.png",
+    plot(ordered, args.figure or args.out / "quality-vs-training.png", label=args.label, others=others,
          title=f"{args.run.name}: {args.n} held-out images, {args.mask} mask, search from a random z (100 steps)")
 
 

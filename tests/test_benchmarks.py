@@ -72,3 +72,15 @@ def test_quality_vs_training_scores_every_checkpoint_once(tiny_dataset, tiny_con
     assert json.loads((out / "results.json").read_text())["points"] == points
     wrong = subprocess.run(args[:-1] + ["10"], capture_output=True, text=True, timeout=600)
     assert wrong.returncode != 0 and "use another --out" in wrong.stderr
+    # --compare: another run's results.json drawn beside, only if scored the same way
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"n": 12, "mask": "center", "points": points[1:]}))
+    beside = subprocess.run(args + ["--compare", f"other={other}", "--figure", str(tmp_path / "both.png")],
+                            capture_output=True, text=True, timeout=600)
+    assert beside.returncode == 0, beside.stderr
+    assert (tmp_path / "both.png").stat().st_size > (out / "quality-vs-training.png").stat().st_size  # a second line
+    other.write_text(json.dumps({"n": 100, "mask": "center", "points": points}))
+    unlike = subprocess.run(args + ["--compare", f"other={other}"], capture_output=True, text=True, timeout=600)
+    assert unlike.returncode != 0 and "compare like with like" in unlike.stderr
+    missing = subprocess.run(args + ["--compare", str(other)], capture_output=True, text=True, timeout=600)
+    assert missing.returncode != 0 and "LABEL=PATH" in missing.stderr
