@@ -62,7 +62,7 @@ def plot(points: list[dict], path: Path, *, title: str, label: str = "ganfill",
     if points[0]["face_rate"] is not None:
         panels.append(("face_rate", "faces found (%)", 100))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), dpi=110)
-    for ax, (key, label, scale) in zip(axes, panels):
+    for ax, (key, ylabel, scale) in zip(axes, panels):
         for name, pts in runs.items():
             ax.plot([p["images_seen"] / 1e3 for p in pts], [p[key] * scale for p in pts], "o-", ms=4, label=name)
         if points[-1]["telea"][key] is not None:
@@ -73,7 +73,7 @@ def plot(points: list[dict], path: Path, *, title: str, label: str = "ganfill",
             ax.axhline(50, ls=":", c="grey", label="indistinguishable")
         ax.legend(fontsize=8)
         ax.set_xlabel("images seen (thousands)")
-        ax.set_ylabel(label)
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
