@@ -82,9 +82,9 @@ def bench_inpainting(model, runtime: Runtime, *, steps: int, rounds: int, batch:
     x = torch.rand(batch, 3, r, r, generator=torch.Generator().manual_seed(1)) * 2 - 1
     m = torch.from_numpy(~make_holes("center", batch, r)).float()[:, None]
     z = torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(2))
-    cfg = CompleteConfig(num_steps=steps)
+    cfg = CompleteConfig(num_steps=steps, restarts=1)
     best = {"ganfill": 0.0, "reference": 0.0}
-    complete(prior, x, m, config=CompleteConfig(num_steps=2), z_init=z)  # warm-up
+    complete(prior, x, m, config=CompleteConfig(num_steps=2, restarts=1), z_init=z)  # warm-up
     reference.inpaint(netG, netD, x, m, z, steps=2)
     for i in range(rounds):
         t = time.perf_counter()
@@ -108,7 +108,9 @@ def quality_curves(model, data: str, runtime: Runtime, *, n: int, every: int = 2
     holes = make_holes("center", n, r)
     x = to_tensor(images)
     m = torch.from_numpy(~holes).float()[:, None]
-    z0 = initial_z(prior, images, ~holes, restarts=1, seed=0)[:, 0]  # (n, z_dim)
+    cfg = CompleteConfig(init="prior").resolved(prior)  # the default search from a random z
+    z_all = initial_z(prior, images, ~holes, restarts=cfg.restarts, seed=0)  # (n, restarts, z_dim)
+    z0 = z_all[:, 0]  # (n, z_dim): the reference's one start is ganfill's first
 
     def score(fake: torch.Tensor) -> float:
         out = to_uint8(blend(fake.to(x.dtype), x, m, method="poisson"))
@@ -127,9 +129,8 @@ def quality_curves(model, data: str, runtime: Runtime, *, n: int, every: int = 2
         curves[name] = points
         return record
 
-    cfg = CompleteConfig(init="prior").resolved(prior)  # the default search from a random z
     rec = recorder("ganfill")
-    complete(prior, x, m, config=cfg, z_init=z0.view(n, 1, -1).expand(n, cfg.restarts, -1) if cfg.restarts > 1 else z0,
+    complete(prior, x, m, config=cfg, z_init=z_all,
              callback=lambda s, fake, losses: rec(s, fake) if s % every == 0 or s == cfg.num_steps else None)
     if prior.has_encoder:  # the encoder's z, then a few steps: scored at every step
         rec = recorder("encoder")
@@ -173,7 +174,7 @@ def plot(curves: dict, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
-    labels = {"ganfill": "ganfill, random z start (100 steps)", "encoder": "ganfill, encoder start (10 steps)",
+    labels = {"ganfill": "ganfill, random z start (100 steps, 2 restarts)", "encoder": "ganfill, encoder start (10 steps)",
               "reference": "paper's schedule (plain PyTorch reference)"}
     for name, pts in curves.items():
         ax.plot([t for _, t, _ in pts], [p for _, _, p in pts], label=labels[name])

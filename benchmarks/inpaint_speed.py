@@ -26,9 +26,9 @@ from ganfill.runtime import Runtime, machine_line, resolve, resolve_device
 
 
 def time_complete(prior, images, masks, *, steps: int) -> float:
-    complete(prior, images, masks, config=CompleteConfig(num_steps=2))  # warm-up
+    complete(prior, images, masks, config=CompleteConfig(num_steps=2, restarts=1))  # warm-up
     t = time.perf_counter()
-    complete(prior, images, masks, config=CompleteConfig(num_steps=steps), generator=torch.Generator().manual_seed(0))
+    complete(prior, images, masks, config=CompleteConfig(num_steps=steps, restarts=1), generator=torch.Generator().manual_seed(0))
     return time.perf_counter() - t
 
 

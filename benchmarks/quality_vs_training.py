@@ -5,8 +5,10 @@
 
 RUN: a training run folder (``ganfill train --out RUN``); DATA: held-out images. Each checkpoint
 ``RUN/checkpoints/step-*`` (its EMA generator and its discriminator) completes the same ``-n``
-images with the same seeded holes by ganfill's search from a random z (100 steps; training
-checkpoints carry no encoder of z, so every point uses the same search), scored by
+images with the same seeded holes by ganfill's search from a random z (``SEARCH``: 100 steps at
+lr 0.05, one start, fixed so that scores measured in different sessions, docs/ included, stay
+comparable whatever the current defaults; training checkpoints carry no encoder of z, so every
+point uses the same search), scored by
 ``ganfill evaluate``'s metrics: hole PSNR, the realism score (detectable %: 50 means a
 classifier cannot tell completions from originals) and, on faces, the rate at which the face
 detector finds a face, against the images the generator had seen.
@@ -23,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -37,13 +38,15 @@ from ganfill.images import atomic_path, write_json  # noqa: E402
 from ganfill.inpaint import CompleteConfig  # noqa: E402
 from ganfill.runtime import machine_line, resolve  # noqa: E402
 
+SEARCH = CompleteConfig(init="prior", num_steps=100, lr=0.05, restarts=1)  # what every recorded score used
+
 
 def score(folder: Path, images, names, *, mask: str, runtime) -> dict:
     """One checkpoint's scores on the images (ganfill from a random z, ``mask``)."""
     model = checkpoint.load(folder)
     config = json.loads((folder / "config.json").read_text())
     run = ev.evaluate(model, images, names=names, masks=[mask], methods=["ganfill", "telea"],
-                      config=replace(CompleteConfig(), init="prior"), runtime=runtime)
+                      config=SEARCH, runtime=runtime)
     res, telea = run.results  # in the order of methods
     step = int(folder.name.split("-")[1])
     batch = config.get("train", {}).get("batch_size", 64)

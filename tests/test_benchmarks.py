@@ -1,14 +1,16 @@
 """The plain PyTorch reference of benchmarks/ must run the very model ganfill runs."""
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import reference  # noqa: E402
 
-from ganfill.inpaint import CompleteConfig, complete, importance_weights  # noqa: E402
+from ganfill.inpaint import PAPER_SCHEDULE, CompleteConfig, complete, importance_weights  # noqa: E402
 from ganfill.masks import center  # noqa: E402
 from ganfill.models import ModelConfig, build  # noqa: E402
 from ganfill.prior import DCGANPrior  # noqa: E402
@@ -41,7 +43,7 @@ def test_reference_search_matches_ganfill_paper_schedule():
     x = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
     m = center(3, 64)
     z = torch.randn(3, 16, generator=torch.Generator().manual_seed(2)).clamp(-3, 3)
-    ours = complete(DCGANPrior(G, D), x, m, config=CompleteConfig(num_steps=20, lr=0.01, schedule="constant"), z_init=z)
+    ours = complete(DCGANPrior(G, D), x, m, config=replace(PAPER_SCHEDULE, num_steps=20), z_init=z)
     ref = reference.inpaint(netG, netD, x, m, z, steps=20)
     torch.testing.assert_close(ref, ours.fake, atol=2e-3, rtol=0)
 
@@ -84,3 +86,30 @@ def test_quality_vs_training_scores_every_checkpoint_once(tiny_dataset, tiny_con
     assert unlike.returncode != 0 and "compare like with like" in unlike.stderr
     missing = subprocess.run(args + ["--compare", str(other)], capture_output=True, text=True, timeout=600)
     assert missing.returncode != 0 and "LABEL=PATH" in missing.stderr
+
+
+def test_search_schedule_scores_settings_on_the_same_images_and_z(tiny_dataset, tiny_config, tmp_path):
+    """benchmarks/search_schedule.py: one line per setting, the same setting scores the same (same
+    images, holes and z), what the setting asks for is what runs; ``paper`` is PAPER_SCHEDULE."""
+    import subprocess
+
+    import search_schedule
+
+    from ganfill.train import TrainConfig, train
+
+    assert search_schedule.parse("paper") == replace(PAPER_SCHEDULE, init="prior")
+    assert search_schedule.parse("num_steps=7,lr=0.2") == CompleteConfig(init="prior", num_steps=7, lr=0.2)
+    with pytest.raises(SystemExit, match="not key=value"):
+        search_schedule.parse("steps=7")
+    run = tmp_path / "run"
+    train(tiny_dataset, run, model=tiny_config, config=TrainConfig(steps=2, batch_size=8, n_samples=4), progress=False)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "search_schedule.py"
+    settings = ["num_steps=3,restarts=1", "num_steps=3,restarts=2", "num_steps=3,restarts=1"]
+    done = subprocess.run([sys.executable, str(script), str(tiny_dataset), str(run), *settings, "--first", "12", "--count", "20"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("CPU: ") and "20 images, mask center" in lines[1]
+    rows = [line.split(" | ") for line in lines[3:]]
+    assert [r[0] for r in rows] == [f"{s} (3 steps, lr 0.1, cosine, {k} restart(s))" for s, k in zip(settings, (1, 2, 1))]
+    assert rows[0][1:3] == rows[2][1:3] and 0 < float(rows[0][1]) < 100  # deterministic: same PSNR and realism

@@ -154,17 +154,29 @@ def test_export_ships_the_encoder_with_its_generator_record(encoder_run, gan, tm
 
 def test_defaults_follow_the_model(encoder_run, gan):
     """num_steps None: 10 steps from the encoder's z, 100 from a random z; init auto: the encoder when there is one."""
-    from ganfill.inpaint import ENCODER_STEPS, PRIOR_STEPS
+    from ganfill.inpaint import ENCODER_STEPS, PRIOR_STEPS, START_DEFAULTS
 
     with_e, without = (DCGANPrior.from_loaded(checkpoint.load(run)) for run in (encoder_run, gan))
     assert (CompleteConfig().resolved(with_e).init, CompleteConfig().resolved(with_e).num_steps) == ("encoder", ENCODER_STEPS)
     assert (CompleteConfig().resolved(without).init, CompleteConfig().resolved(without).num_steps) == ("prior", PRIOR_STEPS)
     assert CompleteConfig(init="prior").resolved(with_e).num_steps == PRIOR_STEPS
     assert CompleteConfig(num_steps=3).resolved(with_e).num_steps == 3
+    # lr and restarts follow the start too (START_DEFAULTS); what is given is kept
+    for prior, init in ((with_e, "encoder"), (without, "prior")):
+        cfg = CompleteConfig().resolved(prior)
+        assert {k: getattr(cfg, k) for k in START_DEFAULTS[init]} == START_DEFAULTS[init]
+    assert START_DEFAULTS["prior"]["restarts"] > 1 and START_DEFAULTS["encoder"]["restarts"] == 1
+    assert (CompleteConfig(lr=0.2, restarts=3).resolved(without).lr, CompleteConfig(restarts=3).resolved(without).restarts) == (0.2, 3)
     images, known = blob_images(1, 32, seed=13), np.ones((1, 32, 32), bool)
     known[:, 8:24, 8:24] = False
     done = complete_images(with_e, images, known)
     assert done.result.steps_run == ENCODER_STEPS and done.result.losses.shape == (ENCODER_STEPS + 1, 1)
+    done = complete_images(without, images, known, config=CompleteConfig(num_steps=2))
+    assert done.result.z.shape == (1, without.z_dim) and done.result.restart.tolist() in ([0], [1])
+    # z_init alone says how many starts there are: (N, z_dim) is one, with the default restarts
+    x, m = torch.zeros(1, 3, 32, 32), torch.from_numpy(known[:, None].astype(np.float32))
+    one = complete(without, x, m, config=CompleteConfig(num_steps=2), z_init=torch.zeros(1, without.z_dim))
+    assert one.restart.tolist() == [0]
 
 
 def test_evaluate_compares_the_encoder_start_with_a_random_start(encoder_run, gan):

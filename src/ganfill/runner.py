@@ -113,6 +113,7 @@ def _blended(fill: torch.Tensor, x: torch.Tensor, m: torch.Tensor, blends: tuple
 
 def _search(prior: Prior, images: np.ndarray, known: np.ndarray, x: torch.Tensor, m: torch.Tensor, *,
             config: CompleteConfig, seed: int, callback) -> tuple[Result, float]:
+    config = config.resolved(prior)  # the number of restarts this model's start gets
     z0 = initial_z(prior, images, known, restarts=config.restarts, seed=seed)  # (N, restarts, z_dim)
     t0 = time.perf_counter()
     result = complete(prior, x, m, config=config, z_init=z0, callback=callback)

@@ -47,7 +47,7 @@ from ganfill.blend import BLENDS, paste
 from ganfill.data import MAX_PIXELS, domain_box, load_image
 from ganfill.errors import GanfillError
 from ganfill.images import save_image, to_tensor, to_uint8
-from ganfill.inpaint import ENCODER_STEPS, PAPER_SCHEDULE, PRIOR_STEPS, CompleteConfig
+from ganfill.inpaint import ENCODER_STEPS, PAPER_SCHEDULE, PRIOR_STEPS, START_DEFAULTS, CompleteConfig
 from ganfill.masks import MASKS
 from ganfill.prior import DCGANPrior, OnePass, Prior
 from ganfill.runner import MODES as RUN_MODES
@@ -61,6 +61,7 @@ PAINTED = "painted with the brush"
 BRUSH_COLOUR = "#ff00ff"
 MODES = ("auto", "model square", "fit")
 PAPER_STEPS = PAPER_SCHEDULE.num_steps
+PRIOR_RESTARTS = START_DEFAULTS["prior"]["restarts"]
 
 CSS = """
 .ganfill-fill img { width: 100%; height: 100%; object-fit: contain; }
@@ -263,8 +264,9 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                 steps = gr.Number(value=0, minimum=0, maximum=100_000, precision=0, label="Iterations",
                                   info=f"0 = auto ({PRIOR_STEPS}, or {ENCODER_STEPS} from the model's encoder); "
                                        f"the paper uses {PAPER_STEPS} at a constant rate", elem_id="steps")
-                restarts = gr.Number(value=1, minimum=1, maximum=64, precision=0, label="Restarts",
-                                     info="the best start is kept", elem_id="restarts")
+                restarts = gr.Number(value=0, minimum=0, maximum=64, precision=0, label="Restarts",
+                                     info=f"the best start is kept; 0 = auto ({PRIOR_RESTARTS} from a random z, "
+                                          f"1 from the model's encoder)", elem_id="restarts")
             with gr.Row():
                 lam = gr.Number(value=CompleteConfig().lam, minimum=0, label="Lambda",
                                 info="weight of the perceptual loss", elem_id="lam")
@@ -318,7 +320,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         if method_choice != "sharp" and model_name not in cnns:
             raise GanfillError(f"{model_name} has no context encoder beside it ({model_name}-ce): "
                                f"the {method_choice} repair needs one; use sharp")
-        config = CompleteConfig(num_steps=int(n_steps) or None, lam=float(lam_value), restarts=int(n_restarts))
+        config = CompleteConfig(num_steps=int(n_steps) or None, lam=float(lam_value), restarts=int(n_restarts) or None)
         config = config.resolved(priors[model_name])
         config = replace(config, record_every=max(1, round(config.num_steps / FRAMES)))
         loaded = loaded_models[model_name]
