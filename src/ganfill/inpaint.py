@@ -125,10 +125,11 @@ class CompleteConfig:
         restarts 19.96 in 41 s (4 restarts 20.11 in 64 s; 200 steps and 2 restarts 20.15 in
         66 s); detectability within noise of each other (77-80%).  On pokemon64 (50 held-out
         images) the same choices end within 0.05 dB of each other, above the paper's schedule.
-        From the encoder's z (200 held-out faces): 10 steps gave 19.81 / 14.79 dB (center /
-        half) against 19.60 / 13.35 for 100 steps from a random z; 100 steps from the
-        encoder's z gave 19.89 / 13.85 (the search drifts from the encoder's guess of a large
-        hole while it fits the context).
+        From the encoder's z (the 200 report faces, center / half): 10 steps gave 20.40 /
+        15.24 dB against 19.69 / 13.33 for the random-start default (the faces64 model card);
+        with the earlier 2,500-iteration faces64, 100 steps from the encoder's z gave 19.89 /
+        13.85 against 19.81 / 14.79 for 10 (the search drifts from the encoder's guess of a
+        large hole while it fits the context).
     lam: weight of the perceptual loss (0.003 in the paper, with L_c a per-image SUM).
     lr, betas: Adam on z, with the cosine schedule; the paper gives no learning rate,
         bamos/dcgan-completion uses 0.01 (constant) and beta1 0.9 (Adam's default
