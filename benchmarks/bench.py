@@ -37,19 +37,22 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-import reference  # noqa: E402
+import reference   # noqa: E402
 
-from ganfill import checkpoint  # noqa: E402
-from ganfill.blend import blend  # noqa: E402
-from ganfill.data import open_dataset  # noqa: E402
-from ganfill.evaluate import complete_ganfill, load_images, make_holes, psnr_hole  # noqa: E402
-from ganfill.images import to_tensor, to_uint8  # noqa: E402
-from ganfill.inpaint import ENCODER_SCHEDULE, CompleteConfig, complete  # noqa: E402
-from ganfill.models import ModelConfig  # noqa: E402
-from ganfill.prior import DCGANPrior  # noqa: E402
-from ganfill.runner import initial_z  # noqa: E402
-from ganfill.runtime import Runtime, machine_line, resolve  # noqa: E402
-from ganfill.train import TrainConfig, train  # noqa: E402
+from ganfill.models import files as checkpoint  # noqa: E402
+from ganfill.inpainting.blend import blend  # noqa: E402
+from ganfill.data.datasets import open_dataset  # noqa: E402
+from ganfill.evaluation.evaluate import complete_ganfill, load_images, make_holes
+from ganfill.evaluation.metrics import psnr_hole  # noqa: E402
+from ganfill.core.images import to_tensor, to_uint8  # noqa: E402
+from ganfill.inpainting.config import ENCODER_SCHEDULE, CompleteConfig   # noqa: E402
+from ganfill.inpainting.search import complete   # noqa: E402
+from ganfill.models.config import ModelConfig  # noqa: E402
+from ganfill.inpainting.inpainter import initial_z  # noqa: E402
+from ganfill.core.runtime import Runtime, machine_line, resolve   # noqa: E402
+from ganfill.training.config import TrainConfig
+from ganfill.training.gan import train  # noqa: E402
+from ganfill.inpainting.inpainter import Sharp
 
 
 def bench_training(data: str, runtime: Runtime, *, steps: int, rounds: int) -> dict:
@@ -76,7 +79,7 @@ def bench_training(data: str, runtime: Runtime, *, steps: int, rounds: int) -> d
 
 def bench_inpainting(model, runtime: Runtime, *, steps: int, rounds: int, batch: int = 64) -> dict:
     G, D = model.G, model.D
-    prior = DCGANPrior.from_loaded(model, runtime)
+    prior = model.prior(runtime)
     netG, netD = reference.from_ganfill(G, D)
     r = G.config.resolution
     x = torch.rand(batch, 3, r, r, generator=torch.Generator().manual_seed(1)) * 2 - 1
@@ -102,7 +105,7 @@ def quality_curves(model, data: str, runtime: Runtime, *, n: int, every: int = 2
     """Hole PSNR against search seconds (scoring time excluded) for both methods, same images and z
     (ganfill's seeding rule, ``runner.initial_z``)."""
     G, D = model.G, model.D
-    prior = DCGANPrior.from_loaded(model, runtime)
+    prior = model.prior(runtime)
     r = G.config.resolution
     images, _ = load_images(data, model, n=n, seed=0)
     holes = make_holes("center", n, r)
@@ -156,8 +159,8 @@ def precision_quality(model, data: str, runtime: Runtime, *, n: int) -> dict:
     holes = make_holes("center", n, model.config.resolution)
     out = {}
     for rt in dict.fromkeys([Runtime(runtime.device, torch.float32), runtime]):
-        prior = DCGANPrior.from_loaded(model, rt)
-        done, seconds = complete_ganfill(prior, images, holes, config=CompleteConfig())["ganfill"]
+        prior = model.prior(rt)
+        done, seconds = complete_ganfill(Sharp(prior, CompleteConfig(), ("poisson", "paste")), images, holes)["ganfill"]
         psnr = np.mean([min(psnr_hole(images[i], done[i], holes[i]), 100.0) for i in range(n)])
         out[rt.precision] = {"psnr_hole": float(psnr), "seconds_per_image": seconds}
     return out
@@ -202,7 +205,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     args = ap.parse_args()
-    model = checkpoint.load(args.model)  # a shipped name, run, checkpoint folder or model file
+    model = checkpoint.load(args.model, kind="gan")  # a shipped name, run, checkpoint folder or model file
     runtime = resolve(args.device, args.precision)
     print(machine_line(runtime), flush=True)
     out: dict = {"machine": machine_line(runtime), "runtime": runtime.to_dict(), "threads": torch.get_num_threads()}

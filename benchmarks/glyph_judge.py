@@ -25,7 +25,6 @@ the precision used.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -33,10 +32,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganfill import demo
-from ganfill.data import GLYPH_CHARS, load_image, open_dataset
-from ganfill.images import save_image, write_json
-from ganfill.runtime import machine_line, resolve
+from ganfill.apps import demo
+from ganfill.data.glyphs import GLYPH_CHARS
+from ganfill.data.reading import load_image
+from ganfill.data.datasets import open_dataset
+from ganfill.core.images import save_image
+from ganfill.core.files import write_json
+from ganfill.core.runtime import machine_line, resolve
 
 
 def judge_model() -> nn.Module:

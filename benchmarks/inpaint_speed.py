@@ -17,12 +17,14 @@ import time
 
 import torch
 
-from ganfill import checkpoint
-from ganfill.inpaint import CompleteConfig, complete
-from ganfill.masks import make_mask
-from ganfill.models import ModelConfig, build
-from ganfill.prior import DCGANPrior
-from ganfill.runtime import Runtime, machine_line, resolve, resolve_device
+from ganfill.models import files as checkpoint
+from ganfill.inpainting.config import CompleteConfig
+from ganfill.inpainting.search import complete
+from ganfill.data.masks import make_mask
+from ganfill.models.config import ModelConfig
+from ganfill.models.dcgan import build
+from ganfill.models.prior import DCGANPrior
+from ganfill.core.runtime import Runtime, machine_line, resolve, resolve_device
 
 
 def time_complete(prior, images, masks, *, steps: int) -> float:
@@ -41,7 +43,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     args = ap.parse_args()
     if args.ckpt:
-        loaded = checkpoint.load(args.ckpt)
+        loaded = checkpoint.load(args.ckpt, kind="gan")
         G, D = loaded.G, loaded.D
     else:
         torch.manual_seed(0)

@@ -32,18 +32,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ganfill import checkpoint  # noqa: E402
-from ganfill import evaluate as ev  # noqa: E402
-from ganfill.images import atomic_path, write_json  # noqa: E402
-from ganfill.inpaint import CompleteConfig  # noqa: E402
-from ganfill.runtime import machine_line, resolve  # noqa: E402
+from ganfill.models import files as checkpoint  # noqa: E402
+from ganfill.evaluation import evaluate as ev  # noqa: E402
+from ganfill.core.files import atomic_path, write_json  # noqa: E402
+from ganfill.inpainting.config import CompleteConfig  # noqa: E402
+from ganfill.core.runtime import machine_line, resolve  # noqa: E402
 
 SEARCH = CompleteConfig(init="prior", num_steps=100, lr=0.05, restarts=1)  # what every recorded score used
 
 
 def score(folder: Path, images, names, *, mask: str, runtime) -> dict:
     """One checkpoint's scores on the images (ganfill from a random z, ``mask``)."""
-    model = checkpoint.load(folder)
+    model = checkpoint.load(folder, kind="gan")
     config = json.loads((folder / "config.json").read_text())
     run = ev.evaluate(model, images, names=names, masks=[mask], methods=["ganfill", "telea"],
                       config=SEARCH, runtime=runtime)
@@ -118,7 +118,7 @@ def main() -> None:
     if record.get("n") not in (None, args.n) or record.get("mask") not in (None, args.mask):
         sys.exit(f"quality_vs_training: {store} holds -n {record['n']} --mask {record['mask']}: use another --out")
     points = {p["step"]: p for p in record.get("points", [])}
-    images, names = ev.load_images(args.data, checkpoint.load(folders[0]), n=args.n, seed=0)
+    images, names = ev.load_images(args.data, checkpoint.load(folders[0], kind="gan"), n=args.n, seed=0)
     for folder in folders:
         step = int(folder.name.split("-")[1])
         if step in points:

@@ -22,11 +22,13 @@ from dataclasses import fields, replace
 
 import numpy as np
 
-from ganfill import checkpoint
-from ganfill.evaluate import complete_ganfill, detectability, load_images, make_holes, psnr_hole
-from ganfill.inpaint import PAPER_SCHEDULE, CompleteConfig
-from ganfill.prior import DCGANPrior
-from ganfill.runtime import machine_line, resolve
+from ganfill.models import files as checkpoint
+from ganfill.evaluation.evaluate import complete_ganfill, load_images, make_holes
+from ganfill.evaluation.judges import detectability
+from ganfill.evaluation.metrics import psnr_hole
+from ganfill.inpainting.config import PAPER_SCHEDULE, CompleteConfig
+from ganfill.core.runtime import machine_line, resolve
+from ganfill.inpainting.inpainter import Sharp
 
 DEFAULT_SETTINGS = ["num_steps=100,lr=0.05,restarts=1", "", "paper"]
 
@@ -57,10 +59,10 @@ def main() -> None:
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     args = ap.parse_args()
-    model = checkpoint.load(args.model)
+    model = checkpoint.load(args.model, kind="gan")
     runtime = resolve(args.device, args.precision)
     print(machine_line(runtime), flush=True)
-    prior = DCGANPrior.from_loaded(model, runtime)
+    prior = model.prior(runtime)
     images, _ = load_images(args.data, model, n=args.first + args.count, seed=0)
     images = images[args.first:]  # (count, R, R, 3), disjoint from the images reports score
     n, r = len(images), model.config.resolution
@@ -69,7 +71,7 @@ def main() -> None:
     for setting in args.settings:
         cfg = parse(setting).resolved(prior)
         t = time.perf_counter()
-        done, _ = complete_ganfill(prior, images, holes, config=cfg)["ganfill"]
+        done, _ = complete_ganfill(Sharp(prior, cfg, ("poisson", "paste")), images, holes)["ganfill"]
         seconds = time.perf_counter() - t
         psnr = np.mean([min(psnr_hole(images[i], done[i], holes[i]), 100.0) for i in range(n)])
         det = detectability(images, done)

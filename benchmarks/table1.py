@@ -34,11 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ganfill import checkpoint
-from ganfill import evaluate as ev
-from ganfill.images import atomic_path, save_image
-from ganfill.inpaint import PAPER_SCHEDULE, CompleteConfig
-from ganfill.runtime import machine_line, resolve
+from ganfill.models import files as checkpoint
+from ganfill.evaluation import evaluate as ev
+from ganfill.core.files import atomic_path
+from ganfill.core.images import save_image
+from ganfill.inpainting.config import PAPER_SCHEDULE
+from ganfill.core.runtime import machine_line, resolve
 
 
 def renamed(part: ev.Evaluation, names: dict[str, str]) -> ev.Evaluation:
@@ -84,12 +85,12 @@ def main() -> None:
     runtime = resolve("auto", "auto")
     print(machine_line(runtime), flush=True)
     masks = [m for m in args.masks.split(",") if m]
-    model = checkpoint.load(args.model)
-    cnn = checkpoint.load_ce(args.cnn or checkpoint.context_encoder_for(model.path))
+    model = checkpoint.load(args.model, kind="gan")
+    cnn = checkpoint.load(args.cnn or checkpoint.context_encoder_for(model.path), kind="context-encoder")
     images, names = ev.load_images(args.data, model, n=args.n, seed=args.seed)
     common = dict(masks=masks, batch_size=args.batch_size, seed=args.seed, runtime=runtime, names=names)
     t0 = time.perf_counter()
-    parts = [ev.evaluate(model, images, cnn=cnn, methods=[m for m in ev.METHODS if m != "ganfill-paste"], **common)]
+    parts = [ev.evaluate(model, images, cnn=cnn, methods=[m for m in ev.method_names() if m != "ganfill-paste"], **common)]
     print(f"ganfill, CNN and baselines: {time.perf_counter() - t0:.0f} s", flush=True)
     paper = None
     if args.paper_n:
@@ -100,7 +101,7 @@ def main() -> None:
         paper = renamed(paper, {"ganfill": f"DCGAN, paper schedule (first {k})"})
         print(f"paper schedule: {time.perf_counter() - t0:.0f} s", flush=True)
     if args.gan:  # last: the slowest to train, so a run started beside its training finds it done
-        gan = checkpoint.load(args.gan)
+        gan = checkpoint.load(args.gan, kind="gan")
         parts.append(renamed(ev.evaluate(gan, images, methods=["ganfill"], **common), {"ganfill": "plain GAN"}))
         print(f"plain GAN: {time.perf_counter() - t0:.0f} s", flush=True)
     table = merged(parts)

@@ -16,9 +16,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from ganfill.models import ModelConfig
-from ganfill.runtime import machine_line, resolve
-from ganfill.train import TrainConfig, train
+from ganfill.models.config import ModelConfig
+from ganfill.core.runtime import machine_line, resolve
+from ganfill.training.config import TrainConfig
+from ganfill.training.gan import train
 
 CONFIGS = {
     "fp32 (NCHW)": dict(precision="fp32", channels_last=False),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ganfill.data import IMAGE_SUFFIXES
+from ganfill.core.constants import IMAGE_SUFFIXES
 
 
 def main() -> None:

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ganfill import checkpoint
-from ganfill.evaluate import complete_ganfill, faces_found, load_images, make_holes, psnr_hole
-from ganfill.inpaint import CompleteConfig
-from ganfill.prior import DCGANPrior
-from ganfill.runtime import resolve
-from ganfill.train import sample
+from ganfill.models import files as checkpoint
+from ganfill.evaluation.evaluate import complete_ganfill, load_images, make_holes
+from ganfill.evaluation.judges import faces_found
+from ganfill.evaluation.metrics import psnr_hole
+from ganfill.inpainting.config import CompleteConfig
+from ganfill.core.runtime import resolve
+from ganfill.training.gan import sample
+from ganfill.inpainting.inpainter import Sharp
 
 
 def main() -> None:
@@ -34,12 +36,12 @@ def main() -> None:
     rows = []
     originals_rate = None
     for run in args.runs:
-        m = checkpoint.load(run)
+        m = checkpoint.load(run, kind="gan")
         images, _ = load_images(args.data, m, n=args.n, seed=0)
         if originals_rate is None:
             originals_rate = faces_found(images).mean()
         holes = make_holes("center", args.n, m.config.resolution)
-        done, _ = complete_ganfill(DCGANPrior.from_loaded(m, resolve()), images, holes, config=CompleteConfig())["ganfill"]
+        done, _ = complete_ganfill(Sharp(m.prior(resolve()), CompleteConfig(), ("poisson", "paste")), images, holes)["ganfill"]
         psnr = np.mean([min(psnr_hole(images[i], done[i], holes[i]), 100) for i in range(args.n)])
         face_rate = faces_found(sample(m.G, args.samples, seed=0)).mean()
         params = sum(p.numel() for p in m.G.parameters()), sum(p.numel() for p in m.D.parameters())

@@ -12,7 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ganfill.models import ModelConfig, build
+from ganfill.models.config import ModelConfig
+from ganfill.models.dcgan import build
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -63,7 +64,7 @@ def png_header(width: int, height: int) -> bytes:
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     """48 blob images prepared at 32x32 with ganfill's own `prepare`."""
-    from ganfill.data import prepare
+    from ganfill.data.datasets import prepare
 
     src = tmp_path_factory.mktemp("blobs-src")
     for i, img in enumerate(blob_images(48, 40)):

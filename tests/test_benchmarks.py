@@ -10,10 +10,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import reference  # noqa: E402
 
-from ganfill.inpaint import PAPER_SCHEDULE, CompleteConfig, complete, importance_weights  # noqa: E402
-from ganfill.masks import center  # noqa: E402
-from ganfill.models import ModelConfig, build  # noqa: E402
-from ganfill.prior import DCGANPrior  # noqa: E402
+from ganfill.inpainting.config import PAPER_SCHEDULE, CompleteConfig  # noqa: E402
+from ganfill.inpainting.search import complete, importance_weights  # noqa: E402
+from ganfill.data.masks import center# noqa: E402
+from ganfill.models.config import ModelConfig
+from ganfill.models.dcgan import build# noqa: E402
+from ganfill.models.prior import DCGANPrior# noqa: E402
 
 
 def _pair():
@@ -54,7 +56,8 @@ def test_quality_vs_training_scores_every_checkpoint_once(tiny_dataset, tiny_con
     import json
     import subprocess
 
-    from ganfill.train import TrainConfig, train
+    from ganfill.training.config import TrainConfig
+    from ganfill.training.gan import train
 
     run = tmp_path / "run"
     train(tiny_dataset, run, model=tiny_config, config=TrainConfig(steps=4, batch_size=8, checkpoint_every=2, n_samples=4),
@@ -95,7 +98,8 @@ def test_search_schedule_scores_settings_on_the_same_images_and_z(tiny_dataset, 
 
     import search_schedule
 
-    from ganfill.train import TrainConfig, train
+    from ganfill.training.config import TrainConfig
+    from ganfill.training.gan import train
 
     assert search_schedule.parse("paper") == replace(PAPER_SCHEDULE, init="prior")
     assert search_schedule.parse("num_steps=7,lr=0.2") == CompleteConfig(init="prior", num_steps=7, lr=0.2)

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from ganfill.blend import blend
-from ganfill.errors import GanfillError
-from ganfill.masks import brush_strokes, center, half
+from ganfill.inpainting.blend import blend
+from ganfill.core.errors import GanfillError
+from ganfill.data.masks import brush_strokes, center, half
 
 
 def rand_images(n, size=16, amp=0.2, seed=0, dtype=torch.float64):

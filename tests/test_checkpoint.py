@@ -6,9 +6,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ganfill import checkpoint
-from ganfill.errors import GanfillError
-from ganfill.models import ModelConfig, build
+from ganfill.models import files as checkpoint
+from ganfill.core.errors import GanfillError
+from ganfill.models.config import ModelConfig
+from ganfill.models.dcgan import build
+from ganfill.models.dcgan import GANModel
 
 
 def _perturb(module):
@@ -23,7 +25,7 @@ def _perturb(module):
 def test_model_file_round_trips_bit_exactly(tmp_path, tiny_models):
     G, D = tiny_models
     _perturb(G), _perturb(D)  # non-default buffers (BN statistics) must survive too
-    path = checkpoint.save_model(tmp_path / "m.safetensors", G=G, D=D)
+    path = checkpoint.save(tmp_path / "m.safetensors", GANModel.from_nets(G=G, D=D))
     loaded = checkpoint.load(path)
     assert loaded.config == G.config
     for a, b in ((G, loaded.G), (D, loaded.D)):
@@ -38,8 +40,8 @@ def test_model_file_round_trips_bit_exactly(tmp_path, tiny_models):
 
 def test_fp16_export_loads_as_fp32_close(tmp_path, tiny_models):
     G, D = tiny_models
-    path = checkpoint.save_model(tmp_path / "m16.safetensors", G=G, D=D, dtype=torch.float16)
-    assert path.stat().st_size < checkpoint.save_model(tmp_path / "m32.safetensors", G=G, D=D).stat().st_size * 0.6
+    path = checkpoint.save(tmp_path / "m16.safetensors", GANModel.from_nets(G=G, D=D), dtype=torch.float16)
+    assert path.stat().st_size < checkpoint.save(tmp_path / "m32.safetensors", GANModel.from_nets(G=G, D=D)).stat().st_size * 0.6
     loaded = checkpoint.load(path)
     assert next(loaded.G.parameters()).dtype == torch.float32
     z = torch.randn(4, G.config.z_dim)
@@ -49,13 +51,13 @@ def test_fp16_export_loads_as_fp32_close(tmp_path, tiny_models):
 def test_the_config_inside_the_file_rebuilds_other_presets(tmp_path):
     cfg = ModelConfig(arch="paper", resolution=64, z_dim=12, g_width=4, d_width=4)
     G, D = build(cfg)
-    loaded = checkpoint.load(checkpoint.save_model(tmp_path / "p.safetensors", G=G, D=D))
+    loaded = checkpoint.load(checkpoint.save(tmp_path / "p.safetensors", GANModel.from_nets(G=G, D=D)))
     assert loaded.config == cfg and isinstance(loaded.G.project[0], torch.nn.Linear)
 
 
 def _bad_files(tmp_path, tiny_models):
     G, D = tiny_models
-    good = checkpoint.save_model(tmp_path / "good.safetensors", G=G, D=D)
+    good = checkpoint.save(tmp_path / "good.safetensors", GANModel.from_nets(G=G, D=D))
     text = tmp_path / "text.safetensors"
     text.write_text("this is not a checkpoint\n")
     truncated = tmp_path / "truncated.safetensors"
@@ -64,7 +66,7 @@ def _bad_files(tmp_path, tiny_models):
     save_file({"weight": torch.zeros(3)}, str(foreign))
     incompatible = tmp_path / "incompatible.safetensors"
     G2, D2 = build(ModelConfig(resolution=32, z_dim=8, g_width=16, d_width=8))
-    checkpoint.save_model(incompatible, G=G2, D=D2)
+    checkpoint.save(incompatible, GANModel.from_nets(G=G2, D=D2))
     raw = incompatible.read_bytes()
     n = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8 : 8 + n])

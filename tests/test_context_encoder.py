@@ -8,16 +8,23 @@ import numpy as np
 import pytest
 import torch
 
-from ganfill import checkpoint
-from ganfill import evaluate as ev
-from ganfill.cli import main
-from ganfill.errors import GanfillError
-from ganfill.inpaint import CompleteConfig, faithful_fill
-from ganfill.masks import gaussian_blur
-from ganfill.models import CEConfig, ContextEncoder, ModelConfig, build
-from ganfill.prior import DCGANPrior, OnePass
-from ganfill.runner import complete_images, faithful_images, predict_images
-from ganfill.train import CETrainConfig, TrainConfig, train, train_context_encoder
+from ganfill.models import files as checkpoint
+from ganfill.evaluation import evaluate as ev
+from ganfill.apps.cli import main
+from ganfill.core.errors import GanfillError
+from ganfill.inpainting.config import CompleteConfig
+from ganfill.inpainting.search import faithful_fill
+from ganfill.models.config import CEConfig, ModelConfig
+from ganfill.models.context_encoder import ContextEncoder
+from ganfill.models.dcgan import build
+from ganfill.inpainting.inpainter import complete_images, faithful_images, predict_images
+from ganfill.training.config import CETrainConfig
+from ganfill.training.context_encoder import train_context_encoder
+from ganfill.training.config import TrainConfig
+from ganfill.training.gan import train
+from ganfill.models import cards
+from ganfill.models.dcgan import GANModel
+from ganfill.inpainting.inpainter import load_inpainter
 
 TINY_CE = CEConfig(resolution=32, width=8, bottleneck=16, adv_width=8)
 TINY_GAN = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
@@ -45,7 +52,7 @@ def pair(tmp_path_factory, ce_run):
     folder = tmp_path_factory.mktemp("pair")
     torch.manual_seed(0)
     G, D = build(TINY_GAN)
-    gan = checkpoint.save_model(folder / "tiny.safetensors", G=G.eval(), D=D.eval())
+    gan = checkpoint.save(folder / "tiny.safetensors", GANModel.from_nets(G=G.eval(), D=D.eval()))
     checkpoint.export(ce_run, folder / "tiny-ce.safetensors", dtype=torch.float32)
     return gan, folder / "tiny-ce.safetensors"
 
@@ -91,32 +98,32 @@ def test_training_lowers_the_hole_loss_and_resumes_exactly(ce_run, tiny_dataset,
     tensors = load_file(str(checkpoint.find_checkpoint(ce_run)))
     used, trained = tensors["CE.decoder.0.weight"], tensors["CE_train.decoder.0.weight"]
     assert not torch.equal(used, trained)
-    assert torch.equal(checkpoint.load_ce(ce_run).CE.state_dict()["decoder.0.weight"], used)
+    assert torch.equal(checkpoint.load(ce_run, kind="context-encoder").CE.state_dict()["decoder.0.weight"], used)
 
 
 def test_trained_context_encoder_keeps_known_pixels_exact(ce_run):
-    ce = checkpoint.load_ce(ce_run)
+    ce = checkpoint.load(ce_run, kind="context-encoder")
     images, known = _batch()
     for blend in ("poisson", "paste"):
-        done = predict_images(OnePass.from_loaded(ce), images, known, blends=(blend,))
+        done = predict_images(ce.predictor(), images, known, blends=(blend,))
         out = done.completed[blend]
         assert np.array_equal(out[known], images[known]) and done.result is None
         assert not np.array_equal(out[~known], images[~known])
-    again = predict_images(OnePass.from_loaded(ce), images, known)
-    assert np.array_equal(again.completed["poisson"], predict_images(OnePass.from_loaded(ce), images, known).completed["poisson"])
+    again = predict_images(ce.predictor(), images, known)
+    assert np.array_equal(again.completed["poisson"], predict_images(ce.predictor(), images, known).completed["poisson"])
 
 
 def test_a_context_encoder_file_is_not_a_gan(pair):
     gan, ce = pair
-    assert checkpoint.kind(ce) == "context-encoder" and checkpoint.kind(gan) == "gan"
+    assert checkpoint.describe(ce).kind == "context-encoder" and checkpoint.describe(gan).kind == "gan"
     with pytest.raises(GanfillError, match="context encoder"):
-        checkpoint.load(ce)
+        checkpoint.load(ce, kind="gan")
     with pytest.raises(GanfillError, match="not a context encoder"):
-        checkpoint.load_ce(gan)
+        checkpoint.load(gan, kind="context-encoder")
     assert checkpoint.context_encoder_for(gan) == ce and checkpoint.context_encoder_for(ce) is None
     d = checkpoint.describe(ce)
     assert isinstance(d.config, CEConfig) and d.meta["step"] == 80
-    assert "context encoder" in checkpoint.card_skeleton(ce)
+    assert "context encoder" in cards.card_skeleton(ce)
 
 
 def test_faithful_fill_is_the_predictions_low_and_the_samples_high_frequencies():
@@ -144,8 +151,8 @@ def test_faithful_fill_is_the_predictions_low_and_the_samples_high_frequencies()
 
 def test_modes_are_deterministic_and_keep_known_pixels(pair):
     gan, ce = pair
-    prior = DCGANPrior.from_loaded(checkpoint.load(gan))
-    cnn = OnePass.from_loaded(checkpoint.load_ce(ce))
+    prior = checkpoint.load(gan).prior()
+    cnn = checkpoint.load(ce, kind="context-encoder").predictor()
     images, known = _batch()
     config = CompleteConfig(num_steps=4)
     sharp = complete_images(prior, images, known, config=config, seed=3)
@@ -175,7 +182,7 @@ def test_inpaint_modes_from_the_command_line(pair, tmp_path, capsys):
         out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
         main(["inpaint", *args, str(image), "--out", str(out), "--num-steps", "3", "--quiet"])
         record = json.loads((out / "face" / "record.json").read_text())
-        return record["method"], np.asarray(Image.open(out / "face" / "completed.png"))
+        return record["mode"], np.asarray(Image.open(out / "face" / "completed.png"))
 
     for args in (["--model", str(ce)], ["--model", str(gan), "--mode", "faithful"], ["--model", str(gan), "--mode", "fast"],
                  ["--model", str(gan), "--mode", "sharp"]):
@@ -199,7 +206,7 @@ def test_inpaint_modes_from_the_command_line(pair, tmp_path, capsys):
 
 def test_evaluate_lists_and_runs_the_new_methods(pair, tiny_dataset, tmp_path, capsys):
     gan, _ = pair
-    assert {"ganfill-faithful", "context-encoder", "context-encoder-paste"} <= set(ev.METHODS)
+    assert {"ganfill-faithful", "context-encoder", "context-encoder-paste"} <= set(ev.method_names())
     out = tmp_path / "eval"
     main(["evaluate", str(gan), str(tiny_dataset), "--out", str(out), "-n", "10", "--masks", "center,half",
           "--num-steps", "3", "--quiet"])
@@ -228,27 +235,28 @@ def test_plain_gan_preset_trains_and_completes(tiny_dataset, tmp_path):
     loaded = checkpoint.load(run)
     assert loaded.config.arch == "gan"
     images, known = _batch()
-    done = complete_images(DCGANPrior.from_loaded(loaded), images, known, config=CompleteConfig(num_steps=5))
+    done = complete_images(loaded.prior(), images, known, config=CompleteConfig(num_steps=5))
     assert np.array_equal(done.completed["poisson"][known], images[known])
     # the inference copy computes what the training-time network does
     z = torch.randn(3, 8)
-    assert torch.allclose(DCGANPrior.from_loaded(loaded).decode(z), loaded.G(z), atol=1e-5)
+    assert torch.allclose(loaded.prior().decode(z), loaded.G(z), atol=1e-5)
 
 
 def test_web_page_streams_every_mode(pair):
-    from ganfill import fill, web
+    from ganfill.apps import fill
+    from ganfill.apps import web
 
     gan, ce = pair
     model = checkpoint.load(gan)
-    prior, cnn = DCGANPrior.from_loaded(model), OnePass.from_loaded(checkpoint.load_ce(ce))
     image = _batch(1)[0][0]
     hole = np.zeros((32, 32), bool)
     hole[8:24, 8:24] = True
-    item = fill.make_item(image, model, fit=False, hole_domain=hole)
-    config = CompleteConfig(num_steps=4, record_every=2).resolved(prior)
+    config = CompleteConfig(num_steps=4, record_every=2)
+    inpainters = {method: load_inpainter(model, method, cnn=ce, config=config) for method in ("sharp", "faithful", "fast")}
+    item = fill.make_item(image, inpainters["sharp"], fit=False, hole_domain=hole)
     finals = {}
     for method in ("sharp", "faithful", "fast"):
-        messages = list(web.stream_completion(prior, item, config, seed=0, method=method, cnn=cnn))
+        messages = list(web.stream_completion(inpainters[method], item, seed=0))
         kind, final, fake, result, _ = messages[-1]
         assert kind == "done" and (result is None) == (method == "fast")
         assert any(m[0] == "frame" for m in messages) == (method != "fast")  # one pass: nothing to stream
@@ -256,5 +264,5 @@ def test_web_page_streams_every_mode(pair):
         finals[method] = final
     # the same completions as the command line's
     for method in ("sharp", "faithful", "fast"):
-        done, out = fill.complete_items(prior, [item], config=config, seed=0, mode=method, cnn=cnn)
+        done, out = fill.complete_items(inpainters[method], [item], seed=0)
         assert np.array_equal(out[0], finals[method])

@@ -18,20 +18,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganfill import data
-from ganfill.data import (
-    GLYPH_CHARS,
-    CropPolicy,
-    domain_box,
-    find_fonts,
-    load_image,
-    open_dataset,
-    parse_crop,
-    prepare,
-    render_glyphs,
-    to_domain,
-)
-from ganfill.errors import GanfillError
+from ganfill.data import datasets as data
+from ganfill.data.glyphs import GLYPH_CHARS
+from ganfill.data.reading import load_image
+from ganfill.data.domain import CropPolicy, domain_box, parse_crop, to_domain
+from ganfill.data.glyphs import find_fonts, render_glyphs
+from ganfill.data.datasets import open_dataset, prepare
+from ganfill.core.errors import GanfillError
+from ganfill.data import glyphs
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CELEBA_SAMPLE = SHARED / "celeba-aligned-sample"
@@ -521,11 +515,11 @@ def test_render_glyphs(font_folder, tmp_path):
 
 def test_glyph_split_seeds_cover_families():
     families = [f"family {i}" for i in range(20)]
-    splits = [data._split_families(families, 0.1, seed) for seed in range(8)]
+    splits = [glyphs._split_families(families, 0.1, seed) for seed in range(8)]
     assert all(len(s) == 2 for s in splits)
     assert len({frozenset(s) for s in splits}) > 1  # the seed matters
-    assert data._split_families(families, 0.1, 3) == data._split_families(list(reversed(families)), 0.1, 3)
-    assert len(data._split_families(["a", "b"], 0.01, 0)) == 1  # at least one, never all
+    assert glyphs._split_families(families, 0.1, 3) == glyphs._split_families(list(reversed(families)), 0.1, 3)
+    assert len(glyphs._split_families(["a", "b"], 0.01, 0)) == 1  # at least one, never all
 
 
 def test_render_glyphs_needs_two_families(tmp_path):

@@ -13,10 +13,15 @@ import pytest
 from PIL import Image
 
 from conftest import blob_images, shared
-from ganfill import demo
-from ganfill.data import GLYPH_CHARS, load_image, matplotlib_font_dir, to_domain
-from ganfill.errors import GanfillError
-from ganfill.evaluate import BASELINES, METRICS, capped, faces_found
+from ganfill.apps import demo
+from ganfill.data.glyphs import GLYPH_CHARS
+from ganfill.data.reading import load_image
+from ganfill.data.glyphs import matplotlib_font_dir
+from ganfill.data.domain import to_domain
+from ganfill.core.errors import GanfillError
+from ganfill.inpainting.baselines import BASELINES
+from ganfill.evaluation.metrics import METRICS, capped
+from ganfill.evaluation.judges import faces_found
 
 
 def _demo(*args):

@@ -8,14 +8,18 @@ import pytest
 import torch
 
 from conftest import blob_images
-from ganfill import checkpoint
-from ganfill.errors import GanfillError
-from ganfill.inpaint import CompleteConfig, complete
-from ganfill.masks import TRAINING_MIX, training_masks
-from ganfill.models import Encoder, ModelConfig
-from ganfill.prior import DCGANPrior
-from ganfill.runner import complete_images
-from ganfill.train import EncoderConfig, TrainConfig, train, train_encoder
+from ganfill.models import files as checkpoint
+from ganfill.core.errors import GanfillError
+from ganfill.inpainting.config import CompleteConfig
+from ganfill.inpainting.search import complete
+from ganfill.data.masks import TRAINING_MIX, training_masks
+from ganfill.models.encoder import Encoder
+from ganfill.models.config import ModelConfig
+from ganfill.inpainting.inpainter import complete_images
+from ganfill.training.config import EncoderConfig
+from ganfill.training.config import TrainConfig
+from ganfill.training.gan import train
+from ganfill.training.encoder import train_encoder
 
 TINY = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
 
@@ -111,7 +115,7 @@ def test_encoder_init_starts_from_another_models_encoder(gan, encoder_run, tiny_
 
 def test_encoder_start_is_exact_on_known_pixels_and_deterministic(encoder_run):
     model = checkpoint.load(encoder_run)
-    prior = DCGANPrior.from_loaded(model)
+    prior = model.prior()
     assert prior.has_encoder
     images = blob_images(3, 32, seed=11)
     known = np.ones((3, 32, 32), bool)
@@ -131,7 +135,7 @@ def test_encoder_start_is_exact_on_known_pixels_and_deterministic(encoder_run):
 
 
 def test_a_model_without_encoder_still_completes(gan):
-    prior = DCGANPrior.from_loaded(checkpoint.load(gan))
+    prior = checkpoint.load(gan).prior()
     assert not prior.has_encoder
     images, known = blob_images(2, 32, seed=12), np.ones((2, 32, 32), bool)
     known[:, :, :16] = False
@@ -154,9 +158,9 @@ def test_export_ships_the_encoder_with_its_generator_record(encoder_run, gan, tm
 
 def test_defaults_follow_the_model(encoder_run, gan):
     """num_steps None: 10 steps from the encoder's z, 100 from a random z; init auto: the encoder when there is one."""
-    from ganfill.inpaint import ENCODER_STEPS, PRIOR_STEPS, START_DEFAULTS
+    from ganfill.inpainting.config import ENCODER_STEPS, PRIOR_STEPS, START_DEFAULTS
 
-    with_e, without = (DCGANPrior.from_loaded(checkpoint.load(run)) for run in (encoder_run, gan))
+    with_e, without = (checkpoint.load(run).prior() for run in (encoder_run, gan))
     assert (CompleteConfig().resolved(with_e).init, CompleteConfig().resolved(with_e).num_steps) == ("encoder", ENCODER_STEPS)
     assert (CompleteConfig().resolved(without).init, CompleteConfig().resolved(without).num_steps) == ("prior", PRIOR_STEPS)
     assert CompleteConfig(init="prior").resolved(with_e).num_steps == PRIOR_STEPS
@@ -180,7 +184,7 @@ def test_defaults_follow_the_model(encoder_run, gan):
 
 
 def test_evaluate_compares_the_encoder_start_with_a_random_start(encoder_run, gan):
-    from ganfill import evaluate as ev
+    from ganfill.evaluation import evaluate as ev
 
     images = blob_images(12, 32, seed=14)
     model = checkpoint.load(encoder_run)

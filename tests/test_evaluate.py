@@ -9,12 +9,15 @@ import pytest
 from PIL import Image
 
 from conftest import blob_images, shared
-from ganfill import checkpoint
-from ganfill import evaluate as ev
-from ganfill.data import Domain
-from ganfill.prior import DCGANPrior
-from ganfill.cli import main
-from ganfill.inpaint import CompleteConfig
+from ganfill.models import files as checkpoint
+from ganfill.evaluation import evaluate as ev
+from ganfill.data.domain import Domain
+from ganfill.apps.cli import main
+from ganfill.inpainting.config import CompleteConfig
+from ganfill.evaluation import judges
+from ganfill.inpainting import baselines
+from ganfill.models.dcgan import GANModel
+from ganfill.inpainting.inpainter import Sharp
 
 
 def textured(n: int, size: int, seed: int = 0) -> np.ndarray:
@@ -76,10 +79,10 @@ def test_area_bins_pool_masks_by_hole_fraction():
 # ---------------------------------------------------------------------------------- baselines
 
 
-@pytest.mark.parametrize("method", list(ev.BASELINES))
+@pytest.mark.parametrize("method", list(baselines.BASELINES))
 def test_baselines_fill_only_the_hole(method):
     images = textured(3, 32, seed=2)
-    fn = ev.BASELINES[method]
+    fn = baselines.BASELINES[method]
     for mask in ("center", "pattern", "random80", "half"):
         holes = ev.make_holes(mask, 3, 32, seed=0)
         for img, hole in zip(images, holes):
@@ -102,14 +105,14 @@ def test_telea_is_opencvs():
 
     img, hole = textured(1, 32, seed=4)[0], center_hole(32)
     zeroed = np.where(hole[..., None], 0, img).astype(np.uint8)
-    assert np.array_equal(ev.telea(zeroed, hole), cv2.inpaint(zeroed, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA))
-    assert not np.array_equal(ev.telea(zeroed, hole), ev.navier_stokes(zeroed, hole))
+    assert np.array_equal(baselines.telea(zeroed, hole), cv2.inpaint(zeroed, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA))
+    assert not np.array_equal(baselines.telea(zeroed, hole), baselines.navier_stokes(zeroed, hole))
 
 
 @pytest.fixture
 def tiny_model(tmp_path, tiny_models):
     G, D = tiny_models
-    path = checkpoint.save_model(tmp_path / "tiny.safetensors", G=G, D=D)
+    path = checkpoint.save(tmp_path / "tiny.safetensors", GANModel.from_nets(G=G, D=D))
     return checkpoint.load(path)
 
 
@@ -117,9 +120,9 @@ def test_ganfill_methods_share_one_search_and_ignore_batching(tiny_model):
     images = textured(5, 32, seed=5)
     holes = ev.make_holes("center", 5, 32, seed=0)
     cfg = CompleteConfig(num_steps=4)
-    prior = DCGANPrior.from_loaded(tiny_model)
-    a = ev.complete_ganfill(prior, images, holes, config=cfg, batch_size=5, seed=0)
-    b = ev.complete_ganfill(prior, images, holes, config=cfg, batch_size=2, seed=0)
+    prior = tiny_model.prior()
+    a = ev.complete_ganfill(Sharp(prior, cfg, ("poisson", "paste")), images, holes, batch_size=5, seed=0)
+    b = ev.complete_ganfill(Sharp(prior, cfg, ("poisson", "paste")), images, holes, batch_size=2, seed=0)
     for m in ev.GANFILL_METHODS:
         out, seconds = a[m]
         assert np.array_equal(out, b[m][0])  # z depends on the image, not on the batch
@@ -142,12 +145,12 @@ def test_ganfill_methods_share_one_search_and_ignore_batching(tiny_model):
 def test_realism_score_originals_near_chance_and_crude_fills_obvious():
     images = textured(120, 32, seed=6)
     holes = ev.make_holes("center", 120, 32, seed=0)
-    assert ev.realism_features(images).shape == (120, 18 + 3 * 16)
+    assert judges.realism_features(images).shape == (120, 18 + 3 * 16)
     same = ev.detectability(images, images)
     assert 0.38 <= same <= 0.62, same
     grey = np.where(holes[..., None], 128, images).astype(np.uint8)  # hole left empty (grey)
     black = np.where(holes[..., None], 0, images).astype(np.uint8)
-    mean = np.stack([ev.mean_fill(im, h) for im, h in zip(images, holes)])
+    mean = np.stack([baselines.mean_fill(im, h) for im, h in zip(images, holes)])
     for name, fake in [("grey", grey), ("black", black), ("mean", mean)]:
         assert ev.detectability(images, fake) >= 0.95, name
     assert ev.detectability(images, mean, seed=1) == ev.detectability(images, mean, seed=1)  # deterministic
@@ -179,7 +182,7 @@ def test_face_detector_on_real_faces_from_an_image_folder():
 
 def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, capsys):
     G, D = tiny_models
-    ckpt = checkpoint.save_model(tmp_path / "tiny.safetensors", G=G, D=D)
+    ckpt = checkpoint.save(tmp_path / "tiny.safetensors", GANModel.from_nets(G=G, D=D))
     out = tmp_path / "eval"
     main(["evaluate", str(ckpt), str(tiny_dataset), "--out", str(out), "-n", "12", "--masks", "center,pattern",
           "--num-steps", "5", "--batch-size", "5", "--figure-rows", "2", "--quiet"])
@@ -188,7 +191,7 @@ def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, c
     options = json.loads((out / "options.json").read_text())
     md = (out / "results.md").read_text()
     # no encoder: no random start; no context encoder beside it: no CNN methods
-    methods, masks = [m for m in ev.METHODS if m != ev.RANDOM_START and m not in ev.NEEDS_CNN], ["center", "pattern"]
+    methods, masks = [m for m in ev.method_names() if m != ev.RANDOM_START and m not in ev.NEEDS_CNN], ["center", "pattern"]
     assert options["num_images"] == 12 and options["complete"]["num_steps"] == 5 and options["masks"] == masks
     assert options["command"].startswith(f"ganfill evaluate {ckpt} {tiny_dataset} --out {out}")
     assert "--num-steps 5" in options["command"] and options["command"] in md
@@ -235,7 +238,7 @@ def test_evaluate_reports_face_rates_and_honours_methods(tiny_model):
 ])
 def test_evaluate_command_errors_are_one_line(tmp_path, tiny_models, tiny_dataset, capsys, args, message):
     G, D = tiny_models
-    ckpt = checkpoint.save_model(tmp_path / "tiny.safetensors", G=G, D=D)
+    ckpt = checkpoint.save(tmp_path / "tiny.safetensors", GANModel.from_nets(G=G, D=D))
     with pytest.raises(SystemExit) as e:
         main(["evaluate", str(ckpt), str(tiny_dataset), "--out", str(tmp_path / "o"), "--quiet", *args])
     assert e.value.code == 2

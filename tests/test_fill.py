@@ -11,12 +11,15 @@ import torch
 from PIL import Image
 
 from conftest import blob_images, shared
-from ganfill import checkpoint, fill
-from ganfill.inpaint import CompleteConfig, complete
-from ganfill.prior import DCGANPrior
-from ganfill.images import to_tensor
-from ganfill.models import ModelConfig
-from ganfill.train import TrainConfig, train
+from ganfill.models import files as checkpoint
+from ganfill.apps import fill
+from ganfill.inpainting.config import CompleteConfig
+from ganfill.inpainting.search import complete
+from ganfill.core.images import to_tensor
+from ganfill.models.config import ModelConfig
+from ganfill.training.config import TrainConfig
+from ganfill.training.gan import train
+from ganfill.inpainting.inpainter import load_inpainter
 
 FAST = CompleteConfig(num_steps=30, record_every=10)
 
@@ -62,7 +65,7 @@ def test_total_loss_falls_with_a_trained_model(tiny_run):
     cfg = CompleteConfig(num_steps=150)
     # real images of the training domain: the loss falls for every one of them
     x = to_tensor(blob_images(6, 32, seed=9))
-    prior = DCGANPrior.from_loaded(model)
+    prior = model.prior()
     res = complete(prior, x, m, config=cfg, generator=torch.Generator().manual_seed(0))
     assert res.losses.shape == (151, 6)
     assert (res.losses[-1] < res.losses[0]).all() and (res.losses[-1] < res.losses[50]).all()
@@ -76,7 +79,7 @@ def test_total_loss_falls_with_a_trained_model(tiny_run):
 
 def test_domain_mode_any_size_and_mode(tiny_run, photos, tmp_path):
     model = checkpoint.load(tiny_run)
-    counts = fill.run(model, [photos], tmp_path / "out", config=FAST, batch_size=3, progress=False)
+    counts = fill.run(load_inpainter(model, "sharp", config=FAST), [photos], tmp_path / "out", batch_size=3, progress=False)
     assert counts == {"done": 5, "unchanged": 0, "skipped": 0, "total": 5}
     for name in ("rgb", "rgba", "grey", "palette", "deep"):
         out = tmp_path / "out" / name
@@ -87,7 +90,7 @@ def test_domain_mode_any_size_and_mode(tiny_run, photos, tmp_path):
         assert np.array_equal(completed[known], masked[known])  # known pixels bit-exact
         assert (masked[~known] == fill.HOLE_GREY).all()
         record = json.loads((out / "record.json").read_text())
-        assert record["mode"] == "domain" and len(record["loss"]) == 31 and record["hole_fraction"] == 0.25
+        assert record["framing"] == "domain" and record["mode"] == "sharp" and len(record["loss"]) == 31 and record["hole_fraction"] == 0.25
         assert sorted(p.name for p in (out / "frames").iterdir()) == [f"step-{s:05d}.png" for s in (0, 10, 20, 30)]
         gif = Image.open(out / "progress.gif")
         assert gif.n_frames >= 4
@@ -96,9 +99,9 @@ def test_domain_mode_any_size_and_mode(tiny_run, photos, tmp_path):
 
 def test_same_seed_same_result_whatever_the_batching(tiny_run, photos, tmp_path):
     model = checkpoint.load(tiny_run)
-    fill.run(model, [photos], tmp_path / "a", mask="pattern", config=FAST, batch_size=5, seed=7, progress=False)
-    fill.run(model, [photos], tmp_path / "b", mask="pattern", config=FAST, batch_size=2, seed=7, progress=False)
-    fill.run(model, [photos], tmp_path / "c", mask="pattern", config=FAST, batch_size=5, seed=8, progress=False)
+    fill.run(load_inpainter(model, "sharp", config=FAST), [photos], tmp_path / "a", mask="pattern", batch_size=5, seed=7, progress=False)
+    fill.run(load_inpainter(model, "sharp", config=FAST), [photos], tmp_path / "b", mask="pattern", batch_size=2, seed=7, progress=False)
+    fill.run(load_inpainter(model, "sharp", config=FAST), [photos], tmp_path / "c", mask="pattern", batch_size=5, seed=8, progress=False)
     for name in ("rgb", "deep"):
         a, b, c = (_png(tmp_path / d / name / "completed.png") for d in "abc")
         assert np.array_equal(a, b)
@@ -113,8 +116,7 @@ def test_fit_mode_touches_only_the_hole_at_full_resolution(tiny_run, tmp_path):
     hole[40:70, 90:130] = 255
     Image.fromarray(hole).save(tmp_path / "hole.png")
     model = checkpoint.load(tiny_run)
-    fill.run(model, [tmp_path / "in"], tmp_path / "out", mask=str(tmp_path / "hole.png"), fit=True,
-             config=FAST, progress=False)
+    fill.run(load_inpainter(model, "sharp", config=FAST), [tmp_path / "in"], tmp_path / "out", mask=str(tmp_path / "hole.png"), fit=True, progress=False)
     completed = _png(tmp_path / "out" / "big" / "completed.png")
     assert completed.shape == photo.shape
     inside = hole > 0
@@ -135,11 +137,11 @@ def test_mask_folder_is_matched_by_stem(tiny_run, photos, tmp_path):
         Image.fromarray(m).save(masks / f"{p.stem}.png")
     model = checkpoint.load(tiny_run)
     notes = []
-    counts = fill.run(model, [photos], tmp_path / "out", mask=str(masks), config=FAST, progress=False, notify=notes.append)
+    counts = fill.run(load_inpainter(model, "sharp", config=FAST), [photos], tmp_path / "out", mask=str(masks), progress=False, notify=notes.append)
     assert counts["done"] == 4 and counts["unchanged"] == 1
     assert len(notes) == 1 and "grey.jpg" in notes[0] and "unchanged" in notes[0]
     # grey's result is its input, untouched
-    from ganfill.data import load_image
+    from ganfill.data.reading import load_image
     assert np.array_equal(_png(tmp_path / "out" / "grey" / "completed.png"), load_image(photos / "grey.jpg"))
     completed = _png(tmp_path / "out" / "rgb" / "completed.png")
     masked = _png(tmp_path / "out" / "rgb" / "masked.png")
@@ -148,10 +150,10 @@ def test_mask_folder_is_matched_by_stem(tiny_run, photos, tmp_path):
 
 def test_rerun_skips_what_is_done(tiny_run, photos, tmp_path):
     model = checkpoint.load(tiny_run)
-    fill.run(model, [photos / "rgb.png"], tmp_path / "out", config=FAST, progress=False)
+    fill.run(load_inpainter(model, "sharp", config=FAST), [photos / "rgb.png"], tmp_path / "out", progress=False)
     record = tmp_path / "out" / "rgb" / "record.json"
     before = record.stat().st_mtime_ns
-    counts = fill.run(model, [photos], tmp_path / "out", config=FAST, progress=False)
+    counts = fill.run(load_inpainter(model, "sharp", config=FAST), [photos], tmp_path / "out", progress=False)
     assert counts["skipped"] == 1 and counts["done"] == 4 and record.stat().st_mtime_ns == before
 
 

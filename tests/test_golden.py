@@ -62,7 +62,7 @@ def inputs(folder: Path) -> dict[str, Path]:
 
 
 def run_cli(args: list[str]) -> None:
-    from ganfill.cli import main
+    from ganfill.apps.cli import main
 
     try:
         main(args)

@@ -3,18 +3,14 @@ import math
 import pytest
 import torch
 
-from ganfill.blend import blend
-from ganfill.errors import GanfillError
-from ganfill.inpaint import (
-    CompleteConfig,
-    complete,
-    contextual_loss,
-    importance_weights,
-    perceptual_loss,
-)
-from ganfill.masks import center, half
-from ganfill.models import ModelConfig, build
-from ganfill.prior import DCGANPrior, project_latents, sample_latents
+from ganfill.inpainting.blend import blend
+from ganfill.core.errors import GanfillError
+from ganfill.inpainting.config import CompleteConfig
+from ganfill.inpainting.search import complete, contextual_loss, importance_weights, perceptual_loss
+from ganfill.data.masks import center, half
+from ganfill.models.config import ModelConfig
+from ganfill.models.dcgan import build
+from ganfill.models.prior import DCGANPrior, project_latents, sample_latents
 
 Z = 8
 
@@ -331,7 +327,7 @@ def test_validation_errors(gd, prior):
         with pytest.raises(GanfillError):
             CompleteConfig(**kw)
     assert math.isclose(CompleteConfig().lam, 0.003)
-    from ganfill.inpaint import PAPER_SCHEDULE
+    from ganfill.inpainting.config import PAPER_SCHEDULE
 
     paper = PAPER_SCHEDULE
     assert (paper.num_steps, paper.lr, paper.schedule, paper.restarts, paper.lam) == (1500, 0.01, "constant", 1, 0.003)
@@ -342,7 +338,7 @@ def test_validation_errors(gd, prior):
 def test_inference_copy_is_the_same_function(arch, resolution):
     """Batch norm folded, the dcgan first layer as a matmul, the last layer in sub-pixel form,
     channels_last: the same outputs and input gradients, originals untouched."""
-    from ganfill.prior import _NHWCHead, _NHWCLinear, _SubPixel, inference_copy
+    from ganfill.models.fast import _NHWCHead, _NHWCLinear, _SubPixel, inference_copy
 
     torch.manual_seed(1)
     G, D = build(ModelConfig(arch=arch, resolution=resolution, z_dim=Z, g_width=8, d_width=8))
@@ -370,7 +366,7 @@ def test_inference_copy_is_the_same_function(arch, resolution):
 
 def test_bf16_prior_tracks_fp32(gd):
     """bf16 layers, float32 interface: decode and realism_logits agree with fp32 to bf16 precision."""
-    from ganfill.runtime import Runtime
+    from ganfill.core.runtime import Runtime
 
     G, D = gd
     z = torch.randn(4, Z, generator=gen(9))

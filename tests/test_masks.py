@@ -4,18 +4,8 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from ganfill.errors import GanfillError
-from ganfill.masks import (
-    MASKS,
-    brush_strokes,
-    center,
-    from_image,
-    grid,
-    half,
-    make_mask,
-    random_pattern,
-    random_pixels,
-)
+from ganfill.core.errors import GanfillError
+from ganfill.data.masks import MASKS, brush_strokes, center, from_image, grid, half, make_mask, random_pattern, random_pixels
 
 
 def gen(seed=0):

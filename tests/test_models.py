@@ -2,8 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from ganfill.errors import GanfillError
-from ganfill.models import ModelConfig, build, ema_copy, ema_update
+from ganfill.core.errors import GanfillError
+from ganfill.models.config import ModelConfig
+from ganfill.models.dcgan import build
+from ganfill.training.ema import ema_copy, ema_update
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "paper"])

@@ -3,7 +3,7 @@ no stale temporary files, one writer per --out, the web page's pixel limit in th
 
 Every bad input ends with one line ``ganfill: error: ...`` on stderr, exit code 2, no
 traceback, and nothing written. The kill -9 tests stop a real subprocess in the middle of a
-write: a few lines run before ``ganfill.cli.main`` (HOOK) make the one ``os.replace`` that would
+write: a few lines run before ``ganfill.apps.cli.main`` (HOOK) make the one ``os.replace`` that would
 put a chosen file in place wait, after touching a signal file, so the kill lands mid-write
 every time, without timing guesses. DENY makes every write below one folder fail with a chosen
 errno (root ignores file permissions, and no test can fill a disk).
@@ -29,16 +29,23 @@ from PIL import Image
 from safetensors.torch import load_file, save_file, safe_open
 
 from conftest import blob_images, png_header
-from ganfill import checkpoint, fill, study
-from ganfill.checks import integer
-from ganfill.data import load_image, prepare
-from ganfill.errors import GanfillError
-from ganfill.files import FolderLock, output_name, remove_stale_temps, temp_name
-from ganfill.images import atomic_path, write_json
-from ganfill.inpaint import CompleteConfig, complete
-from ganfill.models import ModelConfig, build
-from ganfill.prior import DCGANPrior
-from ganfill.train import TrainConfig, log_rows, train
+from ganfill.models import files as checkpoint
+from ganfill.apps import fill
+from ganfill.apps import study
+from ganfill.core.checks import integer
+from ganfill.data.reading import load_image
+from ganfill.data.datasets import prepare
+from ganfill.core.errors import GanfillError
+from ganfill.core.files import FolderLock, output_name, remove_stale_temps, temp_name
+from ganfill.core.files import atomic_path, write_json
+from ganfill.inpainting.inpainter import load_inpainter
+from ganfill.inpainting.config import CompleteConfig
+from ganfill.inpainting.search import complete
+from ganfill.models.config import ModelConfig
+from ganfill.models.dcgan import GANModel, build
+from ganfill.training.config import TrainConfig
+from ganfill.training.loop import log_rows
+from ganfill.training.gan import train
 
 TINY = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
 FAST = CompleteConfig(num_steps=3)
@@ -55,7 +62,7 @@ def replace(src, dst, *args, **kwargs):
         time.sleep(600)
     return real_replace(src, dst, *args, **kwargs)
 os.replace = replace
-from ganfill.cli import main
+from ganfill.apps.cli import main
 main(sys.argv[3:])
 """
 
@@ -88,7 +95,7 @@ def replace(src, dst, *args, **kwargs):
     return real_replace(src, dst, *args, **kwargs)
 builtins.open = io.open = open_
 os.open, os.mkdir, os.replace = os_open, mkdir, replace
-from ganfill.cli import main
+from ganfill.apps.cli import main
 main(sys.argv[3:])
 """
 
@@ -120,7 +127,7 @@ def model_file(tmp_path_factory) -> Path:
     """An untrained tiny model file (32x32): enough for every path through inpainting."""
     torch.manual_seed(0)
     G, D = build(TINY)
-    return checkpoint.save_model(tmp_path_factory.mktemp("model") / "tiny.safetensors", G=G, D=D)
+    return checkpoint.save(tmp_path_factory.mktemp("model") / "tiny.safetensors", GANModel.from_nets(G=G, D=D))
 
 
 @pytest.fixture
@@ -173,7 +180,7 @@ def test_export_refuses_weights_that_overflow_fp16(tmp_path):
     G, D = build(TINY)
     with torch.no_grad():
         G.body[0].weight[0, 0, 0, 0] = 1e6  # finite in fp32, infinite in fp16
-    src = checkpoint.save_model(tmp_path / "big.safetensors", G=G, D=D)
+    src = checkpoint.save(tmp_path / "big.safetensors", GANModel.from_nets(G=G, D=D))
     with pytest.raises(GanfillError, match=r"G\.body\.0\.weight does not fit in float16.*--dtype fp32"):
         checkpoint.export(src, tmp_path / "small.safetensors")
     assert not (tmp_path / "small.safetensors").exists()
@@ -202,7 +209,7 @@ def test_a_search_whose_loss_becomes_non_finite_stops_with_an_error(model_file):
     x, m = torch.zeros(1, 3, 32, 32), torch.ones(1, 1, 32, 32)
     m[..., 8:24, 8:24] = 0
     with pytest.raises(GanfillError, match="NaN or infinite at step 0 .*lower lambda"):
-        complete(DCGANPrior.from_loaded(model), x, m, config=CompleteConfig(num_steps=5, lam=1e300))  # lam * L_p overflows float32
+        complete(model.prior(), x, m, config=CompleteConfig(num_steps=5, lam=1e300))  # lam * L_p overflows float32
 
 
 def test_cli_extreme_lam_writes_no_result(model_file, photo, tmp_path):
@@ -213,25 +220,25 @@ def test_cli_extreme_lam_writes_no_result(model_file, photo, tmp_path):
 
 def test_web_page_extreme_lambda_is_a_message_not_a_black_hole(model_file):
     pytest.importorskip("gradio", reason="the web app needs Gradio")
-    from ganfill import web
+    from ganfill.apps import web
 
-    model = checkpoint.load(model_file)
-    item = web.make_item(blob_images(1, 32)[0], "x.png", model, hole_choice="center", editor=None,
+    inpainter = load_inpainter(model_file, "sharp", config=CompleteConfig(num_steps=5, lam=1e300))
+    item = web.make_item(blob_images(1, 32)[0], "x.png", inpainter, hole_choice="center", editor=None,
                          mode="model square", seed=0)
-    messages = list(web.stream_completion(DCGANPrior.from_loaded(model), item, CompleteConfig(num_steps=5, lam=1e300), seed=0))
+    messages = list(web.stream_completion(inpainter, item, seed=0))
     assert messages[-1][0] == "error" and isinstance(messages[-1][1], GanfillError)
     assert "NaN or infinite" in str(messages[-1][1])
 
 
 def test_record_json_is_always_strict_json(model_file, photo, tmp_path):
-    model = checkpoint.load(model_file)
-    fill.run(model, [photo], tmp_path / "out", config=FAST, progress=False)
+    inpainter = load_inpainter(model_file, "sharp", config=FAST)
+    fill.run(inpainter, [photo], tmp_path / "out", progress=False)
 
     def refuse(token):
         raise AssertionError(f"{token} in record.json")
 
     json.loads((tmp_path / "out" / "photo" / "record.json").read_text(), parse_constant=refuse)
-    item = fill.load_item(photo, model, fill.MaskSource("center"), fit=False, seed=0)
+    item = fill.load_item(photo, inpainter, fill.MaskSource("center"), fit=False, seed=0)
     with pytest.raises(GanfillError, match="not finite"):
         fill.write_outputs(tmp_path / "nan", item, item.x, item.x, [], {"loss": [1.0, math.nan]})
     assert not (tmp_path / "nan" / "record.json").exists() and not _temps(tmp_path / "nan")
@@ -254,7 +261,7 @@ def test_inputs_named_dot_dot_write_inside_out(model_file, tmp_path):
     for i, file in enumerate(["...png", "..png"]):  # stems ".." and "."
         Image.fromarray(blob_images(1, 32, seed=i)[0]).save(src / file, format="PNG")
     out = tmp_path / "deep" / "out"
-    counts = fill.run(checkpoint.load(model_file), [src / "...png", src / "..png"], out, config=FAST, progress=False)
+    counts = fill.run(load_inpainter(checkpoint.load(model_file), "sharp", config=FAST), [src / "...png", src / "..png"], out, progress=False)
     assert counts["done"] == 2
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]  # nothing beside --out
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["_.", "_.."]
@@ -268,8 +275,7 @@ def test_inputs_whose_names_would_share_a_folder_are_an_error(model_file, tmp_pa
     for file in ["..png", "_..png"]:  # "." is made "_.", the other one's own stem
         Image.fromarray(blob_images(1, 32)[0]).save(src / file, format="PNG")
     with pytest.raises(GanfillError, match=r"two inputs would write their results to _\./"):
-        fill.run(checkpoint.load(model_file), [src / "..png", src / "_..png"], tmp_path / "out", config=FAST,
-                 progress=False)
+        fill.run(load_inpainter(checkpoint.load(model_file), "sharp", config=FAST), [src / "..png", src / "_..png"], tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 
 
@@ -279,8 +285,8 @@ def test_a_rerun_with_out_inside_the_input_folder_does_not_repair_its_own_result
     for i in range(2):
         Image.fromarray(blob_images(1, 32, seed=i)[0]).save(src / f"p{i}.png")
     model = checkpoint.load(model_file)
-    assert fill.run(model, [src], src / "out", config=FAST, progress=False)["done"] == 2
-    assert fill.run(model, [src], src / "out", config=FAST, progress=False) == {"done": 0, "unchanged": 0, "skipped": 2,
+    assert fill.run(load_inpainter(model, "sharp", config=FAST), [src], src / "out", progress=False)["done"] == 2
+    assert fill.run(load_inpainter(model, "sharp", config=FAST), [src], src / "out", progress=False) == {"done": 0, "unchanged": 0, "skipped": 2,
                                                                                   "total": 2}
 
 
@@ -315,18 +321,16 @@ def test_a_raised_limit_reads_the_image_without_pillows_warning(tmp_path, monkey
 def test_max_pixels_overrides_the_limit(model_file, photo, tmp_path):
     model = checkpoint.load(model_file)  # photo: 40x40 = 1600 pixels
     with pytest.raises(GanfillError, match="photo.png is 40x40 = 0.0016 megapixels: the limit is 0.001 megapixels"):
-        fill.run(model, [photo], tmp_path / "out", config=FAST, progress=False, max_pixels=1000)
+        fill.run(load_inpainter(model, "sharp", config=FAST), [photo], tmp_path / "out", progress=False, max_pixels=1000)
     mask = np.zeros((80, 80), np.uint8)
     mask[20:60, 20:60] = 255
     Image.fromarray(mask).save(tmp_path / "mask.png")  # 6400 pixels
     with pytest.raises(GanfillError, match="mask.png is 80x80 = 0.0064 megapixels: the limit is 0.002"):  # masks too
-        fill.run(model, [photo], tmp_path / "out", mask=str(tmp_path / "mask.png"), config=FAST, progress=False,
-                 max_pixels=2000)
+        fill.run(load_inpainter(model, "sharp", config=FAST), [photo], tmp_path / "out", mask=str(tmp_path / "mask.png"), progress=False, max_pixels=2000)
     assert not (tmp_path / "out").exists()
-    assert fill.run(model, [photo], tmp_path / "out", mask=str(tmp_path / "mask.png"), config=FAST, progress=False,
-                    max_pixels=6400)["done"] == 1
+    assert fill.run(load_inpainter(model, "sharp", config=FAST), [photo], tmp_path / "out", mask=str(tmp_path / "mask.png"), progress=False, max_pixels=6400)["done"] == 1
     with pytest.raises(GanfillError, match="--max-pixels must be at least 1"):
-        fill.run(model, [photo], tmp_path / "out", config=FAST, progress=False, max_pixels=0)
+        fill.run(load_inpainter(model, "sharp", config=FAST), [photo], tmp_path / "out", progress=False, max_pixels=0)
 
 
 @pytest.mark.parametrize("command", ["inpaint", "inpaint --fit", "train", "evaluate"])
@@ -431,7 +435,7 @@ def test_cli_huge_z_dim_in_metadata_is_refused_before_allocating(model_file, tmp
 def test_checkpoint_record_that_is_not_an_object(tmp_path):
     G, D = build(TINY)
     folder = tmp_path / "step-00000001"
-    checkpoint.save_model(folder / "model.safetensors", G=G, D=D)
+    checkpoint.save(folder / "model.safetensors", GANModel.from_nets(G=G, D=D))
     (folder / "config.json").write_text("[1, 2, 3]")
     with pytest.raises(GanfillError, match="not a checkpoint record"):
         checkpoint.load(folder)
@@ -447,7 +451,7 @@ def _results_with_record(tmp_path: Path, record) -> Path:
 
 
 @pytest.mark.parametrize("record", [
-    {"input": "{input}", "mode": "domain"},  # no "model"
+    {"input": "{input}", "framing": "domain"},  # no "model"
     {"input": "{input}", "model": {"resolution": "big"}},
     {"input": "{input}", "model": {"resolution": 32}, "domain": [1]},
     [1, 2],
@@ -484,7 +488,7 @@ def test_resume_drops_a_torn_last_log_line(tiny_dataset, tmp_path):
 
 def test_web_page_names_a_truncated_upload_by_its_file_name_only(tmp_path):
     pytest.importorskip("gradio", reason="the web app needs Gradio")
-    from ganfill import web
+    from ganfill.apps import web
 
     upload = tmp_path / "gradio" / "0123456789abcdef" / "holiday.png"
     upload.parent.mkdir(parents=True)

@@ -8,14 +8,17 @@ import torch
 from PIL import Image
 
 from conftest import blob_images
-from ganfill import checkpoint, fill
-from ganfill import evaluate as ev
-from ganfill.cli import main
-from ganfill.data import Domain
-from ganfill.inpaint import CompleteConfig
-from ganfill.models import ModelConfig, build
-from ganfill.prior import DCGANPrior
-from ganfill.runner import complete_images, latent_seed
+from ganfill.models import files as checkpoint
+from ganfill.apps import fill
+from ganfill.evaluation import evaluate as ev
+from ganfill.apps.cli import main
+from ganfill.data.domain import Domain
+from ganfill.inpainting.config import CompleteConfig
+from ganfill.models.config import ModelConfig
+from ganfill.models.dcgan import build
+from ganfill.inpainting.inpainter import complete_images, latent_seed
+from ganfill.models.dcgan import GANModel
+from ganfill.inpainting.inpainter import load_inpainter
 
 CFG = CompleteConfig(num_steps=6)
 
@@ -29,7 +32,7 @@ def model_file(tmp_path_factory):
     with torch.no_grad():
         D(G(torch.randn(128, 8, generator=torch.Generator().manual_seed(1))))
     path = tmp_path_factory.mktemp("runner") / "tiny.safetensors"
-    return checkpoint.save_model(path, G=G.eval(), D=D.eval(), domain=Domain("none"))
+    return checkpoint.save(path, GANModel.from_nets(G=G.eval(), D=D.eval(), domain=Domain("none")))
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,7 @@ def test_inpaint_evaluate_api_and_web_give_bit_identical_completions(model_file,
     images = np.stack([np.asarray(Image.open(folder / f"img{i}.png").convert("RGB")) for i in range(3)])
     known = _center_known(3)
     model = checkpoint.load(model_file)
-    prior = DCGANPrior.from_loaded(model)
+    prior = model.prior()
 
     # the Python API
     api = complete_images(prior, images, known, config=CFG, seed=7)
@@ -73,15 +76,16 @@ def test_inpaint_evaluate_api_and_web_give_bit_identical_completions(model_file,
         assert record["runtime"] == {"device": "cpu", "precision": "fp32"} and record["blend"] == "poisson"
 
     # the web page's path (same fill.Item as the page builds, streamed through a worker thread)
-    web = pytest.importorskip("ganfill.web")
-    item = fill.make_item(images[1], model, fit=False, hole_domain=~known[1], path=folder / "renamed-upload.png")
-    messages = list(web.stream_completion(prior, item, CFG, seed=7))
+    web = pytest.importorskip("ganfill.apps.web")
+    inpainter = load_inpainter(model, "sharp", config=CFG)
+    item = fill.make_item(images[1], inpainter, fit=False, hole_domain=~known[1], path=folder / "renamed-upload.png")
+    messages = list(web.stream_completion(inpainter, item, seed=7))
     kind, final, fake, *_ = messages[-1]
     assert kind == "done" and np.array_equal(final, api.completed["poisson"][1]) and np.array_equal(fake, api.fake[1])
 
 
 def test_seed_depends_on_known_content_only(model_file):
-    prior = DCGANPrior.from_loaded(checkpoint.load(model_file))
+    prior = checkpoint.load(model_file).prior()
     images = blob_images(3, 32, seed=8)
     known = _center_known(3)
     base = complete_images(prior, images, known, config=CFG, seed=1, blends=("poisson", "paste"))
@@ -107,9 +111,9 @@ def test_seed_depends_on_known_content_only(model_file):
 
 
 def test_complete_images_rejects_bad_input(model_file):
-    from ganfill.errors import GanfillError
+    from ganfill.core.errors import GanfillError
 
-    prior = DCGANPrior.from_loaded(checkpoint.load(model_file))
+    prior = checkpoint.load(model_file).prior()
     images, known = blob_images(2, 32), _center_known(2)
     with pytest.raises(GanfillError, match="uint8"):
         complete_images(prior, images.astype(np.float32), known)
@@ -134,12 +138,12 @@ def test_inference_runs_in_bf16_when_asked(model_file, folder, tmp_path):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (CI is CPU-only)")
 def test_cuda_search_matches_cpu(model_file):
-    from ganfill.runtime import Runtime
+    from ganfill.core.runtime import Runtime
 
     model = checkpoint.load(model_file)
     images, known = blob_images(4, 32, seed=9), _center_known(4)
-    cpu = complete_images(DCGANPrior.from_loaded(model), images, known, config=CFG, seed=3)
-    gpu_prior = DCGANPrior.from_loaded(model, Runtime(torch.device("cuda"), torch.float32))
+    cpu = complete_images(model.prior(), images, known, config=CFG, seed=3)
+    gpu_prior = model.prior(Runtime(torch.device("cuda"), torch.float32))
     gpu = complete_images(gpu_prior, images, known, config=CFG, seed=3)
     assert gpu.result.fake.device.type == "cuda"
     assert np.abs(gpu.fake.astype(int) - cpu.fake.astype(int)).max() <= 2  # same z, same search, other kernels

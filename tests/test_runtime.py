@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from ganfill import runtime
-from ganfill.errors import GanfillError
+from ganfill.core import runtime
+from ganfill.core.errors import GanfillError
 
 
 def test_auto_device_and_precision_follow_the_hardware(monkeypatch):
@@ -41,7 +41,7 @@ def test_cpu_info_reads_proc_cpuinfo():
 
 
 def test_cli_device_option_is_checked_before_work(tmp_path, capsys, monkeypatch):
-    from ganfill.cli import main
+    from ganfill.apps.cli import main
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(SystemExit) as e:

@@ -12,14 +12,19 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from ganfill import checkpoint, demo
-from ganfill.errors import GanfillError
-from ganfill.blend import blend
-from ganfill.data import Domain
-from ganfill.inpaint import ENCODER_STEPS, complete
-from ganfill.prior import DCGANPrior
-from ganfill.masks import make_mask
-from ganfill.models import ModelConfig, build, ema_copy
+from ganfill.models import files as checkpoint
+from ganfill.apps import demo
+from ganfill.core.errors import GanfillError
+from ganfill.inpainting.blend import blend
+from ganfill.data.domain import Domain
+from ganfill.inpainting.config import ENCODER_STEPS
+from ganfill.inpainting.search import complete
+from ganfill.data.masks import make_mask
+from ganfill.models.config import ModelConfig
+from ganfill.models.dcgan import build
+from ganfill.training.ema import ema_copy
+from ganfill.models import cards
+from ganfill.models.dcgan import GANModel
 
 SHIPPED = checkpoint.shipped_models()
 # what each reference model must be: resolution and domain (the crop users' images get)
@@ -30,7 +35,7 @@ EXPECTED = {
     "faces64-ce": (64, Domain("center:108")),  # the context encoder beside faces64
     "pokemon64-ce": (64, Domain("pad")),  # the context encoder beside pokemon64
 }
-GANS = sorted(name for name in SHIPPED if checkpoint.kind(SHIPPED[name]) == "gan")
+GANS = sorted(name for name in SHIPPED if checkpoint.describe(SHIPPED[name]).kind == "gan")
 CNNS = sorted(name for name in SHIPPED if name not in GANS)
 
 
@@ -58,8 +63,8 @@ def test_shipped_model_loads_generates_and_completes(name):
     assert name in SHIPPED, f"no shipped models in {checkpoint.SHIPPED_DIR}"
     path = SHIPPED[name]
     assert path == checkpoint.SHIPPED_DIR / f"{name}.safetensors"
-    card = checkpoint.card_path(path)
-    assert card.is_file() and checkpoint.card_title(path), f"{name} has no model card {card}"
+    card = cards.card_path(path)
+    assert card.is_file() and cards.card_title(path), f"{name} has no model card {card}"
     with safe_open(str(path), framework="pt") as f:  # fp16 on disk: G, D and the encoder (no raw training G)
         keys = list(f.keys())
         assert {f.get_slice(k).get_dtype() for k in keys if "num_batches_tracked" not in k} == {"F16"}
@@ -81,7 +86,7 @@ def test_shipped_model_loads_generates_and_completes(name):
 
     image = x[:1]  # an image of the model's own domain, completed from its known part
     mask = make_mask("center", 1, r)
-    prior = DCGANPrior.from_loaded(model)
+    prior = model.prior()
     assert prior.has_encoder and model.E is not None and not model.E.training
     result = complete(prior, image, mask, generator=torch.Generator().manual_seed(1))  # the defaults: encoder start
     assert result.init == "encoder" and result.steps_run == ENCODER_STEPS
@@ -96,21 +101,20 @@ def test_shipped_model_loads_generates_and_completes(name):
 def test_shipped_context_encoder_loads_and_completes(name):
     assert name in SHIPPED, f"no shipped context encoder in {checkpoint.SHIPPED_DIR}"
     path = SHIPPED[name]
-    assert checkpoint.card_title(path), f"{name} has no model card"
+    assert cards.card_title(path), f"{name} has no model card"
     with safe_open(str(path), framework="pt") as f:  # fp16 on disk, the network alone (no adversarial D)
         keys = list(f.keys())
         assert {f.get_slice(k).get_dtype() for k in keys if "num_batches_tracked" not in k} == {"F16"}
         assert {k.split(".")[0] for k in keys} == {"CE"}
     gan = name.removesuffix(checkpoint.CE_SUFFIX)
     assert gan in GANS and checkpoint.context_encoder_for(SHIPPED[gan]) == path  # found by the GAN it goes with
-    ce = checkpoint.load_ce(name)
+    ce = checkpoint.load(name, kind="context-encoder")
     assert (ce.config.resolution, ce.domain) == EXPECTED[name] and not ce.CE.training
     r = ce.config.resolution
     image = torch.rand(2, 3, r, r) * 2 - 1
     mask = make_mask("center", 2, r)
-    from ganfill.prior import OnePass
 
-    pred = OnePass.from_loaded(ce).predict(image, mask)
+    pred = ce.predictor().predict(image, mask)
     assert pred.shape == image.shape and torch.isfinite(pred).all() and pred.std() > 0.05
     completed = blend(pred, image, mask)
     known = mask.bool().expand_as(image)
@@ -135,7 +139,8 @@ def _training_run(tmp_path, *, step=5):
               "train": {"batch_size": 64, "lr": 0.0002, "beta1": 0.5, "beta2": 0.999, "d_steps": 1, "g_steps": 2,
                         "ema_decay": 0.999},
               "dataset": {"count": 100, "resolution": 32, "crop": "none", "shards": [{"file": "x"}]}}
-    ckpt = checkpoint.save_training(run, step=step, G=G, G_ema=G_ema, D=D, opt_G=opt_G, opt_D=opt_D, record=record)
+    ckpt = checkpoint.save_training(run, step=step, model=GANModel.from_nets(G_ema, D), training={"G_train": G},
+                                   optimizers={"G": opt_G, "D": opt_D}, record=record)
     (run / "log.jsonl").write_text("".join(json.dumps({"step": s, "images": 64 * s}) + "\n" for s in range(1, step + 1)))
     return run, ckpt, G, G_ema, D
 
@@ -149,8 +154,7 @@ def test_resolve_names_files_run_and_checkpoint_folders(tmp_path):
     assert checkpoint.resolve(str(model_file)) == model_file
     for name, path in SHIPPED.items():
         assert checkpoint.resolve(name) == path
-        load = checkpoint.load if name in GANS else checkpoint.load_ce
-        assert load(name).path == path
+        assert checkpoint.load(name).path == path
 
 
 @pytest.mark.parametrize("spec, words", [
@@ -272,7 +276,7 @@ def test_models_lists_every_shipped_model():
         d = checkpoint.describe(path)
         assert line.split()[0] == name and f"{d.config.resolution}x{d.config.resolution}" in line
         assert d.domain.text() in line and f"{path.stat().st_size / 1e6:.1f} MB" in line
-        assert line.endswith(checkpoint.card_title(path))
+        assert line.endswith(cards.card_title(path))
 
 
 # ---- quality floors: a regression in training or search fails here ---------------------------
@@ -327,21 +331,17 @@ FLOORS = {("faces64", "center"): (17.8, 2.0), ("faces64", "half"): (14.9, 1.5),
 def test_shipped_model_completes_held_out_inputs_above_a_floor(name, mask):
     """In the mode `ganfill inpaint --model NAME` uses by default (``--mode auto``: faithful
     for faces64 and pokemon64, which have a context encoder beside them; sharp for glyphs32)."""
-    from ganfill.evaluate import make_holes, psnr_hole, telea
-    from ganfill.fill import load_for_mode
-    from ganfill.prior import OnePass
-    from ganfill.runner import complete_images, faithful_images
+    from ganfill.evaluation.evaluate import make_holes
+    from ganfill.evaluation.metrics import psnr_hole
+    from ganfill.inpainting.baselines import telea
+    from ganfill.inpainting.inpainter import load_inpainter
 
-    model, ce, mode = load_for_mode(name, "auto")
-    assert mode == ("sharp" if name == "glyphs32" else "faithful")
-    r = model.config.resolution
+    inpainter = load_inpainter(name, "auto")
+    assert inpainter.mode == ("sharp" if name == "glyphs32" else "faithful")
+    r = inpainter.resolution
     images = FLOOR_INPUTS[name](r)
     holes = make_holes(mask, len(images), r, seed=0)
-    prior = DCGANPrior.from_loaded(model)
-    if mode == "faithful":
-        done = faithful_images(prior, OnePass.from_loaded(ce), images, ~holes, seed=0)
-    else:
-        done = complete_images(prior, images, ~holes, seed=0)
+    done = inpainter(images, ~holes, seed=0)
     ours = np.mean([psnr_hole(images[i], done.completed["poisson"][i], holes[i]) for i in range(len(images))])
     theirs = np.mean([psnr_hole(images[i], telea(images[i], holes[i]), holes[i]) for i in range(len(images))])
     floor, margin = FLOORS[name, mask]

@@ -10,10 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from ganfill import checkpoint
-from ganfill.errors import GanfillError
-from ganfill.models import ModelConfig
-from ganfill.train import Batches, TrainConfig, d_loss, g_loss, train
+from ganfill.models import files as checkpoint
+from ganfill.core.errors import GanfillError
+from ganfill.models.config import ModelConfig
+from ganfill.training.loop import Batches
+from ganfill.training.config import TrainConfig
+from ganfill.training.gan import d_loss, g_loss, train
 
 TINY = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
 
@@ -67,8 +69,8 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, tiny_dataset):
     assert len(_log(b)) == 6
     train(None, b, resume=True, progress=False)
     assert _log(b) == _log(a)
-    wa = checkpoint.load(a, raw_generator=True)
-    wb = checkpoint.load(b, raw_generator=True)
+    wa = checkpoint.load(a, raw=True)
+    wb = checkpoint.load(b, raw=True)
     for ma, mb in ((wa.G, wb.G), (wa.D, wb.D)):
         sa, sb = ma.state_dict(), mb.state_dict()
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -156,7 +158,8 @@ def test_torchrun_two_process_gloo_smoke(tmp_path, tiny_dataset):
 
 
 def test_diff_augment_is_random_per_image_differentiable_and_seeded():
-    from ganfill.train import augment_policy, diff_augment
+    from ganfill.training.config import augment_policy
+    from ganfill.training.augment import diff_augment
 
     x = torch.rand(6, 3, 16, 16) * 2 - 1
     g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
@@ -206,7 +209,7 @@ def test_training_with_diffaugment_resumes_exactly(tmp_path, tiny_dataset):
 
 
 def test_init_continues_a_model_file_from_the_iteration_it_records(tmp_path, tiny_dataset):
-    from ganfill.train import init_config
+    from ganfill.training.gan import init_config
 
     a = tmp_path / "a"
     train(tiny_dataset, a, model=TINY, config=_cfg(steps=4), progress=False)
@@ -221,7 +224,7 @@ def test_init_continues_a_model_file_from_the_iteration_it_records(tmp_path, tin
     opts = json.loads((b / "options.json").read_text())
     assert opts["init"] == {"model": str(file), "step": 4} and opts["model"] == TINY.to_dict()
     first = checkpoint.load(b / "checkpoints" / "step-00000004")  # where it started: the file's weights
-    raw = checkpoint.load(b / "checkpoints" / "step-00000004", raw_generator=True)
+    raw = checkpoint.load(b / "checkpoints" / "step-00000004", raw=True)
     for start, kept in ((first.G, shipped.G), (raw.G, shipped.G), (first.D, shipped.D)):
         s, k = start.state_dict(), kept.state_dict()
         assert all(torch.equal(s[n], k[n]) for n in k)
@@ -244,8 +247,9 @@ def test_init_continues_a_model_file_from_the_iteration_it_records(tmp_path, tin
 
 @pytest.mark.parametrize("loop", ["gan", "context-encoder"])
 def test_a_run_folder_in_use_is_refused_and_left_alone(tmp_path, tiny_dataset, loop):
-    from ganfill.files import FolderLock
-    from ganfill.train import CETrainConfig, train_context_encoder
+    from ganfill.core.files import FolderLock
+    from ganfill.training.config import CETrainConfig
+    from ganfill.training.context_encoder import train_context_encoder
 
     run = tmp_path / "run"
     with FolderLock(run):  # another process training this run

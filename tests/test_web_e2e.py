@@ -35,10 +35,16 @@ from PIL import Image
 pytest.importorskip("gradio", reason="the web app needs Gradio: pip install -e '.[test]'")
 
 from conftest import blob_images, png_header  # noqa: E402
-from ganfill import checkpoint, fill, study, web  # noqa: E402
-from ganfill.errors import GanfillError  # noqa: E402
-from ganfill.inpaint import CompleteConfig  # noqa: E402
-from ganfill.models import ModelConfig, build  # noqa: E402
+from ganfill.models import files as checkpoint
+from ganfill.apps import fill
+from ganfill.apps import study
+from ganfill.apps import web# noqa: E402
+from ganfill.core.errors import GanfillError# noqa: E402
+from ganfill.inpainting.search import CompleteConfig# noqa: E402
+from ganfill.models.config import ModelConfig
+from ganfill.models.dcgan import build# noqa: E402
+from ganfill.models.dcgan import GANModel
+from ganfill.inpainting.inpainter import load_inpainter
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -53,7 +59,7 @@ SIDE = 256  # the uploaded picture
 def tiny_model(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     G, D = build(ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8))
-    return checkpoint.save_model(tmp_path_factory.mktemp("model") / "tiny.safetensors", G=G, D=D)
+    return checkpoint.save(tmp_path_factory.mktemp("model") / "tiny.safetensors", GANModel.from_nets(G=G, D=D))
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +72,8 @@ def results(tiny_model, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("study") / "results"
     model = checkpoint.load(tiny_model)
     config = CompleteConfig(num_steps=3)
-    fill.run(model, [src / f"small{i}.png" for i in range(4)], out, config=config, progress=False)
-    fill.run(model, [src / "large.png"], out, config=config, fit=True, progress=False)
+    fill.run(load_inpainter(model, "sharp", config=config), [src / f"small{i}.png" for i in range(4)], out, progress=False)
+    fill.run(load_inpainter(model, "sharp", config=config), [src / "large.png"], out, fit=True, progress=False)
     return out
 
 
@@ -242,7 +248,7 @@ def test_parse_models_names_and_errors(tmp_path):
         web.parse_models(["m=a.safetensors", "m=b.safetensors"])
     # the page offers every shipped GAN; a context encoder comes with the GAN it belongs to
     shipped = checkpoint.shipped_models()
-    assert web.shipped_models() == {n: p for n, p in shipped.items() if checkpoint.kind(p) == "gan"}
+    assert web.shipped_models() == {n: p for n, p in shipped.items() if checkpoint.describe(p).kind == "gan"}
     assert set(shipped) - set(web.shipped_models()) == {"faces64-ce", "pokemon64-ce"}
 
 

@@ -1,4 +1,4 @@
-from ganfill.cli import main
+from ganfill.apps.cli import main
 
 if __name__ == "__main__":
     main()

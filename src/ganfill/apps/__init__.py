@@ -1,0 +1,1 @@
+"""Front ends: the command line, the files-in/results-out batch, the demo, the web page and the human study."""

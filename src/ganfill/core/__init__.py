@@ -1,0 +1,1 @@
+"""Shared plumbing: errors, argument checks, files written atomically, uint8 <-> tensor, the runtime (device, precision)."""
