@@ -37,22 +37,24 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-import reference   # noqa: E402
-
-from ganfill.models import files as checkpoint  # noqa: E402
-from ganfill.inpainting.blend import blend  # noqa: E402
+from ganfill.core.images import to_tensor, to_uint8  # noqa: E402
+from ganfill.core.runtime import Runtime, machine_line, resolve  # noqa: E402
 from ganfill.data.datasets import open_dataset  # noqa: E402
 from ganfill.evaluation.evaluate import complete_ganfill, load_images, make_holes
 from ganfill.evaluation.metrics import psnr_hole  # noqa: E402
-from ganfill.core.images import to_tensor, to_uint8  # noqa: E402
-from ganfill.inpainting.config import ENCODER_SCHEDULE, CompleteConfig   # noqa: E402
-from ganfill.inpainting.search import complete   # noqa: E402
+from ganfill.inpainting.blend import blend  # noqa: E402
+from ganfill.inpainting.config import ENCODER_SCHEDULE, CompleteConfig  # noqa: E402
+from ganfill.inpainting.inpainter import (
+    Sharp,
+    initial_z,  # noqa: E402
+)
+from ganfill.inpainting.search import complete  # noqa: E402
+from ganfill.models import files as checkpoint  # noqa: E402
 from ganfill.models.config import ModelConfig  # noqa: E402
-from ganfill.inpainting.inpainter import initial_z  # noqa: E402
-from ganfill.core.runtime import Runtime, machine_line, resolve   # noqa: E402
 from ganfill.training.config import TrainConfig
 from ganfill.training.gan import train  # noqa: E402
-from ganfill.inpainting.inpainter import Sharp
+
+import reference  # noqa: E402
 
 
 def bench_training(data: str, runtime: Runtime, *, steps: int, rounds: int) -> dict:
@@ -61,8 +63,14 @@ def bench_training(data: str, runtime: Runtime, *, steps: int, rounds: int) -> d
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
             run = Path(tmp) / f"run{r}"
-            train(data, run, model=ModelConfig(), config=TrainConfig(steps=steps + 2, checkpoint_every=10**9,
-                  precision=runtime.precision), device=runtime.device.type, progress=False)
+            train(
+                data,
+                run,
+                model=ModelConfig(),
+                config=TrainConfig(steps=steps + 2, checkpoint_every=10**9, precision=runtime.precision),
+                device=runtime.device.type,
+                progress=False,
+            )
             rows = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
             a, b = rows[1], rows[-1]  # skip two warm-up iterations, as for the reference
             best["ganfill"] = max(best["ganfill"], (b["images"] - a["images"]) / (b["seconds"] - a["seconds"]))
@@ -72,8 +80,10 @@ def bench_training(data: str, runtime: Runtime, *, steps: int, rounds: int) -> d
             t = time.perf_counter()
             reference.train_steps(netG, netD, images, steps=steps)
             best["reference"] = max(best["reference"], 64 * steps / (time.perf_counter() - t))
-            print(f"  training round {r + 1}: ganfill {best['ganfill']:.1f} img/s, reference {best['reference']:.1f} img/s",
-                  flush=True)
+            print(
+                f"  training round {r + 1}: ganfill {best['ganfill']:.1f} img/s, reference {best['reference']:.1f} img/s",
+                flush=True,
+            )
     return best
 
 
@@ -96,14 +106,15 @@ def bench_inpainting(model, runtime: Runtime, *, steps: int, rounds: int, batch:
         t = time.perf_counter()
         reference.inpaint(netG, netD, x, m, z, steps=steps)
         best["reference"] = max(best["reference"], batch * steps / (time.perf_counter() - t))
-        print(f"  inpainting round {i + 1}: ganfill {best['ganfill']:.1f}, reference {best['reference']:.1f} image-it/s",
-              flush=True)
+        print(
+            f"  inpainting round {i + 1}: ganfill {best['ganfill']:.1f}, reference {best['reference']:.1f} image-it/s", flush=True
+        )
     return best
 
 
 def quality_curves(model, data: str, runtime: Runtime, *, n: int, every: int = 25) -> dict:
     """Hole PSNR against search seconds (scoring time excluded) for both methods, same images and z
-    (ganfill's seeding rule, ``runner.initial_z``)."""
+    (ganfill's seeding rule, ``inpainting.inpainter.initial_z``)."""
     G, D = model.G, model.D
     prior = model.prior(runtime)
     r = G.config.resolution
@@ -133,8 +144,14 @@ def quality_curves(model, data: str, runtime: Runtime, *, n: int, every: int = 2
         return record
 
     rec = recorder("ganfill")
-    complete(prior, x, m, config=cfg, z_init=z_all,
-             callback=lambda s, fake, losses: rec(s, fake) if s % every == 0 or s == cfg.num_steps else None)
+    complete(
+        prior,
+        x,
+        m,
+        config=cfg,
+        z_init=z_all,
+        callback=lambda s, fake, losses: rec(s, fake) if s % every == 0 or s == cfg.num_steps else None,
+    )
     if prior.has_encoder:  # the encoder's z, then a few steps: scored at every step
         rec = recorder("encoder")
         complete(prior, x, m, config=ENCODER_SCHEDULE, z_init=z0, callback=lambda s, fake, losses: rec(s, fake))
@@ -177,8 +194,11 @@ def plot(curves: dict, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
-    labels = {"ganfill": "ganfill, random z start (100 steps, 2 restarts)", "encoder": "ganfill, encoder start (10 steps)",
-              "reference": "paper's schedule (plain PyTorch reference)"}
+    labels = {
+        "ganfill": "ganfill, random z start (100 steps, 2 restarts)",
+        "encoder": "ganfill, encoder start (10 steps)",
+        "reference": "paper's schedule (plain PyTorch reference)",
+    }
     for name, pts in curves.items():
         ax.plot([t for _, t, _ in pts], [p for _, _, p in pts], label=labels[name])
     ax.set_xscale("symlog", linthresh=1.0)
@@ -222,51 +242,78 @@ def main() -> None:
         ref, ours = curves["reference"], curves["ganfill"]
         target = ref[-1][2]
         t_ref, t_ours = first_time(ref, target), first_time(ours, target)
-        out["quality"] = {"images": args.images, "reference_final_psnr": target, "reference_seconds": ref[-1][1],
-                          "reference_seconds_to_target": t_ref, "ganfill_final_psnr": ours[-1][2],
-                          "ganfill_seconds": ours[-1][1], "ganfill_seconds_to_target": t_ours,
-                          "speedup_at_equal_quality": (ref[-1][1] / t_ours) if t_ours else None,
-                          "speedup_vs_oracle_stop": (t_ref / t_ours) if t_ours else None, "curves": curves}
+        out["quality"] = {
+            "images": args.images,
+            "reference_final_psnr": target,
+            "reference_seconds": ref[-1][1],
+            "reference_seconds_to_target": t_ref,
+            "ganfill_final_psnr": ours[-1][2],
+            "ganfill_seconds": ours[-1][1],
+            "ganfill_seconds_to_target": t_ours,
+            "speedup_at_equal_quality": (ref[-1][1] / t_ours) if t_ours else None,
+            "speedup_vs_oracle_stop": (t_ref / t_ours) if t_ours else None,
+            "curves": curves,
+        }
         if "encoder" in curves:
             enc = curves["encoder"]
             t_enc = first_time(enc, target)
-            out["quality"] |= {"encoder_psnr_at_0_steps": enc[0][2], "encoder_final_psnr": enc[-1][2],
-                               "encoder_seconds": enc[-1][1], "encoder_seconds_to_target": t_enc,
-                               "encoder_speedup_at_equal_quality": (ref[-1][1] / t_enc) if t_enc else None}
+            out["quality"] |= {
+                "encoder_psnr_at_0_steps": enc[0][2],
+                "encoder_final_psnr": enc[-1][2],
+                "encoder_seconds": enc[-1][1],
+                "encoder_seconds_to_target": t_enc,
+                "encoder_speedup_at_equal_quality": (ref[-1][1] / t_enc) if t_enc else None,
+            }
         if args.figure:
             plot(curves, args.figure)
 
     print(f"\n{out['machine']}\nmeasurement | ganfill ({runtime.describe()}) | reference (cpu, fp32) | ratio")
     if "training" in out:
         t = out["training"]
-        print(f"training, images/s (64x64 dcgan, batch 64, 1D:2G) | {t['ganfill']:.1f} | {t['reference']:.1f} | {t['ratio']:.2f}x")
+        print(
+            f"training, images/s (64x64 dcgan, batch 64, 1D:2G) | {t['ganfill']:.1f} | {t['reference']:.1f} | {t['ratio']:.2f}x"
+        )
     if "inpainting" in out:
         t = out["inpainting"]
         print(f"inpainting, image-iterations/s (batch 64) | {t['ganfill']:.1f} | {t['reference']:.1f} | {t['ratio']:.2f}x")
-        print(f"batch of 64 at 1500 iterations, minutes | {64 * 1500 / t['ganfill'] / 60:.1f} | "
-              f"{64 * 1500 / t['reference'] / 60:.1f} | {t['ratio']:.2f}x")
+        print(
+            f"batch of 64 at 1500 iterations, minutes | {64 * 1500 / t['ganfill'] / 60:.1f} | "
+            f"{64 * 1500 / t['reference'] / 60:.1f} | {t['ratio']:.2f}x"
+        )
     if "quality" in out:
         q = out["quality"]
         s = q["speedup_at_equal_quality"]
-        print(f"hole PSNR at the end (dB, {q['images']} images) | {q['ganfill_final_psnr']:.2f} in {q['ganfill_seconds']:.0f} s | "
-              f"{q['reference_final_psnr']:.2f} in {q['reference_seconds']:.0f} s | ")
-        print(f"time to the paper schedule's final hole PSNR (s) | {q['ganfill_seconds_to_target'] or float('nan'):.1f} | "
-              f"{q['reference_seconds']:.1f} (whole schedule) | " + (f"{s:.1f}x" if s else "not reached"))
+        print(
+            f"hole PSNR at the end (dB, {q['images']} images) | {q['ganfill_final_psnr']:.2f} in {q['ganfill_seconds']:.0f} s | "
+            f"{q['reference_final_psnr']:.2f} in {q['reference_seconds']:.0f} s | "
+        )
+        print(
+            f"time to the paper schedule's final hole PSNR (s) | {q['ganfill_seconds_to_target'] or float('nan'):.1f} | "
+            f"{q['reference_seconds']:.1f} (whole schedule) | " + (f"{s:.1f}x" if s else "not reached")
+        )
         o = q["speedup_vs_oracle_stop"]
-        print(f"  same, if the paper's schedule were stopped the moment it first got there | | "
-              f"{q['reference_seconds_to_target']:.1f} | " + (f"{o:.1f}x" if o else "not reached"))
+        print(
+            f"  same, if the paper's schedule were stopped the moment it first got there | | "
+            f"{q['reference_seconds_to_target']:.1f} | " + (f"{o:.1f}x" if o else "not reached")
+        )
         if "encoder_final_psnr" in q:
             e = q["encoder_speedup_at_equal_quality"]
-            print(f"encoder start: hole PSNR after 0 / {ENCODER_SCHEDULE.num_steps} steps (dB) | "
-                  f"{q['encoder_psnr_at_0_steps']:.2f} / {q['encoder_final_psnr']:.2f} in {q['encoder_seconds']:.2f} s | | ")
-            print(f"encoder start: time to the paper schedule's final hole PSNR (s) | "
-                  f"{q['encoder_seconds_to_target'] or float('nan'):.2f} | {q['reference_seconds']:.1f} (whole schedule) | "
-                  + (f"{e:.0f}x" if e else "not reached"))
+            print(
+                f"encoder start: hole PSNR after 0 / {ENCODER_SCHEDULE.num_steps} steps (dB) | "
+                f"{q['encoder_psnr_at_0_steps']:.2f} / {q['encoder_final_psnr']:.2f} in {q['encoder_seconds']:.2f} s | | "
+            )
+            print(
+                f"encoder start: time to the paper schedule's final hole PSNR (s) | "
+                f"{q['encoder_seconds_to_target'] or float('nan'):.2f} | {q['reference_seconds']:.1f} (whole schedule) | "
+                + (f"{e:.0f}x" if e else "not reached")
+            )
     if "precision" in out:
         pq = out["precision"]
-        print(f"hole PSNR of the default search, {args.images} images (dB) | {runtime.precision} "
-              f"{pq[runtime.precision]['psnr_hole']:.2f} | fp32 {pq['fp32']['psnr_hole']:.2f} | "
-              f"{pq[runtime.precision]['psnr_hole'] - pq['fp32']['psnr_hole']:+.2f} dB")
+        print(
+            f"hole PSNR of the default search, {args.images} images (dB) | {runtime.precision} "
+            f"{pq[runtime.precision]['psnr_hole']:.2f} | fp32 {pq['fp32']['psnr_hole']:.2f} | "
+            f"{pq[runtime.precision]['psnr_hole'] - pq['fp32']['psnr_hole']:+.2f} dB"
+        )
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

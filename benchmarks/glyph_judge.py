@@ -7,7 +7,7 @@ GLYPHS: the folder ``ganfill glyphs`` wrote (``train/`` and ``val/``, e.g. runs/
 The judge is a small CNN character classifier (62 classes, 0-9 A-Z a-z) trained here, seeded,
 on GLYPHS/train (image i is character ``GLYPH_CHARS[i % 62]``, with +-2 pixel shifts); its
 accuracy on GLYPHS/val (font families no model trained on) is printed, so the judge is judged
-too. The 24 characters are ``ganfill demo``'s (``demo.glyph_inputs``: matplotlib's DejaVu,
+too. The 24 characters are ``ganfill demo``'s (``apps.demo.glyph_inputs``: matplotlib's DejaVu,
 STIX and Computer Modern, fonts outside every training set), completed by ``ganfill demo
 --images`` with the model and each mask (the demo's search: its defaults, seed 0) next to
 OpenCV's Telea.
@@ -33,20 +33,28 @@ import torch
 from torch import nn
 
 from ganfill.apps import demo
+from ganfill.core.files import write_json
+from ganfill.core.images import save_image
+from ganfill.core.runtime import machine_line, resolve
+from ganfill.data.datasets import open_dataset
 from ganfill.data.glyphs import GLYPH_CHARS
 from ganfill.data.reading import load_image
-from ganfill.data.datasets import open_dataset
-from ganfill.core.images import save_image
-from ganfill.core.files import write_json
-from ganfill.core.runtime import machine_line, resolve
 
 
 def judge_model() -> nn.Module:
     """(N, 1, 32, 32) in [-1, 1] -> (N, 62) logits."""
+
     def block(i: int, o: int) -> list[nn.Module]:
         return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2)]
-    return nn.Sequential(*block(1, 32), *block(32, 64), *block(64, 128),  # 32 -> 16 -> 8 -> 4
-                         nn.Flatten(), nn.Dropout(0.3), nn.Linear(128 * 16, len(GLYPH_CHARS)))
+
+    return nn.Sequential(
+        *block(1, 32),
+        *block(32, 64),
+        *block(64, 128),  # 32 -> 16 -> 8 -> 4
+        nn.Flatten(),
+        nn.Dropout(0.3),
+        nn.Linear(128 * 16, len(GLYPH_CHARS)),
+    )
 
 
 def as_input(images: np.ndarray) -> torch.Tensor:
@@ -59,7 +67,7 @@ def shifted(x: torch.Tensor, generator: torch.Generator, *, max_shift: int = 2) 
     n, _, h, w = x.shape
     padded = nn.functional.pad(x, (max_shift,) * 4, value=1.0)
     dx, dy = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator)
-    return torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+    return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
 
 
 def train_judge(train: np.ndarray, *, epochs: int = 2, batch: int = 256, seed: int = 0) -> nn.Module:
@@ -74,7 +82,7 @@ def train_judge(train: np.ndarray, *, epochs: int = 2, batch: int = 256, seed: i
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=g)
         for k in range(len(x) // batch):
-            idx = order[k * batch:(k + 1) * batch]
+            idx = order[k * batch : (k + 1) * batch]
             loss = nn.functional.cross_entropy(net(shifted(x[idx], g)), y[idx])
             opt.zero_grad()
             loss.backward()
@@ -86,7 +94,7 @@ def train_judge(train: np.ndarray, *, epochs: int = 2, batch: int = 256, seed: i
 @torch.no_grad()
 def read(net: nn.Module, images: np.ndarray) -> np.ndarray:
     """The judge's character index for each uint8 (N, 32, 32, 3) image."""
-    return torch.cat([net(as_input(images[i:i + 1024])).argmax(1) for i in range(0, len(images), 1024)]).numpy()
+    return torch.cat([net(as_input(images[i : i + 1024])).argmax(1) for i in range(0, len(images), 1024)]).numpy()
 
 
 def main() -> None:
@@ -98,8 +106,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=24, help="characters, as `ganfill demo --glyphs`")
     ap.add_argument("--steps", type=int, default=None, help="as `ganfill demo --steps` (default: the demo's)")
     ap.add_argument("--restarts", type=int, default=demo.DemoConfig.restarts, help="as `ganfill demo --restarts`")
-    ap.add_argument("--judge", type=Path, default=None,
-                    help="keep the trained judge in this file and reuse it (it is seeded: the same every time)")
+    ap.add_argument(
+        "--judge",
+        type=Path,
+        default=None,
+        help="keep the trained judge in this file and reuse it (it is seeded: the same every time)",
+    )
     args = ap.parse_args()
     runtime = resolve("auto", "auto")
     print(machine_line(runtime), flush=True)
@@ -124,14 +136,32 @@ def main() -> None:
     labels = np.array([GLYPH_CHARS.index(name.split("-")[2]) for name, _ in inputs])
     originals = np.stack([image for _, image in inputs])
     reference = read(net, originals)
-    results = {"model": args.model, "machine": machine_line(runtime), "judge_val_accuracy": val_acc,
-               "originals_read_as_label": int((reference == labels).sum()), "n": len(inputs), "masks": {}}
-    lines = [f"# {args.model}: demo characters completed as the right character (judge: {100 * val_acc:.1f}% "
-             f"on held-out families; originals read as their label {results['originals_read_as_label']}/{len(inputs)})",
-             "", "| mask | method | right | wrong (original -> read) |", "|---|---|---:|---|"]
+    results = {
+        "model": args.model,
+        "machine": machine_line(runtime),
+        "judge_val_accuracy": val_acc,
+        "originals_read_as_label": int((reference == labels).sum()),
+        "n": len(inputs),
+        "masks": {},
+    }
+    lines = [
+        f"# {args.model}: demo characters completed as the right character (judge: {100 * val_acc:.1f}% "
+        f"on held-out families; originals read as their label {results['originals_read_as_label']}/{len(inputs)})",
+        "",
+        "| mask | method | right | wrong (original -> read) |",
+        "|---|---|---:|---|",
+    ]
     for mask in args.masks.split(","):
-        demo.run(out / mask, model=args.model, images=folder, mask=mask, runtime=runtime, progress=False,
-                 config=demo.DemoConfig(steps=args.steps, restarts=args.restarts), echo=lambda m: None)
+        demo.run(
+            out / mask,
+            model=args.model,
+            images=folder,
+            mask=mask,
+            runtime=runtime,
+            progress=False,
+            config=demo.DemoConfig(steps=args.steps, restarts=args.restarts),
+            echo=lambda m: None,
+        )
         stems = [name for name, _ in inputs]
         section = next(p for p in (out / mask).iterdir() if (p / "completions").is_dir())
         per = {}

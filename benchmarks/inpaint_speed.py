@@ -17,14 +17,14 @@ import time
 
 import torch
 
-from ganfill.models import files as checkpoint
+from ganfill.core.runtime import Runtime, machine_line, resolve, resolve_device
+from ganfill.data.masks import make_mask
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.search import complete
-from ganfill.data.masks import make_mask
+from ganfill.models import files as checkpoint
 from ganfill.models.config import ModelConfig
 from ganfill.models.dcgan import build
 from ganfill.models.prior import DCGANPrior
-from ganfill.core.runtime import Runtime, machine_line, resolve, resolve_device
 
 
 def time_complete(prior, images, masks, *, steps: int) -> float:
@@ -54,8 +54,10 @@ def main() -> None:
     r = G.config.resolution
     images = torch.rand(args.batch, 3, r, r, generator=torch.Generator().manual_seed(1)) * 2 - 1
     masks = make_mask("center", args.batch, r)
-    priors = {"fp32": DCGANPrior(G, D, runtime=Runtime(device, torch.float32)),
-              "bf16": DCGANPrior(G, D, runtime=Runtime(device, torch.bfloat16))}
+    priors = {
+        "fp32": DCGANPrior(G, D, runtime=Runtime(device, torch.float32)),
+        "bf16": DCGANPrior(G, D, runtime=Runtime(device, torch.bfloat16)),
+    }
     best: dict[str, float] = {}
     for i in range(args.rounds):
         for name, prior in priors.items():

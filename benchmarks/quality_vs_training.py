@@ -32,11 +32,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ganfill.models import files as checkpoint  # noqa: E402
-from ganfill.evaluation import evaluate as ev  # noqa: E402
 from ganfill.core.files import atomic_path, write_json  # noqa: E402
-from ganfill.inpainting.config import CompleteConfig  # noqa: E402
 from ganfill.core.runtime import machine_line, resolve  # noqa: E402
+from ganfill.evaluation import evaluate as ev  # noqa: E402
+from ganfill.inpainting.config import CompleteConfig  # noqa: E402
+from ganfill.models import files as checkpoint  # noqa: E402
 
 SEARCH = CompleteConfig(init="prior", num_steps=100, lr=0.05, restarts=1)  # what every recorded score used
 
@@ -45,20 +45,26 @@ def score(folder: Path, images, names, *, mask: str, runtime) -> dict:
     """One checkpoint's scores on the images (ganfill from a random z, ``mask``)."""
     model = checkpoint.load(folder, kind="gan")
     config = json.loads((folder / "config.json").read_text())
-    run = ev.evaluate(model, images, names=names, masks=[mask], methods=["ganfill", "telea"],
-                      config=SEARCH, runtime=runtime)
+    run = ev.evaluate(model, images, names=names, masks=[mask], methods=["ganfill", "telea"], config=SEARCH, runtime=runtime)
     res, telea = run.results  # in the order of methods
     step = int(folder.name.split("-")[1])
     batch = config.get("train", {}).get("batch_size", 64)
-    return {"step": step, "images_seen": step * batch, "psnr_hole": res["psnr_hole"], "ssim": res["ssim"],
-            "detectability": res["detectability"], "face_rate": res["face_rate"],
-            "telea": {k: telea[k] for k in ("psnr_hole", "ssim", "detectability", "face_rate")},
-            "face_rate_originals": run.reference["face_rate_originals"],
-            "detectability_originals": run.reference["detectability_originals"]}
+    return {
+        "step": step,
+        "images_seen": step * batch,
+        "psnr_hole": res["psnr_hole"],
+        "ssim": res["ssim"],
+        "detectability": res["detectability"],
+        "face_rate": res["face_rate"],
+        "telea": {k: telea[k] for k in ("psnr_hole", "ssim", "detectability", "face_rate")},
+        "face_rate_originals": run.reference["face_rate_originals"],
+        "detectability_originals": run.reference["detectability_originals"],
+    }
 
 
-def plot(points: list[dict], path: Path, *, title: str, label: str = "ganfill",
-         others: dict[str, list[dict]] | None = None) -> None:
+def plot(
+    points: list[dict], path: Path, *, title: str, label: str = "ganfill", others: dict[str, list[dict]] | None = None
+) -> None:
     """One panel per score against images seen; ``others`` (label -> points) drawn beside."""
     runs = {label: points, **(others or {})}
     panels = [("psnr_hole", "hole PSNR (dB)", 1), ("detectability", "detectable (%)", 100)]
@@ -94,8 +100,13 @@ def main() -> None:
     ap.add_argument("--mask", default="center")
     ap.add_argument("--figure", type=Path, default=None, help="default: OUT/quality-vs-training.png")
     ap.add_argument("--label", default="ganfill", help="this run's name in the figure")
-    ap.add_argument("--compare", action="append", default=[], metavar="LABEL=RESULTS",
-                    help="another run's results.json (same -n and --mask) drawn beside; repeatable")
+    ap.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="LABEL=RESULTS",
+        help="another run's results.json (same -n and --mask) drawn beside; repeatable",
+    )
     args = ap.parse_args()
     others = {}
     for item in args.compare:
@@ -104,8 +115,10 @@ def main() -> None:
             sys.exit(f"quality_vs_training: --compare {item!r}: give LABEL=PATH to an existing results.json")
         other = json.loads(Path(path).read_text())
         if (other.get("n"), other.get("mask")) != (args.n, args.mask):
-            sys.exit(f"quality_vs_training: {path} holds -n {other.get('n')} --mask {other.get('mask')}, "
-                     f"this run -n {args.n} --mask {args.mask}: compare like with like")
+            sys.exit(
+                f"quality_vs_training: {path} holds -n {other.get('n')} --mask {other.get('mask')}, "
+                f"this run -n {args.n} --mask {args.mask}: compare like with like"
+            )
         others[name] = other["points"]
     runtime = resolve("auto", "auto")
     print(machine_line(runtime), flush=True)
@@ -125,13 +138,30 @@ def main() -> None:
             continue
         points[step] = score(folder, images, names, mask=args.mask, runtime=runtime)
         p = points[step]
-        print(f"step {step:>6}: hole PSNR {p['psnr_hole']:.2f} dB, detectable {100 * p['detectability']:.1f}%"
-              + (f", faces {100 * p['face_rate']:.1f}%" if p["face_rate"] is not None else ""), flush=True)
-        write_json({"run": str(args.run), "data": str(args.data), "n": args.n, "mask": args.mask,
-                    "machine": machine_line(runtime), "points": sorted(points.values(), key=lambda q: q["step"])}, store)
+        print(
+            f"step {step:>6}: hole PSNR {p['psnr_hole']:.2f} dB, detectable {100 * p['detectability']:.1f}%"
+            + (f", faces {100 * p['face_rate']:.1f}%" if p["face_rate"] is not None else ""),
+            flush=True,
+        )
+        write_json(
+            {
+                "run": str(args.run),
+                "data": str(args.data),
+                "n": args.n,
+                "mask": args.mask,
+                "machine": machine_line(runtime),
+                "points": sorted(points.values(), key=lambda q: q["step"]),
+            },
+            store,
+        )
     ordered = sorted(points.values(), key=lambda q: q["step"])
-    plot(ordered, args.figure or args.out / "quality-vs-training.png", label=args.label, others=others,
-         title=f"{args.run.name}: {args.n} held-out images, {args.mask} mask, search from a random z (100 steps)")
+    plot(
+        ordered,
+        args.figure or args.out / "quality-vs-training.png",
+        label=args.label,
+        others=others,
+        title=f"{args.run.name}: {args.n} held-out images, {args.mask} mask, search from a random z (100 steps)",
+    )
 
 
 if __name__ == "__main__":

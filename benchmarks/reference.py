@@ -26,11 +26,20 @@ class NetG(nn.Module):
     def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3):
         super().__init__()
         self.main = nn.Sequential(
-            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh(),
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * 8),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 4),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+            nn.Tanh(),
         )
 
     def forward(self, z):  # z: (N, nz, 1, 1)
@@ -43,11 +52,19 @@ class NetD(nn.Module):
     def __init__(self, ndf: int = 64, nc: int = 3):
         super().__init__()
         self.main = nn.Sequential(
-            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid(),
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 4),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 8),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
+            nn.Sigmoid(),
         )
 
     def forward(self, x):
@@ -66,8 +83,17 @@ def from_ganfill(G: nn.Module, D: nn.Module) -> tuple[NetG, NetD]:
     return netG, netD
 
 
-def train_steps(netG: NetG, netD: NetD, images: torch.Tensor, *, steps: int, batch_size: int = 64,
-                lr: float = 2e-4, g_steps: int = 2, seed: int = 0) -> None:
+def train_steps(
+    netG: NetG,
+    netD: NetD,
+    images: torch.Tensor,
+    *,
+    steps: int,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    g_steps: int = 2,
+    seed: int = 0,
+) -> None:
     """pytorch/examples' training loop with the paper's 1 D : ``g_steps`` G schedule.
 
     images: uint8 (N, H, W, 3) in memory; each step draws a random batch.
@@ -107,8 +133,18 @@ def importance_weights(mask: torch.Tensor, window: int = 7) -> torch.Tensor:
     return mask * F.conv2d(1 - mask, ones, padding=window // 2) / window**2
 
 
-def inpaint(netG: NetG, netD: NetD, y: torch.Tensor, mask: torch.Tensor, z: torch.Tensor, *,
-            steps: int = 1500, lr: float = 0.01, lam: float = 0.003, callback=None) -> torch.Tensor:
+def inpaint(
+    netG: NetG,
+    netD: NetD,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    z: torch.Tensor,
+    *,
+    steps: int = 1500,
+    lr: float = 0.01,
+    lam: float = 0.003,
+    callback=None,
+) -> torch.Tensor:
     """Yeh et al.'s latent search, as published; returns G(z^) (N, 3, H, W).
 
     y: (N, 3, H, W) in [-1, 1]; mask: (N, 1, H, W), 1 = known; z: (N, nz) initial latents.

@@ -22,13 +22,13 @@ from dataclasses import fields, replace
 
 import numpy as np
 
-from ganfill.models import files as checkpoint
+from ganfill.core.runtime import machine_line, resolve
 from ganfill.evaluation.evaluate import complete_ganfill, load_images, make_holes
 from ganfill.evaluation.judges import detectability
 from ganfill.evaluation.metrics import psnr_hole
 from ganfill.inpainting.config import PAPER_SCHEDULE, CompleteConfig
-from ganfill.core.runtime import machine_line, resolve
 from ganfill.inpainting.inpainter import Sharp
+from ganfill.models import files as checkpoint
 
 DEFAULT_SETTINGS = ["num_steps=100,lr=0.05,restarts=1", "", "paper"]
 
@@ -64,7 +64,7 @@ def main() -> None:
     print(machine_line(runtime), flush=True)
     prior = model.prior(runtime)
     images, _ = load_images(args.data, model, n=args.first + args.count, seed=0)
-    images = images[args.first:]  # (count, R, R, 3), disjoint from the images reports score
+    images = images[args.first :]  # (count, R, R, 3), disjoint from the images reports score
     n, r = len(images), model.config.resolution
     holes = make_holes(args.mask, n, r)
     print(f"{n} images, mask {args.mask}, from a random z\nsetting | hole PSNR (dB) | detectable (%) | seconds")
@@ -75,8 +75,11 @@ def main() -> None:
         seconds = time.perf_counter() - t
         psnr = np.mean([min(psnr_hole(images[i], done[i], holes[i]), 100.0) for i in range(n)])
         det = detectability(images, done)
-        print(f"{setting or 'default'} ({cfg.num_steps} steps, lr {cfg.lr}, {cfg.schedule}, {cfg.restarts} restart(s)) | "
-              f"{psnr:.2f} | {100 * det:.1f} | {seconds:.0f}", flush=True)
+        print(
+            f"{setting or 'default'} ({cfg.num_steps} steps, lr {cfg.lr}, {cfg.schedule}, {cfg.restarts} restart(s)) | "
+            f"{psnr:.2f} | {100 * det:.1f} | {seconds:.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

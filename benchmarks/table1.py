@@ -34,31 +34,42 @@ from pathlib import Path
 
 import numpy as np
 
-from ganfill.models import files as checkpoint
-from ganfill.evaluation import evaluate as ev
 from ganfill.core.files import atomic_path
 from ganfill.core.images import save_image
-from ganfill.inpainting.config import PAPER_SCHEDULE
 from ganfill.core.runtime import machine_line, resolve
+from ganfill.evaluation import evaluate as ev
+from ganfill.inpainting.config import PAPER_SCHEDULE
+from ganfill.models import files as checkpoint
 
 
 def renamed(part: ev.Evaluation, names: dict[str, str]) -> ev.Evaluation:
     """The same evaluation with its methods renamed (``names``: old -> new; others dropped)."""
     keep = lambda m: m in names  # noqa: E731
     return ev.Evaluation(
-        images=part.images, names=part.names, holes=part.holes,
+        images=part.images,
+        names=part.names,
+        holes=part.holes,
         completed={(names[m], k): v for (m, k), v in part.completed.items() if keep(m)},
         seconds={(names[m], k): v for (m, k), v in part.seconds.items() if keep(m)},
         rows=[r | {"method": names[r["method"]]} for r in part.rows if keep(r["method"])],
         results=[r | {"method": names[r["method"]]} for r in part.results if keep(r["method"])],
-        reference=part.reference, config=part.config)
+        reference=part.reference,
+        config=part.config,
+    )
 
 
 def merged(parts: list[ev.Evaluation]) -> ev.Evaluation:
     """One evaluation of every part's methods (the parts share images and holes)."""
     first = parts[0]
-    out = ev.Evaluation(images=first.images, names=first.names, holes=first.holes, completed={}, seconds={},
-                        reference=first.reference, config=first.config)
+    out = ev.Evaluation(
+        images=first.images,
+        names=first.names,
+        holes=first.holes,
+        completed={},
+        seconds={},
+        reference=first.reference,
+        config=first.config,
+    )
     for p in parts:
         assert all(np.array_equal(p.holes[k], first.holes[k]) for k in p.holes), "the parts must share their holes"
         out.completed |= p.completed
@@ -96,8 +107,13 @@ def main() -> None:
     if args.paper_n:
         k = min(args.paper_n, len(images))
         sub_masks = [m for m in args.paper_masks.split(",") if m]
-        paper = ev.evaluate(model, images[:k], methods=["ganfill"], config=replace(PAPER_SCHEDULE, init="prior"),
-                            **(common | {"names": names[:k], "masks": sub_masks}))
+        paper = ev.evaluate(
+            model,
+            images[:k],
+            methods=["ganfill"],
+            config=replace(PAPER_SCHEDULE, init="prior"),
+            **(common | {"names": names[:k], "masks": sub_masks}),
+        )
         paper = renamed(paper, {"ganfill": f"DCGAN, paper schedule (first {k})"})
         print(f"paper schedule: {time.perf_counter() - t0:.0f} s", flush=True)
     if args.gan:  # last: the slowest to train, so a run started beside its training finds it done
@@ -108,9 +124,13 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/table1.py " + shlex.join(sys.argv[1:])
-    notes = [f"GAN `{model.path.name}`, context encoder `{cnn.path.name}`"
-             + (f", plain GAN `{args.gan}`" if args.gan else "") + f"; {len(images)} held-out images of `{args.data}`.",
-             machine_line(runtime), f"Command: `{command}`"]
+    notes = [
+        f"GAN `{model.path.name}`, context encoder `{cnn.path.name}`"
+        + (f", plain GAN `{args.gan}`" if args.gan else "")
+        + f"; {len(images)} held-out images of `{args.data}`.",
+        machine_line(runtime),
+        f"Command: `{command}`",
+    ]
     md = ev.markdown(table, bins=ev.area_bins(table.rows), title="Table 1, measured", notes=notes)
     if paper is not None:
         # the paper-schedule row on its subset, beside ganfill's default on the same subset
@@ -119,8 +139,12 @@ def main() -> None:
         md += "\n\n" + ev.markdown(both, bins=[], title="The paper's schedule, on a subset", notes=[]).split("## By hole area")[0]
     with atomic_path(out / "results.md") as tmp:
         tmp.write_text(md)
-    record = {"results": table.results + (paper.results if paper is not None else []), "reference": table.reference,
-              "command": command, "machine": machine_line(runtime)}
+    record = {
+        "results": table.results + (paper.results if paper is not None else []),
+        "reference": table.reference,
+        "command": command,
+        "machine": machine_line(runtime),
+    }
     with atomic_path(out / "results.json") as tmp:
         tmp.write_text(json.dumps(record, indent=1, allow_nan=False))
     save_image(ev.figure(table, rows=4), out / "figure.png")

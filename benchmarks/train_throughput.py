@@ -16,8 +16,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from ganfill.models.config import ModelConfig
 from ganfill.core.runtime import machine_line, resolve
+from ganfill.models.config import ModelConfig
 from ganfill.training.config import TrainConfig
 from ganfill.training.gan import train
 
@@ -49,8 +49,13 @@ def main() -> None:
         for r in range(args.rounds):
             for name, kw in configs.items():
                 run = Path(tmp) / f"{r}-{len(rates[name])}-{abs(hash(name))}"
-                train(args.data, run, model=ModelConfig(),
-                      config=TrainConfig(steps=args.steps, checkpoint_every=10**9, **kw), progress=False)
+                train(
+                    args.data,
+                    run,
+                    model=ModelConfig(),
+                    config=TrainConfig(steps=args.steps, checkpoint_every=10**9, **kw),
+                    progress=False,
+                )
                 rates[name].append(images_per_second(run))
                 print(f"round {r + 1}: {name}: {rates[name][-1]:.1f} img/s", flush=True)
     base = max(rates["fp32 (NCHW)"])

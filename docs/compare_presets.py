@@ -5,7 +5,7 @@
 For each run (its latest checkpoint): parameters, the rate at
 which the face detector finds a face in random samples (next to its rate on DATA's originals),
 and hole PSNR with the center mask on the first -n held-out images of DATA for ganfill's
-default search (same images, holes and z for every run; `ganfill.evaluate`'s own functions).
+default search (same images, holes and z for every run; `ganfill.evaluation`'s own functions).
 Prints a Markdown table.
 """
 
@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ganfill.models import files as checkpoint
+from ganfill.core.runtime import resolve
 from ganfill.evaluation.evaluate import complete_ganfill, load_images, make_holes
 from ganfill.evaluation.judges import faces_found
 from ganfill.evaluation.metrics import psnr_hole
 from ganfill.inpainting.config import CompleteConfig
-from ganfill.core.runtime import resolve
-from ganfill.training.gan import sample
 from ganfill.inpainting.inpainter import Sharp
+from ganfill.models import files as checkpoint
+from ganfill.training.gan import sample
 
 
 def main() -> None:
@@ -46,11 +46,15 @@ def main() -> None:
         face_rate = faces_found(sample(m.G, args.samples, seed=0)).mean()
         params = sum(p.numel() for p in m.G.parameters()), sum(p.numel() for p in m.D.parameters())
         c = m.config
-        rows.append(f"| `{c.arch}` width {c.g_width} | {params[0] / 1e6:.2f}M / {params[1] / 1e6:.2f}M | "
-                    f"{m.info.get('step', '?')} | {100 * face_rate:.0f}% | {psnr:.2f} |")
+        rows.append(
+            f"| `{c.arch}` width {c.g_width} | {params[0] / 1e6:.2f}M / {params[1] / 1e6:.2f}M | "
+            f"{m.info.get('step', '?')} | {100 * face_rate:.0f}% | {psnr:.2f} |"
+        )
         print(rows[-1], flush=True)
-    print(f"\n| preset | parameters G / D | iterations | faces found in samples "
-          f"(originals: {100 * originals_rate:.0f}%) | hole PSNR, center (dB) |\n|---|---|---:|---:|---:|")
+    print(
+        f"\n| preset | parameters G / D | iterations | faces found in samples "
+        f"(originals: {100 * originals_rate:.0f}%) | hole PSNR, center (dB) |\n|---|---|---:|---:|---:|"
+    )
     print("\n".join(rows))
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganfill.models import files as checkpoint
 from ganfill.apps import fill
 from ganfill.core.images import save_image
-from ganfill.inpainting.config import CompleteConfig
 from ganfill.core.runtime import resolve
+from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import load_inpainter
+from ganfill.models import files as checkpoint
 
 ap = argparse.ArgumentParser()
 ap.add_argument("ckpt")
@@ -31,7 +31,13 @@ args = ap.parse_args()
 files = sorted(Path(args.val).glob("*.jpg"))[::200][:10]
 model = checkpoint.load(args.ckpt, kind="gan")
 with tempfile.TemporaryDirectory() as tmp:
-    fill.run(load_inpainter(model, "sharp", config=CompleteConfig(num_steps=args.num_steps), runtime=resolve()), files, tmp, mask="center", batch_size=10)
+    fill.run(
+        load_inpainter(model, "sharp", config=CompleteConfig(num_steps=args.num_steps), runtime=resolve()),
+        files,
+        tmp,
+        mask="center",
+        batch_size=10,
+    )
     rows = [np.asarray(Image.open(Path(tmp) / f.stem / "figure.png").convert("RGB")) for f in files]
     header, rows = rows[0][:22], [r[22:] for r in rows]  # keep the captions once
     save_image(np.concatenate([header, *rows]), args.out)

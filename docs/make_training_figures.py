@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from ganfill.training.loop import plot_losses# noqa: E402
+from ganfill.training.loop import plot_losses  # noqa: E402
 
 
 def main() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -12,8 +14,9 @@ import pytest
 import torch
 from PIL import Image
 
+from ganfill.data.domain import Domain
 from ganfill.models.config import ModelConfig
-from ganfill.models.dcgan import build
+from ganfill.models.dcgan import GANModel, build
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -27,15 +30,39 @@ def shared(name: str) -> Path:
     return path
 
 
+TINY = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)  # the tiny DCGAN of the test suite
+# `ganfill train` options for TINY, a small batch and no progress bar
+TINY_TRAIN_ARGS = ["--z-dim", 8, "--g-width", 8, "--d-width", 8, "--batch-size", 8, "--n-samples", 4, "--quiet"]
+
+
+def tiny_gan(*, seed: int = 0, calibrate: int = 0, domain: Domain = Domain(), **config) -> GANModel:
+    """The test suite's tiny DCGAN (``TINY``, fields replaced by ``config``), built under
+    ``torch.manual_seed(seed)``, eval mode.  Freshly initialised, G(z) is ~1e-4 everywhere
+    because batch norm's initial statistics (mean 0, var 1) shrink the signal at every layer;
+    ``calibrate`` > 0 passes that many latents through G and D in train mode with cumulative
+    statistics first, so that G's outputs have a realistic size and depend on z."""
+    torch.manual_seed(seed)
+    G, D = build(ModelConfig(**(TINY.to_dict() | config)))
+    if calibrate:
+        for m in [*G.modules(), *D.modules()]:
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.momentum = None
+                m.reset_running_stats()
+        G.train(), D.train()
+        with torch.no_grad():
+            D(G(torch.randn(calibrate, G.config.z_dim, generator=torch.Generator().manual_seed(123))))
+    return GANModel.from_nets(G=G.eval(), D=D.eval(), domain=domain)
+
+
 @pytest.fixture
 def tiny_config() -> ModelConfig:
-    return ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
+    return TINY
 
 
 @pytest.fixture
-def tiny_models(tiny_config):
-    torch.manual_seed(0)
-    return build(tiny_config)
+def tiny_models():
+    model = tiny_gan()
+    return model.G, model.D
 
 
 def blob_images(n: int, size: int, seed: int = 0) -> np.ndarray:
@@ -54,6 +81,7 @@ def blob_images(n: int, size: int, seed: int = 0) -> np.ndarray:
 def png_header(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims width x height (the pixel data is a stub): a decompression
     bomb as far as anything that trusts the header is concerned."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -79,3 +107,27 @@ def _quiet_threads():
     # Tests run on 2 cores; keep torch from oversubscribing when xdist or subprocesses run.
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     yield
+
+
+PLUGINS = ("linear_prior", "nearest_sample_mode", "mirror_baseline", "hole_mse_metric")
+
+
+@pytest.fixture
+def plugins():
+    """Every plugin of tests/plugins/ (one file and one registration each: a prior, a mode, a
+    baseline, a metric) registered for one test; the registries as they were afterwards."""
+    from ganfill.evaluation import metrics
+    from ganfill.inpainting import baselines, inpainter
+    from ganfill.models import registry
+
+    saved = dict(inpainter.MODES), dict(baselines.BASELINES), dict(metrics.METRICS), dict(registry._KINDS)
+    mods = [
+        importlib.reload(importlib.import_module(f"plugins.{name}"))
+        if f"plugins.{name}" in sys.modules
+        else importlib.import_module(f"plugins.{name}")
+        for name in PLUGINS
+    ]
+    yield dict(zip(PLUGINS, mods))
+    for live, old in zip((inpainter.MODES, baselines.BASELINES, metrics.METRICS, registry._KINDS), saved):
+        live.clear()
+        live.update(old)

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import reference  # noqa: E402
-
+from ganfill.data.masks import center  # noqa: E402
 from ganfill.inpainting.config import PAPER_SCHEDULE, CompleteConfig  # noqa: E402
 from ganfill.inpainting.search import complete, importance_weights  # noqa: E402
-from ganfill.data.masks import center# noqa: E402
 from ganfill.models.config import ModelConfig
-from ganfill.models.dcgan import build# noqa: E402
-from ganfill.models.prior import DCGANPrior# noqa: E402
+from ganfill.models.dcgan import build  # noqa: E402
+from ganfill.models.prior import DCGANPrior  # noqa: E402
+
+import reference  # noqa: E402
 
 
 def _pair():
@@ -60,8 +60,13 @@ def test_quality_vs_training_scores_every_checkpoint_once(tiny_dataset, tiny_con
     from ganfill.training.gan import train
 
     run = tmp_path / "run"
-    train(tiny_dataset, run, model=tiny_config, config=TrainConfig(steps=4, batch_size=8, checkpoint_every=2, n_samples=4),
-          progress=False)
+    train(
+        tiny_dataset,
+        run,
+        model=tiny_config,
+        config=TrainConfig(steps=4, batch_size=8, checkpoint_every=2, n_samples=4),
+        progress=False,
+    )
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "quality_vs_training.py"
     out = tmp_path / "qvt"
     args = [sys.executable, str(script), str(run), str(tiny_dataset), "--out", str(out), "-n", "12"]
@@ -80,8 +85,12 @@ def test_quality_vs_training_scores_every_checkpoint_once(tiny_dataset, tiny_con
     # --compare: another run's results.json drawn beside, only if scored the same way
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"n": 12, "mask": "center", "points": points[1:]}))
-    beside = subprocess.run(args + ["--compare", f"other={other}", "--figure", str(tmp_path / "both.png")],
-                            capture_output=True, text=True, timeout=600)
+    beside = subprocess.run(
+        args + ["--compare", f"other={other}", "--figure", str(tmp_path / "both.png")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert beside.returncode == 0, beside.stderr
     assert (tmp_path / "both.png").stat().st_size > (out / "quality-vs-training.png").stat().st_size  # a second line
     other.write_text(json.dumps({"n": 100, "mask": "center", "points": points}))
@@ -97,7 +106,6 @@ def test_search_schedule_scores_settings_on_the_same_images_and_z(tiny_dataset, 
     import subprocess
 
     import search_schedule
-
     from ganfill.training.config import TrainConfig
     from ganfill.training.gan import train
 
@@ -109,8 +117,12 @@ def test_search_schedule_scores_settings_on_the_same_images_and_z(tiny_dataset, 
     train(tiny_dataset, run, model=tiny_config, config=TrainConfig(steps=2, batch_size=8, n_samples=4), progress=False)
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "search_schedule.py"
     settings = ["num_steps=3,restarts=1", "num_steps=3,restarts=2", "num_steps=3,restarts=1"]
-    done = subprocess.run([sys.executable, str(script), str(tiny_dataset), str(run), *settings, "--first", "12", "--count", "20"],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tiny_dataset), str(run), *settings, "--first", "12", "--count", "20"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert lines[0].startswith("CPU: ") and "20 images, mask center" in lines[1]

@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from ganfill.inpainting.blend import blend
 from ganfill.core.errors import GanfillError
 from ganfill.data.masks import brush_strokes, center, half
+from ganfill.inpainting.blend import blend
 
 
 def rand_images(n, size=16, amp=0.2, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
-    return ((torch.rand(n, 3, size, size, generator=g, dtype=dtype) * 2 - 1) * amp)
+    return (torch.rand(n, 3, size, size, generator=g, dtype=dtype) * 2 - 1) * amp
 
 
 def laplacian(x: np.ndarray) -> np.ndarray:

@@ -6,11 +6,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ganfill.models import files as checkpoint
 from ganfill.core.errors import GanfillError
+from ganfill.models import files as checkpoint
 from ganfill.models.config import ModelConfig
-from ganfill.models.dcgan import build
-from ganfill.models.dcgan import GANModel
+from ganfill.models.dcgan import GANModel, build
 
 
 def _perturb(module):
@@ -75,15 +74,27 @@ def _bad_files(tmp_path, tiny_models):
     new = json.dumps(header).encode()
     new += b" " * (-len(new) % 8)
     incompatible.write_bytes(len(new).to_bytes(8, "little") + new + raw[8 + n :])
-    return {"text": text, "truncated": truncated, "foreign": foreign, "incompatible": incompatible,
-            "missing": tmp_path / "nowhere.safetensors", "empty dir": tmp_path}
+    return {
+        "text": text,
+        "truncated": truncated,
+        "foreign": foreign,
+        "incompatible": incompatible,
+        "missing": tmp_path / "nowhere.safetensors",
+        "empty dir": tmp_path,
+    }
 
 
-@pytest.mark.parametrize("kind, words", [
-    ("text", "not a readable safetensors"), ("truncated", "not a readable safetensors"),
-    ("foreign", "not a ganfill model"), ("incompatible", "does not match"),
-    ("missing", "does not exist"), ("empty dir", "holds no checkpoint"),
-])
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("text", "not a readable safetensors"),
+        ("truncated", "not a readable safetensors"),
+        ("foreign", "not a ganfill model"),
+        ("incompatible", "does not match"),
+        ("missing", "does not exist"),
+        ("empty dir", "holds no checkpoint"),
+    ],
+)
 def test_bad_checkpoints_are_clear_errors(tmp_path, tiny_models, kind, words):
     bad = _bad_files(tmp_path, tiny_models)[kind]
     with pytest.raises(GanfillError, match=words):
@@ -94,8 +105,9 @@ def test_cli_reports_a_bad_checkpoint_in_one_line(tmp_path):
     bad = tmp_path / "model.safetensors"
     bad.write_text("garbage")
     out = tmp_path / "grid.png"
-    proc = subprocess.run([sys.executable, "-m", "ganfill", "sample", str(bad), "--out", str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ganfill", "sample", str(bad), "--out", str(out)], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("ganfill: error:")
     assert "Traceback" not in proc.stderr

@@ -8,26 +8,24 @@ import numpy as np
 import pytest
 import torch
 
-from ganfill.models import files as checkpoint
-from ganfill.evaluation import evaluate as ev
 from ganfill.apps.cli import main
 from ganfill.core.errors import GanfillError
+from ganfill.evaluation import evaluate as ev
 from ganfill.inpainting.config import CompleteConfig
+from ganfill.inpainting.inpainter import complete_images, load_inpainter, predict_images
 from ganfill.inpainting.search import faithful_fill
+from ganfill.models import cards
+from ganfill.models import files as checkpoint
 from ganfill.models.config import CEConfig, ModelConfig
 from ganfill.models.context_encoder import ContextEncoder
-from ganfill.models.dcgan import build
-from ganfill.inpainting.inpainter import complete_images, faithful_images, predict_images
-from ganfill.training.config import CETrainConfig
+from ganfill.models.dcgan import GANModel, build
+from ganfill.training.config import CETrainConfig, TrainConfig
 from ganfill.training.context_encoder import train_context_encoder
-from ganfill.training.config import TrainConfig
 from ganfill.training.gan import train
-from ganfill.models import cards
-from ganfill.models.dcgan import GANModel
-from ganfill.inpainting.inpainter import load_inpainter
+
+from conftest import TINY
 
 TINY_CE = CEConfig(resolution=32, width=8, bottleneck=16, adv_width=8)
-TINY_GAN = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
 
 
 def _cfg(**kw):
@@ -41,8 +39,9 @@ def _log(run):
 @pytest.fixture(scope="module")
 def ce_run(tiny_dataset, tmp_path_factory):
     run = tmp_path_factory.mktemp("ce") / "run"
-    train_context_encoder(tiny_dataset, run, model=TINY_CE, config=_cfg(steps=80, checkpoint_every=40, lr=2e-3,
-                                                                          batch_size=16), progress=False)
+    train_context_encoder(
+        tiny_dataset, run, model=TINY_CE, config=_cfg(steps=80, checkpoint_every=40, lr=2e-3, batch_size=16), progress=False
+    )
     return run
 
 
@@ -51,7 +50,7 @@ def pair(tmp_path_factory, ce_run):
     """A tiny GAN model file with its context encoder beside it (NAME.safetensors + NAME-ce.safetensors)."""
     folder = tmp_path_factory.mktemp("pair")
     torch.manual_seed(0)
-    G, D = build(TINY_GAN)
+    G, D = build(TINY)
     gan = checkpoint.save(folder / "tiny.safetensors", GANModel.from_nets(G=G.eval(), D=D.eval()))
     checkpoint.export(ce_run, folder / "tiny-ce.safetensors", dtype=torch.float32)
     return gan, folder / "tiny-ce.safetensors"
@@ -156,13 +155,13 @@ def test_modes_are_deterministic_and_keep_known_pixels(pair):
     images, known = _batch()
     config = CompleteConfig(num_steps=4)
     sharp = complete_images(prior, images, known, config=config, seed=3)
-    faithful = faithful_images(prior, cnn, images, known, config=config, seed=3)
-    again = faithful_images(prior, cnn, images, known, config=config, seed=3)
+    faithful = complete_images(prior, images, known, cnn=cnn, config=config, seed=3)
+    again = complete_images(prior, images, known, cnn=cnn, config=config, seed=3)
     assert np.array_equal(faithful.completed["poisson"], again.completed["poisson"])
     assert np.array_equal(faithful.completed["poisson"][known], images[known])
     assert not np.array_equal(faithful.completed["poisson"], sharp.completed["poisson"])  # the CNN changed the fill
     assert np.array_equal(faithful.result.z, sharp.result.z)  # ... not the search
-    other = faithful_images(prior, cnn, images, known, config=config, seed=4)
+    other = complete_images(prior, images, known, cnn=cnn, config=config, seed=4)
     assert not np.array_equal(other.completed["poisson"], faithful.completed["poisson"])  # the seed matters
 
 
@@ -184,8 +183,12 @@ def test_inpaint_modes_from_the_command_line(pair, tmp_path, capsys):
         record = json.loads((out / "face" / "record.json").read_text())
         return record["mode"], np.asarray(Image.open(out / "face" / "completed.png"))
 
-    for args in (["--model", str(ce)], ["--model", str(gan), "--mode", "faithful"], ["--model", str(gan), "--mode", "fast"],
-                 ["--model", str(gan), "--mode", "sharp"]):
+    for args in (
+        ["--model", str(ce)],
+        ["--model", str(gan), "--mode", "faithful"],
+        ["--model", str(gan), "--mode", "fast"],
+        ["--model", str(gan), "--mode", "sharp"],
+    ):
         method, completed = inpaint(*args)
         outs[method, args[1] == str(ce)] = completed
     assert set(outs) == {("fast", True), ("faithful", False), ("fast", False), ("sharp", False)}
@@ -208,8 +211,22 @@ def test_evaluate_lists_and_runs_the_new_methods(pair, tiny_dataset, tmp_path, c
     gan, _ = pair
     assert {"ganfill-faithful", "context-encoder", "context-encoder-paste"} <= set(ev.method_names())
     out = tmp_path / "eval"
-    main(["evaluate", str(gan), str(tiny_dataset), "--out", str(out), "-n", "10", "--masks", "center,half",
-          "--num-steps", "3", "--quiet"])
+    main(
+        [
+            "evaluate",
+            str(gan),
+            str(tiny_dataset),
+            "--out",
+            str(out),
+            "-n",
+            "10",
+            "--masks",
+            "center,half",
+            "--num-steps",
+            "3",
+            "--quiet",
+        ]
+    )
     record = json.loads((out / "results.json").read_text())
     methods = {r["method"] for r in record["results"]}
     assert {"ganfill", "ganfill-faithful", "context-encoder", "context-encoder-paste", "telea"} <= methods
@@ -228,8 +245,13 @@ def test_plain_gan_preset_trains_and_completes(tiny_dataset, tmp_path):
     G, D = build(config)
     assert not any(isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in [*G.modules(), *D.modules()])
     run = tmp_path / "gan"
-    train(tiny_dataset, run, model=config, config=TrainConfig(steps=30, batch_size=16, checkpoint_every=30, n_samples=4,
-                                                              precision="fp32"), progress=False)
+    train(
+        tiny_dataset,
+        run,
+        model=config,
+        config=TrainConfig(steps=30, batch_size=16, checkpoint_every=30, n_samples=4, precision="fp32"),
+        progress=False,
+    )
     rows = _log(run)
     assert all(np.isfinite(r["loss_d"]) and np.isfinite(r["loss_g"]) for r in rows)
     loaded = checkpoint.load(run)
@@ -243,8 +265,7 @@ def test_plain_gan_preset_trains_and_completes(tiny_dataset, tmp_path):
 
 
 def test_web_page_streams_every_mode(pair):
-    from ganfill.apps import fill
-    from ganfill.apps import web
+    from ganfill.apps import fill, web
 
     gan, ce = pair
     model = checkpoint.load(gan)

@@ -18,14 +18,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganfill.data import datasets as data
-from ganfill.data.glyphs import GLYPH_CHARS
-from ganfill.data.reading import load_image
-from ganfill.data.domain import CropPolicy, domain_box, parse_crop, to_domain
-from ganfill.data.glyphs import find_fonts, render_glyphs
-from ganfill.data.datasets import open_dataset, prepare
 from ganfill.core.errors import GanfillError
+from ganfill.data import datasets as data
 from ganfill.data import glyphs
+from ganfill.data.datasets import open_dataset, prepare
+from ganfill.data.domain import CropPolicy, domain_box, parse_crop, to_domain
+from ganfill.data.glyphs import GLYPH_CHARS, find_fonts, render_glyphs
+from ganfill.data.reading import load_image
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CELEBA_SAMPLE = SHARED / "celeba-aligned-sample"
@@ -285,7 +284,9 @@ def test_prepare_stores_good_images_and_lists_bad_ones(image_folder, tmp_path):
     assert len(ds) == len(GOOD) and ds.resolution == 32 and ds.manifest == manifest
     expected = np.stack(
         [
-            to_domain(load_image(image_folder / s["file"], background=(0, 255, 0)), resolution=32, crop="pad", background=(0, 255, 0))
+            to_domain(
+                load_image(image_folder / s["file"], background=(0, 255, 0)), resolution=32, crop="pad", background=(0, 255, 0)
+            )
             for s in manifest["sources"]
         ]
     )
@@ -448,7 +449,14 @@ def font_folder(tmp_path) -> Path:
     """Three DejaVu families (regular + bold each), a symbol font, and a broken file."""
     folder = tmp_path / "fonts"
     (folder / "nested").mkdir(parents=True)
-    names = ["DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf"]
+    names = [
+        "DejaVuSans.ttf",
+        "DejaVuSans-Bold.ttf",
+        "DejaVuSerif.ttf",
+        "DejaVuSerif-Bold.ttf",
+        "DejaVuSansMono.ttf",
+        "DejaVuSansMono-Bold.ttf",
+    ]
     for name in names:
         if not (MPL_FONTS / name).is_file():
             pytest.skip(f"matplotlib's bundled {name} not found in {MPL_FONTS}")
@@ -480,7 +488,10 @@ def test_render_glyphs(font_folder, tmp_path):
     for split in ("train", "val"):
         manifest = manifests[split]
         assert manifest == open_dataset(out / split).manifest
-        assert manifest["crop"] == "glyph" and manifest["chars"] == GLYPH_CHARS == "0123456789" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + "abcdefghijklmnopqrstuvwxyz"
+        assert (
+            manifest["crop"] == "glyph"
+            and manifest["chars"] == GLYPH_CHARS == "0123456789" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + "abcdefghijklmnopqrstuvwxyz"
+        )
         families[split] = {f["family"] for f in manifest["fonts"]}
         assert manifest["count"] == 62 * len(manifest["fonts"]) > 0
         for font in manifest["fonts"]:

@@ -12,21 +12,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import blob_images, shared
 from ganfill.apps import demo
-from ganfill.data.glyphs import GLYPH_CHARS
-from ganfill.data.reading import load_image
-from ganfill.data.glyphs import matplotlib_font_dir
-from ganfill.data.domain import to_domain
 from ganfill.core.errors import GanfillError
-from ganfill.inpainting.baselines import BASELINES
-from ganfill.evaluation.metrics import METRICS, capped
+from ganfill.data.domain import to_domain
+from ganfill.data.glyphs import GLYPH_CHARS, matplotlib_font_dir
+from ganfill.data.reading import load_image
 from ganfill.evaluation.judges import faces_found
+from ganfill.evaluation.metrics import METRICS, capped
+from ganfill.inpainting.baselines import BASELINES
+
+from conftest import blob_images, shared
 
 
 def _demo(*args):
-    return subprocess.run([sys.executable, "-m", "ganfill", "demo", *map(str, args)], capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run([sys.executable, "-m", "ganfill", "demo", *map(str, args)], capture_output=True, text=True, timeout=600)
 
 
 def _check_report(out: Path, proc, *, sections: dict[str, tuple[int, int]]) -> dict:
@@ -99,19 +98,21 @@ def test_demo_completes_your_own_images(tmp_path):
     assert not (out / "faces64").exists()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--images", "{empty}"], "no images"),
-    (["--images", "{missing}"], "does not exist"),
-    (["--model", "nope"], "no model named 'nope': shipped models are faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce"),
-    (["--model", "pokemon64"], "pokemon64 has no built-in demo images"),
-    (["--mask", "nonsense"], "is neither a mask name"),
-    (["--steps", "0"], "--steps and --restarts must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--images", "{empty}"], "no images"),
+        (["--images", "{missing}"], "does not exist"),
+        (["--model", "nope"], "no model named 'nope': shipped models are faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce"),
+        (["--model", "pokemon64"], "pokemon64 has no built-in demo images"),
+        (["--mask", "nonsense"], "is neither a mask name"),
+        (["--steps", "0"], "--steps and --restarts must be at least 1"),
+    ],
+)
 def test_demo_bad_input_is_one_line_and_exit_code_2(tmp_path, args, words):
     (tmp_path / "empty").mkdir()
     out = tmp_path / "out"
-    proc = _demo("--out", out, "--quiet", *[a.format(empty=tmp_path / "empty", missing=tmp_path / "missing")
-                                             for a in args])
+    proc = _demo("--out", out, "--quiet", *[a.format(empty=tmp_path / "empty", missing=tmp_path / "missing") for a in args])
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("ganfill: error:") and proc.stderr.count("\n") == 1, proc.stderr
     assert words in proc.stderr and "Traceback" not in proc.stderr

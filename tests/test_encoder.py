@@ -7,21 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import blob_images
-from ganfill.models import files as checkpoint
 from ganfill.core.errors import GanfillError
-from ganfill.inpainting.config import CompleteConfig
-from ganfill.inpainting.search import complete
 from ganfill.data.masks import TRAINING_MIX, training_masks
-from ganfill.models.encoder import Encoder
-from ganfill.models.config import ModelConfig
+from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import complete_images
-from ganfill.training.config import EncoderConfig
-from ganfill.training.config import TrainConfig
-from ganfill.training.gan import train
+from ganfill.inpainting.search import complete
+from ganfill.models import files as checkpoint
+from ganfill.models.encoder import Encoder
+from ganfill.training.config import EncoderConfig, TrainConfig
 from ganfill.training.encoder import train_encoder
+from ganfill.training.gan import train
 
-TINY = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
+from conftest import TINY, blob_images
 
 
 def _cfg(**kw):
@@ -36,16 +33,26 @@ def _log(run):
 def gan(tiny_dataset, tmp_path_factory):
     """A tiny GAN run (40 iterations): the G an encoder is trained for."""
     run = tmp_path_factory.mktemp("gan") / "run"
-    train(tiny_dataset, run, model=TINY, config=TrainConfig(steps=40, batch_size=16, checkpoint_every=40, n_samples=4,
-                                                            precision="fp32"), progress=False)
+    train(
+        tiny_dataset,
+        run,
+        model=TINY,
+        config=TrainConfig(steps=40, batch_size=16, checkpoint_every=40, n_samples=4, precision="fp32"),
+        progress=False,
+    )
     return run
 
 
 @pytest.fixture(scope="module")
 def encoder_run(gan, tiny_dataset, tmp_path_factory):
     run = tmp_path_factory.mktemp("enc") / "run"
-    train_encoder(gan, tiny_dataset, run, config=_cfg(steps=60, checkpoint_every=30, lr=2e-3, batch_size=32,
-                                                      real_fraction=0.25), progress=False)
+    train_encoder(
+        gan,
+        tiny_dataset,
+        run,
+        config=_cfg(steps=60, checkpoint_every=30, lr=2e-3, batch_size=32, real_fraction=0.25),
+        progress=False,
+    )
     return run
 
 
@@ -82,8 +89,11 @@ def test_encoder_training_lowers_its_loss_and_writes_a_model(encoder_run):
     assert np.mean([r["latent"] for r in rows[-10:]]) < np.mean([r["latent"] for r in rows[:10]])
     loaded = checkpoint.load(encoder_run)  # the run folder is a complete model: G, D and E
     assert isinstance(loaded.E, Encoder) and not loaded.E.training
-    assert sorted(p.name for p in (encoder_run / "samples").iterdir()) == ["step-00000000.png", "step-00000030.png",
-                                                                            "step-00000060.png"]
+    assert sorted(p.name for p in (encoder_run / "samples").iterdir()) == [
+        "step-00000000.png",
+        "step-00000030.png",
+        "step-00000060.png",
+    ]
 
 
 def test_encoder_resume_reproduces_the_uninterrupted_run(gan, tiny_dataset, tmp_path):
@@ -127,8 +137,12 @@ def test_encoder_start_is_exact_on_known_pixels_and_deterministic(encoder_run):
     assert np.array_equal(a.completed["poisson"], b.completed["poisson"]) and torch.equal(a.result.z, b.result.z)
     assert np.array_equal(a.completed["poisson"][known], images[known])
     # 0 steps: the encoder's own guess, z = E(known pixels) for restart 0
-    zero = complete(prior, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1,
-                    torch.from_numpy(known).float()[:, None], config=CompleteConfig(num_steps=0))
+    zero = complete(
+        prior,
+        torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1,
+        torch.from_numpy(known).float()[:, None],
+        config=CompleteConfig(num_steps=0),
+    )
     assert zero.init == "encoder" and zero.steps_run == 0
     prior_start = complete_images(prior, images, known, config=CompleteConfig(num_steps=4, restarts=2, init="prior"), seed=5)
     assert prior_start.result.init == "prior" and not torch.equal(prior_start.result.z, a.result.z)
@@ -170,7 +184,10 @@ def test_defaults_follow_the_model(encoder_run, gan):
         cfg = CompleteConfig().resolved(prior)
         assert {k: getattr(cfg, k) for k in START_DEFAULTS[init]} == START_DEFAULTS[init]
     assert START_DEFAULTS["prior"]["restarts"] > 1 and START_DEFAULTS["encoder"]["restarts"] == 1
-    assert (CompleteConfig(lr=0.2, restarts=3).resolved(without).lr, CompleteConfig(restarts=3).resolved(without).restarts) == (0.2, 3)
+    assert (CompleteConfig(lr=0.2, restarts=3).resolved(without).lr, CompleteConfig(restarts=3).resolved(without).restarts) == (
+        0.2,
+        3,
+    )
     images, known = blob_images(1, 32, seed=13), np.ones((1, 32, 32), bool)
     known[:, 8:24, 8:24] = False
     done = complete_images(with_e, images, known)
@@ -188,8 +205,14 @@ def test_evaluate_compares_the_encoder_start_with_a_random_start(encoder_run, ga
 
     images = blob_images(12, 32, seed=14)
     model = checkpoint.load(encoder_run)
-    result = ev.evaluate(model, images, masks=["center"], methods=["ganfill", ev.RANDOM_START], face_detector=False,
-                         config=CompleteConfig(num_steps=3))
+    result = ev.evaluate(
+        model,
+        images,
+        masks=["center"],
+        methods=["ganfill", ev.RANDOM_START],
+        face_detector=False,
+        config=CompleteConfig(num_steps=3),
+    )
     ours, random = result.completed["ganfill", "center"], result.completed[ev.RANDOM_START, "center"]
     assert not np.array_equal(ours, random)
     hole = result.holes["center"]

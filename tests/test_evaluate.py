@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import blob_images, shared
-from ganfill.models import files as checkpoint
-from ganfill.evaluation import evaluate as ev
-from ganfill.data.domain import Domain
 from ganfill.apps.cli import main
-from ganfill.inpainting.config import CompleteConfig
+from ganfill.data.domain import Domain
+from ganfill.evaluation import evaluate as ev
 from ganfill.evaluation import judges
 from ganfill.inpainting import baselines
-from ganfill.models.dcgan import GANModel
+from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import Sharp
+from ganfill.models import files as checkpoint
+from ganfill.models.dcgan import GANModel
+
+from conftest import blob_images, shared
 
 
 def textured(n: int, size: int, seed: int = 0) -> np.ndarray:
@@ -68,11 +69,16 @@ def test_metrics_of_a_constant_error_in_the_hole():
 
 
 def test_area_bins_pool_masks_by_hole_fraction():
-    rows = [{"method": "m", "mask": k, "hole_fraction": f, "psnr_hole": p, "psnr_full": 1.0, "ssim": 0.5, "l1_hole": 0.1}
-            for k, f, p in [("center", 0.25, 10.0), ("pattern", 0.25, 20.0), ("half", 0.5, 30.0), ("full", 1.0, 40.0)]]
+    rows = [
+        {"method": "m", "mask": k, "hole_fraction": f, "psnr_hole": p, "psnr_full": 1.0, "ssim": 0.5, "l1_hole": 0.1}
+        for k, f, p in [("center", 0.25, 10.0), ("pattern", 0.25, 20.0), ("half", 0.5, 30.0), ("full", 1.0, 40.0)]
+    ]
     bins = ev.area_bins(rows)
     assert [(b["bin"], b["images"], b["psnr_hole"]) for b in bins] == [
-        ("20%-30%", 2, 15.0), ("50%-60%", 1, 30.0), ("90%-100%", 1, 40.0)]
+        ("20%-30%", 2, 15.0),
+        ("50%-60%", 1, 30.0),
+        ("90%-100%", 1, 40.0),
+    ]
     assert bins[0]["masks"] == ["center", "pattern"]
 
 
@@ -159,8 +165,9 @@ def test_realism_score_originals_near_chance_and_crude_fills_obvious():
 
 def test_face_detector_finds_no_face_in_noise_or_flat_images():
     rng = np.random.default_rng(7)
-    junk = np.concatenate([rng.integers(0, 256, (10, 64, 64, 3), dtype=np.uint8), np.full((3, 64, 64, 3), 128, np.uint8),
-                           textured(5, 64)])
+    junk = np.concatenate(
+        [rng.integers(0, 256, (10, 64, 64, 3), dtype=np.uint8), np.full((3, 64, 64, 3), 128, np.uint8), textured(5, 64)]
+    )
     assert ev.faces_found(junk).mean() <= 0.1
 
 
@@ -184,8 +191,26 @@ def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, c
     G, D = tiny_models
     ckpt = checkpoint.save(tmp_path / "tiny.safetensors", GANModel.from_nets(G=G, D=D))
     out = tmp_path / "eval"
-    main(["evaluate", str(ckpt), str(tiny_dataset), "--out", str(out), "-n", "12", "--masks", "center,pattern",
-          "--num-steps", "5", "--batch-size", "5", "--figure-rows", "2", "--quiet"])
+    main(
+        [
+            "evaluate",
+            str(ckpt),
+            str(tiny_dataset),
+            "--out",
+            str(out),
+            "-n",
+            "12",
+            "--masks",
+            "center,pattern",
+            "--num-steps",
+            "5",
+            "--batch-size",
+            "5",
+            "--figure-rows",
+            "2",
+            "--quiet",
+        ]
+    )
     assert capsys.readouterr().out.startswith(f"results: {out / 'results.md'}")
     record = json.loads((out / "results.json").read_text())
     options = json.loads((out / "options.json").read_text())
@@ -231,11 +256,14 @@ def test_evaluate_reports_face_rates_and_honours_methods(tiny_model):
         ev.evaluate(tiny_model, textured(2, 16), methods=["mean"])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--masks", "center,nope"], "unknown mask 'nope'"),
-    (["--blend", "paste"], "No such option '--blend'"),  # both blends are methods (ganfill, ganfill-paste)
-    (["-n", "0"], "-n must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--masks", "center,nope"], "unknown mask 'nope'"),
+        (["--blend", "paste"], "No such option '--blend'"),  # both blends are methods (ganfill, ganfill-paste)
+        (["-n", "0"], "-n must be at least 1"),
+    ],
+)
 def test_evaluate_command_errors_are_one_line(tmp_path, tiny_models, tiny_dataset, capsys, args, message):
     G, D = tiny_models
     ckpt = checkpoint.save(tmp_path / "tiny.safetensors", GANModel.from_nets(G=G, D=D))

@@ -4,37 +4,21 @@ driven through `ganfill inpaint`, `ganfill evaluate` and the Python API like the
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import blob_images
 from ganfill.apps.cli import main
 from ganfill.evaluation import evaluate as ev
 from ganfill.evaluation import metrics
-from ganfill.inpainting import baselines, inpainter
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import MODES, load_inpainter
 from ganfill.models import files as checkpoint
 from ganfill.models import registry
 
-PLUGINS = ("linear_prior", "nearest_sample_mode", "mirror_baseline", "hole_mse_metric")
-
-
-@pytest.fixture
-def plugins():
-    """Every plugin registered for one test; the registries as they were afterwards."""
-    saved = dict(inpainter.MODES), dict(baselines.BASELINES), dict(metrics.METRICS), dict(registry._KINDS)
-    mods = [importlib.reload(importlib.import_module(f"plugins.{name}")) if f"plugins.{name}" in sys.modules
-            else importlib.import_module(f"plugins.{name}") for name in PLUGINS]
-    yield dict(zip(PLUGINS, mods))
-    for live, old in zip((inpainter.MODES, baselines.BASELINES, metrics.METRICS, registry._KINDS), saved):
-        live.clear()
-        live.update(old)
+from conftest import blob_images
 
 
 @pytest.fixture
@@ -76,8 +60,9 @@ def test_a_prior_from_outside_is_one_file_and_one_registration(linear_model, tmp
     api = load_inpainter(linear_model, "sharp", config=CompleteConfig(num_steps=5))  # the Python API
     done = api(images, known, seed=0)
     assert np.array_equal(done.completed["poisson"][known], images[known])
-    result = ev.evaluate(model, images, masks=["center"], methods=["ganfill", "telea"], face_detector=False,
-                         config=CompleteConfig(num_steps=5))
+    result = ev.evaluate(
+        model, images, masks=["center"], methods=["ganfill", "telea"], face_detector=False, config=CompleteConfig(num_steps=5)
+    )
     assert {r["method"] for r in result.results} == {"ganfill", "telea"}
 
 
@@ -92,8 +77,23 @@ def test_a_mode_a_baseline_and_a_metric_from_outside_work_everywhere(plugins, li
         original = np.asarray(Image.open(photos / "p1.png"))
         hole = np.asarray(Image.open(tmp_path / mode / "p1" / "mask.png"))[..., 0] > 127
         assert np.array_equal(out[~hole], original[~hole]) and hole.any()
-    _cli("evaluate", linear_model, photos, "--out", tmp_path / "eval", "--masks", "center", "-n", "3",
-         "--methods", "nearest-sample,mirror,telea", "--no-face-detector", "--num-steps", "3", "--quiet")
+    _cli(
+        "evaluate",
+        linear_model,
+        photos,
+        "--out",
+        tmp_path / "eval",
+        "--masks",
+        "center",
+        "-n",
+        "3",
+        "--methods",
+        "nearest-sample,mirror,telea",
+        "--no-face-detector",
+        "--num-steps",
+        "3",
+        "--quiet",
+    )
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert {r["method"] for r in results["results"]} == {"nearest-sample", "mirror", "telea"}
     assert all("mse_hole" in r and r["mse_hole"] > 0 for r in results["results"])

@@ -10,16 +10,16 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import blob_images, shared
-from ganfill.models import files as checkpoint
 from ganfill.apps import fill
-from ganfill.inpainting.config import CompleteConfig
-from ganfill.inpainting.search import complete
 from ganfill.core.images import to_tensor
-from ganfill.models.config import ModelConfig
+from ganfill.inpainting.config import CompleteConfig
+from ganfill.inpainting.inpainter import load_inpainter
+from ganfill.inpainting.search import complete
+from ganfill.models import files as checkpoint
 from ganfill.training.config import TrainConfig
 from ganfill.training.gan import train
-from ganfill.inpainting.inpainter import load_inpainter
+
+from conftest import TINY, blob_images, shared
 
 FAST = CompleteConfig(num_steps=30, record_every=10)
 
@@ -28,9 +28,13 @@ FAST = CompleteConfig(num_steps=30, record_every=10)
 def tiny_run(tiny_dataset, tmp_path_factory):
     """A tiny DCGAN (32x32, width 8) trained for 200 iterations on the blob images (~8 s)."""
     run = tmp_path_factory.mktemp("tiny-run") / "run"
-    train(tiny_dataset, run, model=ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8),
-          config=TrainConfig(steps=200, batch_size=16, checkpoint_every=200, n_samples=4, precision="fp32"),
-          progress=False)
+    train(
+        tiny_dataset,
+        run,
+        model=TINY,
+        config=TrainConfig(steps=200, batch_size=16, checkpoint_every=200, n_samples=4, precision="fp32"),
+        progress=False,
+    )
     return run
 
 
@@ -46,7 +50,7 @@ def photos(tmp_path):
     rgba.save(folder / "rgba.png")
     Image.fromarray(imgs[2]).convert("L").resize((100, 80)).save(folder / "grey.jpg", quality=90)
     Image.fromarray(imgs[3]).convert("P", palette=Image.Palette.ADAPTIVE).save(folder / "palette.png")
-    Image.fromarray((imgs[4][..., 0].astype(np.uint16) * 257)).save(folder / "deep.png")
+    Image.fromarray(imgs[4][..., 0].astype(np.uint16) * 257).save(folder / "deep.png")
     return folder
 
 
@@ -90,7 +94,12 @@ def test_domain_mode_any_size_and_mode(tiny_run, photos, tmp_path):
         assert np.array_equal(completed[known], masked[known])  # known pixels bit-exact
         assert (masked[~known] == fill.HOLE_GREY).all()
         record = json.loads((out / "record.json").read_text())
-        assert record["framing"] == "domain" and record["mode"] == "sharp" and len(record["loss"]) == 31 and record["hole_fraction"] == 0.25
+        assert (
+            record["framing"] == "domain"
+            and record["mode"] == "sharp"
+            and len(record["loss"]) == 31
+            and record["hole_fraction"] == 0.25
+        )
         assert sorted(p.name for p in (out / "frames").iterdir()) == [f"step-{s:05d}.png" for s in (0, 10, 20, 30)]
         gif = Image.open(out / "progress.gif")
         assert gif.n_frames >= 4
@@ -99,9 +108,9 @@ def test_domain_mode_any_size_and_mode(tiny_run, photos, tmp_path):
 
 def test_same_seed_same_result_whatever_the_batching(tiny_run, photos, tmp_path):
     model = checkpoint.load(tiny_run)
-    fill.run(load_inpainter(model, "sharp", config=FAST), [photos], tmp_path / "a", mask="pattern", batch_size=5, seed=7, progress=False)
-    fill.run(load_inpainter(model, "sharp", config=FAST), [photos], tmp_path / "b", mask="pattern", batch_size=2, seed=7, progress=False)
-    fill.run(load_inpainter(model, "sharp", config=FAST), [photos], tmp_path / "c", mask="pattern", batch_size=5, seed=8, progress=False)
+    inpainter = load_inpainter(model, "sharp", config=FAST)
+    for folder, batch_size, seed in (("a", 5, 7), ("b", 2, 7), ("c", 5, 8)):
+        fill.run(inpainter, [photos], tmp_path / folder, mask="pattern", batch_size=batch_size, seed=seed, progress=False)
     for name in ("rgb", "deep"):
         a, b, c = (_png(tmp_path / d / name / "completed.png") for d in "abc")
         assert np.array_equal(a, b)
@@ -116,7 +125,14 @@ def test_fit_mode_touches_only_the_hole_at_full_resolution(tiny_run, tmp_path):
     hole[40:70, 90:130] = 255
     Image.fromarray(hole).save(tmp_path / "hole.png")
     model = checkpoint.load(tiny_run)
-    fill.run(load_inpainter(model, "sharp", config=FAST), [tmp_path / "in"], tmp_path / "out", mask=str(tmp_path / "hole.png"), fit=True, progress=False)
+    fill.run(
+        load_inpainter(model, "sharp", config=FAST),
+        [tmp_path / "in"],
+        tmp_path / "out",
+        mask=str(tmp_path / "hole.png"),
+        fit=True,
+        progress=False,
+    )
     completed = _png(tmp_path / "out" / "big" / "completed.png")
     assert completed.shape == photo.shape
     inside = hole > 0
@@ -137,11 +153,19 @@ def test_mask_folder_is_matched_by_stem(tiny_run, photos, tmp_path):
         Image.fromarray(m).save(masks / f"{p.stem}.png")
     model = checkpoint.load(tiny_run)
     notes = []
-    counts = fill.run(load_inpainter(model, "sharp", config=FAST), [photos], tmp_path / "out", mask=str(masks), progress=False, notify=notes.append)
+    counts = fill.run(
+        load_inpainter(model, "sharp", config=FAST),
+        [photos],
+        tmp_path / "out",
+        mask=str(masks),
+        progress=False,
+        notify=notes.append,
+    )
     assert counts["done"] == 4 and counts["unchanged"] == 1
     assert len(notes) == 1 and "grey.jpg" in notes[0] and "unchanged" in notes[0]
     # grey's result is its input, untouched
     from ganfill.data.reading import load_image
+
     assert np.array_equal(_png(tmp_path / "out" / "grey" / "completed.png"), load_image(photos / "grey.jpg"))
     completed = _png(tmp_path / "out" / "rgb" / "completed.png")
     masked = _png(tmp_path / "out" / "rgb" / "masked.png")
@@ -167,13 +191,16 @@ def test_cli_on_real_celeba_originals(tiny_run, tmp_path):
         assert _png(tmp_path / "out" / f.stem / "completed.png").shape == (32, 32, 3)
 
 
-@pytest.mark.parametrize("case, words", [
-    ("unreadable", "bad.png"),
-    ("mismatched mask", "cannot be matched"),
-    ("not a checkpoint", "not a readable safetensors"),
-    ("unknown mask", "neither a mask name"),
-    ("missing input", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("unreadable", "bad.png"),
+        ("mismatched mask", "cannot be matched"),
+        ("not a checkpoint", "not a readable safetensors"),
+        ("unknown mask", "neither a mask name"),
+        ("missing input", "does not exist"),
+    ],
+)
 def test_cli_bad_input(tiny_run, photos, tmp_path, case, words):
     ckpt = tiny_run
     args = [photos / "rgb.png"]
@@ -200,8 +227,18 @@ def test_cli_bad_input(tiny_run, photos, tmp_path, case, words):
 
 def test_cli_mask_that_hides_everything_warns_pure_generation(tiny_run, photos, tmp_path):
     Image.new("L", (50, 70), 255).save(tmp_path / "all.png")
-    proc = _cli("inpaint", tiny_run, photos / "rgb.png", "--out", tmp_path / "out", "--mask", tmp_path / "all.png",
-                "--num-steps", 5, "--quiet")
+    proc = _cli(
+        "inpaint",
+        tiny_run,
+        photos / "rgb.png",
+        "--out",
+        tmp_path / "out",
+        "--mask",
+        tmp_path / "all.png",
+        "--num-steps",
+        5,
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "pure generation" in proc.stderr and "Traceback" not in proc.stderr
     assert _png(tmp_path / "out" / "rgb" / "completed.png").shape == (32, 32, 3)
@@ -209,8 +246,24 @@ def test_cli_mask_that_hides_everything_warns_pure_generation(tiny_run, photos, 
 
 def test_torchrun_two_process_sharded_run(tiny_run, photos, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    args = ["-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_port", 29518, "-m", "ganfill",
-            "inpaint", tiny_run, photos, "--out", tmp_path / "out", "--num-steps", 5, "--quiet"]
+    args = [
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        2,
+        "--master_port",
+        29518,
+        "-m",
+        "ganfill",
+        "inpaint",
+        tiny_run,
+        photos,
+        "--out",
+        tmp_path / "out",
+        "--num-steps",
+        5,
+        "--quiet",
+    ]
     proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     done = sorted(p.name for p in (tmp_path / "out").iterdir() if (p / "record.json").is_file())

@@ -25,8 +25,12 @@ from PIL import Image
 
 GOLDEN = Path(__file__).parent / "golden" / "golden.npz"
 INPAINT = [  # (model, mode, mask)
-    ("faces64", "sharp", "center"), ("faces64", "faithful", "center"), ("faces64", "fast", "half"),
-    ("faces64", "faithful", "random80"), ("pokemon64", "faithful", "center"), ("pokemon64", "sharp", "pattern"),
+    ("faces64", "sharp", "center"),
+    ("faces64", "faithful", "center"),
+    ("faces64", "fast", "half"),
+    ("faces64", "faithful", "random80"),
+    ("pokemon64", "faithful", "center"),
+    ("pokemon64", "sharp", "pattern"),
     ("glyphs32", "sharp", "center"),
 ]
 
@@ -78,8 +82,8 @@ def results(tmp: Path) -> dict[str, np.ndarray]:
     folders = inputs(tmp / "in")
     for model, mode, mask in INPAINT:
         dest = tmp / f"{model}-{mode}-{mask}"
-        run_cli(["inpaint", model, str(folders[model]), "--out", str(dest), "--mode", mode, "--mask", mask,
-                 "--seed", "3", "--precision", "fp32", "--quiet"])
+        options = ["--out", str(dest), "--mode", mode, "--mask", mask, "--seed", "3", "--precision", "fp32", "--quiet"]
+        run_cli(["inpaint", model, str(folders[model]), *options])
         for item in sorted(p for p in dest.iterdir() if p.is_dir()):
             for what in ("completed", "fake"):
                 out[f"{model}/{mode}/{mask}/{item.name}/{what}"] = np.asarray(Image.open(item / f"{what}.png"))
@@ -90,12 +94,13 @@ def results(tmp: Path) -> dict[str, np.ndarray]:
     run_cli(["prepare", str(src), str(tmp / "data"), "--resolution", "32", "--crop", "none"])
     data = str(tmp / "data")
     tiny = ["--z-dim", "8", "--g-width", "8", "--d-width", "8"]
-    run_cli(["train", data, "--out", str(tmp / "gan"), *tiny, "--steps", "4", "--batch-size", "16",
-             "--checkpoint-every", "2", "--precision", "fp32", "--quiet"])
-    run_cli(["train-encoder", str(tmp / "gan"), data, "--out", str(tmp / "enc"), "--steps", "3", "--batch-size", "16",
-             "--checkpoint-every", "3", "--precision", "fp32", "--quiet"])
-    run_cli(["train-ce", data, "--out", str(tmp / "ce"), "--width", "8", "--bottleneck", "16", "--adv-width", "8",
-             "--steps", "3", "--batch-size", "16", "--checkpoint-every", "3", "--precision", "fp32", "--quiet"])
+    short = "--batch-size 16 --precision fp32 --quiet".split()
+    run_cli(["train", data, "--out", str(tmp / "gan"), *tiny, "--steps", "4", "--checkpoint-every", "2", *short])
+    run_cli(
+        ["train-encoder", str(tmp / "gan"), data, "--out", str(tmp / "enc"), "--steps", "3", "--checkpoint-every", "3", *short]
+    )
+    ce_shape = "--width 8 --bottleneck 16 --adv-width 8".split()
+    run_cli(["train-ce", data, "--out", str(tmp / "ce"), *ce_shape, "--steps", "3", "--checkpoint-every", "3", *short])
     for run, keys in (("gan", ("loss_g", "loss_d")), ("enc", ("loss", "latent", "pixel")), ("ce", ("loss", "rec", "loss_d"))):
         rows = [json.loads(line) for line in (tmp / run / "log.jsonl").read_text().splitlines()]
         out[f"train/{run}"] = np.array([[row[k] for k in keys] for row in rows], dtype=np.float64)

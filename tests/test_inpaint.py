@@ -3,14 +3,16 @@ import math
 import pytest
 import torch
 
-from ganfill.inpainting.blend import blend
 from ganfill.core.errors import GanfillError
+from ganfill.data.masks import center, half
+from ganfill.inpainting.blend import blend
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.search import complete, contextual_loss, importance_weights, perceptual_loss
-from ganfill.data.masks import center, half
 from ganfill.models.config import ModelConfig
 from ganfill.models.dcgan import build
 from ganfill.models.prior import DCGANPrior, project_latents, sample_latents
+
+from conftest import tiny_gan
 
 Z = 8
 
@@ -25,17 +27,8 @@ def gd():
     when batch norm uses its initial running statistics (mean 0, var 1), so G(z) would be ~1e-4
     everywhere; one pass in train mode (cumulative averages) calibrates the statistics so that G
     has outputs of a realistic size that depend on z."""
-    torch.manual_seed(0)
-    G, D = build(ModelConfig(resolution=32, z_dim=Z, g_width=8, d_width=8))
-    bns = [m for m in [*G.modules(), *D.modules()] if isinstance(m, torch.nn.BatchNorm2d)]
-    for m in bns:
-        m.momentum = None
-        m.reset_running_stats()
-    G.train(), D.train()
-    with torch.no_grad():
-        D(G(torch.randn(256, Z, generator=gen(123))))
-    G.eval(), D.eval()
-    return G, D
+    model = tiny_gan(z_dim=Z, calibrate=256)
+    return model.G, model.D
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +60,7 @@ def test_importance_weights_hand_checked():
     for i in range(12):
         for j in range(12):
             count = sum(
-                1
-                for a in range(i - 3, i + 4)
-                for b in range(j - 3, j + 4)
-                if 0 <= a < 12 and 0 <= b < 12 and m[0, 0, a, b] == 0
+                1 for a in range(i - 3, i + 4) for b in range(j - 3, j + 4) if 0 <= a < 12 and 0 <= b < 12 and m[0, 0, a, b] == 0
             )
             assert w7[i, j].item() == pytest.approx(m[0, 0, i, j].item() * count / 49)
 
@@ -181,10 +171,7 @@ def test_restarts_keep_lowest_final_loss(gd, prior):
     z0 = torch.randn(2, 3, Z, generator=gen(6))
     cfg = CompleteConfig(num_steps=10, lr=0.05, restarts=3)
     res = complete(prior, y, mask, config=cfg, z_init=z0)
-    single = [
-        complete(prior, y, mask, config=CompleteConfig(num_steps=10, lr=0.05), z_init=z0[:, k])
-        for k in range(3)
-    ]
+    single = [complete(prior, y, mask, config=CompleteConfig(num_steps=10, lr=0.05), z_init=z0[:, k]) for k in range(3)]
     finals = torch.stack([s.losses[-1] for s in single], dim=1)  # (N, restarts)
     assert torch.equal(res.restart, finals.argmin(dim=1))
     assert torch.allclose(res.losses[-1], finals.min(dim=1).values, rtol=1e-4, atol=1e-6)
@@ -274,8 +261,12 @@ def test_callback_and_frames_schedule(gd, prior):
     # record_every=0: no frames, callback at every step; returning True stops the search
     calls.clear()
     res = complete(
-        prior, y, center(1, 32), config=CompleteConfig(num_steps=10),
-        callback=lambda s, f, l: calls.append(s) or s == 4, generator=gen(0),
+        prior,
+        y,
+        center(1, 32),
+        config=CompleteConfig(num_steps=10),
+        callback=lambda s, f, l: calls.append(s) or s == 4,
+        generator=gen(0),
     )
     assert calls == [0, 1, 2, 3, 4] and res.steps_run == 4 and res.frames == []
 
@@ -285,7 +276,10 @@ def test_prior_support_respected(gd, prior):
     _, y = target(G, 1, seed=14)
     far = torch.full((1, Z), 5.0)  # outside both supports: projected at the start and after every step
     uniform = DCGANPrior(G, D, latent="uniform")
-    for p, cfg, bound in [(uniform, CompleteConfig(num_steps=5, lr=0.01), 1.0), (prior, CompleteConfig(num_steps=5, lr=0.01, clip=2.0), 2.0)]:
+    for p, cfg, bound in [
+        (uniform, CompleteConfig(num_steps=5, lr=0.01), 1.0),
+        (prior, CompleteConfig(num_steps=5, lr=0.01, clip=2.0), 2.0),
+    ]:
         res = complete(p, y, center(1, 32), config=cfg, z_init=far)
         assert res.z.max() <= bound and res.z.min() >= bound - 5 * 0.0101
     # huge Adam steps (~2 per coordinate) end on the boundary, never beyond it
@@ -322,8 +316,15 @@ def test_validation_errors(gd, prior):
         complete(prior, y, m, config=cfg, z_init=torch.zeros(2, 5))
     with pytest.raises(GanfillError, match="Prior"):
         complete(G, y, m, config=cfg)  # the pre-Prior signature complete(G, D, ...) is a clear error
-    for kw in [dict(window=4), dict(restarts=0), dict(contextual="l3"), dict(lam=float("inf")), dict(lr=float("nan")),
-               dict(lam=-1.0), dict(clip=0.0)]:
+    for kw in [
+        dict(window=4),
+        dict(restarts=0),
+        dict(contextual="l3"),
+        dict(lam=float("inf")),
+        dict(lr=float("nan")),
+        dict(lam=-1.0),
+        dict(clip=0.0),
+    ]:
         with pytest.raises(GanfillError):
             CompleteConfig(**kw)
     assert math.isclose(CompleteConfig().lam, 0.003)

@@ -27,7 +27,12 @@ def test_dcgan_64_matches_radford_layer_sizes():
     G, D = build(ModelConfig())
     convs = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]
     assert [(m.in_channels, m.out_channels, m.kernel_size) for m in convs] == [
-        (100, 512, (4, 4)), (512, 256, (4, 4)), (256, 128, (4, 4)), (128, 64, (4, 4)), (64, 3, (4, 4))]
+        (100, 512, (4, 4)),
+        (512, 256, (4, 4)),
+        (256, 128, (4, 4)),
+        (128, 64, (4, 4)),
+        (64, 3, (4, 4)),
+    ]
     assert sum(isinstance(m, nn.ReLU) for m in G.modules()) == 4
     assert sum(isinstance(m, nn.LeakyReLU) for m in D.modules()) == 4
     assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == 3  # none on the first layer
@@ -50,11 +55,10 @@ def test_paper_preset_follows_the_paper():
     assert head and head[0].in_features == 4 * 4 * 512 and head[0].out_features == 1
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"arch": "stylegan"}, "unknown preset"),
-    ({"resolution": 48}, "impossible resolution"),
-    ({"z_dim": 0}, "z_dim"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [({"arch": "stylegan"}, "unknown preset"), ({"resolution": 48}, "impossible resolution"), ({"z_dim": 0}, "z_dim")],
+)
 def test_bad_config_is_a_clear_error(kwargs, words):
     with pytest.raises(GanfillError, match=words):
         ModelConfig(**kwargs)

@@ -26,30 +26,26 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file, save_file, safe_open
+from safetensors.torch import load_file, safe_open, save_file
 
-from conftest import blob_images, png_header
-from ganfill.models import files as checkpoint
-from ganfill.apps import fill
-from ganfill.apps import study
+from ganfill.apps import fill, study
 from ganfill.core.checks import integer
-from ganfill.data.reading import load_image
-from ganfill.data.datasets import prepare
 from ganfill.core.errors import GanfillError
-from ganfill.core.files import FolderLock, output_name, remove_stale_temps, temp_name
-from ganfill.core.files import atomic_path, write_json
-from ganfill.inpainting.inpainter import load_inpainter
+from ganfill.core.files import FolderLock, atomic_path, output_name, remove_stale_temps, temp_name, write_json
+from ganfill.data.datasets import prepare
+from ganfill.data.reading import load_image
 from ganfill.inpainting.config import CompleteConfig
+from ganfill.inpainting.inpainter import load_inpainter
 from ganfill.inpainting.search import complete
-from ganfill.models.config import ModelConfig
+from ganfill.models import files as checkpoint
 from ganfill.models.dcgan import GANModel, build
 from ganfill.training.config import TrainConfig
-from ganfill.training.loop import log_rows
 from ganfill.training.gan import train
+from ganfill.training.loop import log_rows
 
-TINY = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
+from conftest import TINY, TINY_TRAIN_ARGS, blob_images, png_header
+
 FAST = CompleteConfig(num_steps=3)
-TRAIN_ARGS = ["--z-dim", 8, "--g-width", 8, "--d-width", 8, "--batch-size", 8, "--n-samples", 4, "--quiet"]
 
 HOOK = r"""
 import os, sys, time
@@ -188,11 +184,16 @@ def test_export_refuses_weights_that_overflow_fp16(tmp_path):
     assert checkpoint.load(tmp_path / "exact.safetensors").G.body[0].weight[0, 0, 0, 0] == 1e6
 
 
-@pytest.mark.parametrize("kw, words", [
-    (dict(lam=math.inf), "lam must be a finite number"), (dict(lam=math.nan), "lam must be a finite number"),
-    (dict(lr=math.inf), "lr must be a finite number"), (dict(tol=math.inf), "tol must be a finite number"),
-    (dict(window=99_999), "window must be an odd number from 1 to 255"),
-])
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        (dict(lam=math.inf), "lam must be a finite number"),
+        (dict(lam=math.nan), "lam must be a finite number"),
+        (dict(lr=math.inf), "lr must be a finite number"),
+        (dict(tol=math.inf), "tol must be a finite number"),
+        (dict(window=99_999), "window must be an odd number from 1 to 255"),
+    ],
+)
 def test_inpainting_config_refuses_infinite_and_huge_values(kw, words):
     with pytest.raises(GanfillError, match=words):
         CompleteConfig(**kw)
@@ -223,8 +224,9 @@ def test_web_page_extreme_lambda_is_a_message_not_a_black_hole(model_file):
     from ganfill.apps import web
 
     inpainter = load_inpainter(model_file, "sharp", config=CompleteConfig(num_steps=5, lam=1e300))
-    item = web.make_item(blob_images(1, 32)[0], "x.png", inpainter, hole_choice="center", editor=None,
-                         mode="model square", seed=0)
+    item = web.make_item(
+        blob_images(1, 32)[0], "x.png", inpainter, hole_choice="center", editor=None, mode="model square", seed=0
+    )
     messages = list(web.stream_completion(inpainter, item, seed=0))
     assert messages[-1][0] == "error" and isinstance(messages[-1][1], GanfillError)
     assert "NaN or infinite" in str(messages[-1][1])
@@ -247,10 +249,19 @@ def test_record_json_is_always_strict_json(model_file, photo, tmp_path):
 # ---- 2. outputs stay inside --out -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stem, name", [
-    ("..", "_.."), (".", "_."), ("", "_"), (".hidden", "_.hidden"), ("a\\b", "a_b"), ("tab\there", "tab_here"),
-    ("photo", "photo"), ("my photo (1)", "my photo (1)"),
-])
+@pytest.mark.parametrize(
+    "stem, name",
+    [
+        ("..", "_.."),
+        (".", "_."),
+        ("", "_"),
+        (".hidden", "_.hidden"),
+        ("a\\b", "a_b"),
+        ("tab\there", "tab_here"),
+        ("photo", "photo"),
+        ("my photo (1)", "my photo (1)"),
+    ],
+)
 def test_output_names_are_safe(stem, name):
     assert output_name(stem) == name
 
@@ -261,7 +272,9 @@ def test_inputs_named_dot_dot_write_inside_out(model_file, tmp_path):
     for i, file in enumerate(["...png", "..png"]):  # stems ".." and "."
         Image.fromarray(blob_images(1, 32, seed=i)[0]).save(src / file, format="PNG")
     out = tmp_path / "deep" / "out"
-    counts = fill.run(load_inpainter(checkpoint.load(model_file), "sharp", config=FAST), [src / "...png", src / "..png"], out, progress=False)
+    counts = fill.run(
+        load_inpainter(checkpoint.load(model_file), "sharp", config=FAST), [src / "...png", src / "..png"], out, progress=False
+    )
     assert counts["done"] == 2
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]  # nothing beside --out
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["_.", "_.."]
@@ -275,7 +288,12 @@ def test_inputs_whose_names_would_share_a_folder_are_an_error(model_file, tmp_pa
     for file in ["..png", "_..png"]:  # "." is made "_.", the other one's own stem
         Image.fromarray(blob_images(1, 32)[0]).save(src / file, format="PNG")
     with pytest.raises(GanfillError, match=r"two inputs would write their results to _\./"):
-        fill.run(load_inpainter(checkpoint.load(model_file), "sharp", config=FAST), [src / "..png", src / "_..png"], tmp_path / "out", progress=False)
+        fill.run(
+            load_inpainter(checkpoint.load(model_file), "sharp", config=FAST),
+            [src / "..png", src / "_..png"],
+            tmp_path / "out",
+            progress=False,
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -286,8 +304,12 @@ def test_a_rerun_with_out_inside_the_input_folder_does_not_repair_its_own_result
         Image.fromarray(blob_images(1, 32, seed=i)[0]).save(src / f"p{i}.png")
     model = checkpoint.load(model_file)
     assert fill.run(load_inpainter(model, "sharp", config=FAST), [src], src / "out", progress=False)["done"] == 2
-    assert fill.run(load_inpainter(model, "sharp", config=FAST), [src], src / "out", progress=False) == {"done": 0, "unchanged": 0, "skipped": 2,
-                                                                                  "total": 2}
+    assert fill.run(load_inpainter(model, "sharp", config=FAST), [src], src / "out", progress=False) == {
+        "done": 0,
+        "unchanged": 0,
+        "skipped": 2,
+        "total": 2,
+    }
 
 
 # ---- 3. one line, never a traceback -----------------------------------------------------------
@@ -319,28 +341,31 @@ def test_a_raised_limit_reads_the_image_without_pillows_warning(tmp_path, monkey
 
 
 def test_max_pixels_overrides_the_limit(model_file, photo, tmp_path):
-    model = checkpoint.load(model_file)  # photo: 40x40 = 1600 pixels
+    inpainter = load_inpainter(checkpoint.load(model_file), "sharp", config=FAST)  # photo: 40x40 = 1600 pixels
     with pytest.raises(GanfillError, match="photo.png is 40x40 = 0.0016 megapixels: the limit is 0.001 megapixels"):
-        fill.run(load_inpainter(model, "sharp", config=FAST), [photo], tmp_path / "out", progress=False, max_pixels=1000)
+        fill.run(inpainter, [photo], tmp_path / "out", progress=False, max_pixels=1000)
     mask = np.zeros((80, 80), np.uint8)
     mask[20:60, 20:60] = 255
     Image.fromarray(mask).save(tmp_path / "mask.png")  # 6400 pixels
+    masked = {"mask": str(tmp_path / "mask.png"), "progress": False}
     with pytest.raises(GanfillError, match="mask.png is 80x80 = 0.0064 megapixels: the limit is 0.002"):  # masks too
-        fill.run(load_inpainter(model, "sharp", config=FAST), [photo], tmp_path / "out", mask=str(tmp_path / "mask.png"), progress=False, max_pixels=2000)
+        fill.run(inpainter, [photo], tmp_path / "out", max_pixels=2000, **masked)
     assert not (tmp_path / "out").exists()
-    assert fill.run(load_inpainter(model, "sharp", config=FAST), [photo], tmp_path / "out", mask=str(tmp_path / "mask.png"), progress=False, max_pixels=6400)["done"] == 1
+    assert fill.run(inpainter, [photo], tmp_path / "out", max_pixels=6400, **masked)["done"] == 1
     with pytest.raises(GanfillError, match="--max-pixels must be at least 1"):
-        fill.run(load_inpainter(model, "sharp", config=FAST), [photo], tmp_path / "out", progress=False, max_pixels=0)
+        fill.run(inpainter, [photo], tmp_path / "out", progress=False, max_pixels=0)
 
 
 @pytest.mark.parametrize("command", ["inpaint", "inpaint --fit", "train", "evaluate"])
 def test_cli_out_that_is_an_existing_file(model_file, photo, tiny_dataset, tmp_path, command):
     out = tmp_path / "taken"
     out.write_text("mine\n")
-    args = {"inpaint": ["inpaint", model_file, photo],
-            "inpaint --fit": ["inpaint", model_file, photo, "--fit", "--mask", photo],
-            "train": ["train", tiny_dataset, *TRAIN_ARGS],
-            "evaluate": ["evaluate", model_file, tiny_dataset, "--quiet"]}[command]
+    args = {
+        "inpaint": ["inpaint", model_file, photo],
+        "inpaint --fit": ["inpaint", model_file, photo, "--fit", "--mask", photo],
+        "train": ["train", tiny_dataset, *TINY_TRAIN_ARGS],
+        "evaluate": ["evaluate", model_file, tiny_dataset, "--quiet"],
+    }[command]
     proc = _cli(*args, "--out", out)
     _one_line_error(proc, f"--out {out} is a file, not a folder")
     assert out.read_text() == "mine\n"
@@ -360,63 +385,80 @@ def test_a_folder_where_a_file_goes_is_refused_before_writing(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
 
 
-@pytest.mark.parametrize("command, code, words", [
-    ("prepare", "EACCES", "permission denied"),
-    ("train", "EACCES", "permission denied"),
-    ("inpaint", "EACCES", "permission denied"),
-    ("sample", "EACCES", "permission denied"),
-    ("export", "EACCES", "permission denied"),
-    ("inpaint", "ENOSPC", "no space left on the device"),
-    ("train", "EROFS", "read-only"),
-])
+@pytest.mark.parametrize(
+    "command, code, words",
+    [
+        ("prepare", "EACCES", "permission denied"),
+        ("train", "EACCES", "permission denied"),
+        ("inpaint", "EACCES", "permission denied"),
+        ("sample", "EACCES", "permission denied"),
+        ("export", "EACCES", "permission denied"),
+        ("inpaint", "ENOSPC", "no space left on the device"),
+        ("train", "EROFS", "read-only"),
+    ],
+)
 def test_cli_os_errors_writing_outputs_are_one_line(model_file, photo, tiny_dataset, tmp_path, command, code, words):
     root = tmp_path / "locked"
     root.mkdir()
-    args = {"prepare": ["prepare", photo.parent, root / "data", "--resolution", 32],
-            "train": ["train", tiny_dataset, "--out", root / "run", *TRAIN_ARGS],
-            "inpaint": ["inpaint", model_file, photo, "--out", root / "out", "--quiet"],
-            "sample": ["sample", model_file, "-n", 4, "--out", root / "grid.png"],
-            "export": ["export", model_file, root / "m.safetensors"]}[command]
+    args = {
+        "prepare": ["prepare", photo.parent, root / "data", "--resolution", 32],
+        "train": ["train", tiny_dataset, "--out", root / "run", *TINY_TRAIN_ARGS],
+        "inpaint": ["inpaint", model_file, photo, "--out", root / "out", "--quiet"],
+        "sample": ["sample", model_file, "-n", 4, "--out", root / "grid.png"],
+        "export": ["export", model_file, root / "m.safetensors"],
+    }[command]
     proc = _script(DENY, root, code, *args)
     _one_line_error(proc, words, root)
     assert list(root.iterdir()) == [] and not _temps(tmp_path)
 
 
-@pytest.mark.parametrize("option, value, words", [
-    ("--lr", "nan", "--lr must be a finite number greater than 0, got nan"),
-    ("--lr", "-1", "--lr must be a finite number greater than 0, got -1.0"),
-    ("--beta1", "1.5", "--beta1 must be a finite number in [0, 1), got 1.5"),
-])
+@pytest.mark.parametrize(
+    "option, value, words",
+    [
+        ("--lr", "nan", "--lr must be a finite number greater than 0, got nan"),
+        ("--lr", "-1", "--lr must be a finite number greater than 0, got -1.0"),
+        ("--beta1", "1.5", "--beta1 must be a finite number in [0, 1), got 1.5"),
+    ],
+)
 def test_cli_train_bad_optimiser_numbers(tiny_dataset, tmp_path, option, value, words):
-    proc = _cli("train", tiny_dataset, "--out", tmp_path / "run", *TRAIN_ARGS, "--steps", 1, option, value)
+    proc = _cli("train", tiny_dataset, "--out", tmp_path / "run", *TINY_TRAIN_ARGS, "--steps", 1, option, value)
     _one_line_error(proc, words)
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("kw, words", [
-    (dict(beta2=math.nan), "--beta2 must be a finite number in"), (dict(ema_decay=math.inf), "--ema-decay"),
-    (dict(keep=-1), "--keep must be at least 0"), (dict(steps=2.5), "--steps must be an integer"),
-    (dict(batch_size="64"), "--batch-size must be an integer"), (dict(flip="no"), "--flip must be true or false"),
-    (dict(lr=True), "--lr must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        (dict(beta2=math.nan), "--beta2 must be a finite number in"),
+        (dict(ema_decay=math.inf), "--ema-decay"),
+        (dict(keep=-1), "--keep must be at least 0"),
+        (dict(steps=2.5), "--steps must be an integer"),
+        (dict(batch_size="64"), "--batch-size must be an integer"),
+        (dict(flip="no"), "--flip must be true or false"),
+        (dict(lr=True), "--lr must be a finite number"),
+    ],
+)
 def test_training_config_checks_types_and_ranges(kw, words):
     with pytest.raises(GanfillError, match=words):
         TrainConfig(**kw)
 
 
-@pytest.mark.parametrize("change, words", [
-    (dict(model_config=TINY.to_dict() | {"z_dim": 2.5}), "z_dim must be an integer, got 2.5"),
-    (dict(model_config=TINY.to_dict() | {"z_dim": "eight"}), "z_dim must be an integer"),
-    (dict(model_config=TINY.to_dict() | {"z_dim": 10**9}), "z_dim must be from 1 to 4096, got 1000000000"),
-    (dict(model_config=TINY.to_dict() | {"g_width": 5000}), "g_width must be from 1 to 1024"),
-    (dict(model_config=TINY.to_dict() | {"d_width": True}), "d_width must be an integer"),
-    (dict(model_config=TINY.to_dict() | {"resolution": 32.0}), "impossible resolution"),
-    (dict(model_config=[1, 2]), "must be a JSON object"),
-    (dict(domain=[1, 2]), "domain must be a JSON object, got list"),
-    (dict(domain="center:108"), "domain must be a JSON object, got str"),
-    (dict(domain={"crop": 5}), "unknown crop policy"),
-    (dict(domain={"crop": "none", "background": [1, 2]}), "three integers"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (dict(model_config=TINY.to_dict() | {"z_dim": 2.5}), "z_dim must be an integer, got 2.5"),
+        (dict(model_config=TINY.to_dict() | {"z_dim": "eight"}), "z_dim must be an integer"),
+        (dict(model_config=TINY.to_dict() | {"z_dim": 10**9}), "z_dim must be from 1 to 4096, got 1000000000"),
+        (dict(model_config=TINY.to_dict() | {"g_width": 5000}), "g_width must be from 1 to 1024"),
+        (dict(model_config=TINY.to_dict() | {"d_width": True}), "d_width must be an integer"),
+        (dict(model_config=TINY.to_dict() | {"resolution": 32.0}), "impossible resolution"),
+        (dict(model_config=[1, 2]), "must be a JSON object"),
+        (dict(domain=[1, 2]), "domain must be a JSON object, got list"),
+        (dict(domain="center:108"), "domain must be a JSON object, got str"),
+        (dict(domain={"crop": 5}), "unknown crop policy"),
+        (dict(domain={"crop": "none", "background": [1, 2]}), "three integers"),
+    ],
+)
 def test_checkpoint_metadata_is_checked_for_types_and_ranges(model_file, tmp_path, change, words):
     bad = _rewrite(model_file, tmp_path / "meta.safetensors", **change)
     for read in (checkpoint.load, checkpoint.describe):  # describe: `ganfill models`, export's report
@@ -450,12 +492,15 @@ def _results_with_record(tmp_path: Path, record) -> Path:
     return results
 
 
-@pytest.mark.parametrize("record", [
-    {"input": "{input}", "framing": "domain"},  # no "model"
-    {"input": "{input}", "model": {"resolution": "big"}},
-    {"input": "{input}", "model": {"resolution": 32}, "domain": [1]},
-    [1, 2],
-])
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"input": "{input}", "framing": "domain"},  # no "model"
+        {"input": "{input}", "model": {"resolution": "big"}},
+        {"input": "{input}", "model": {"resolution": 32}, "domain": [1]},
+        [1, 2],
+    ],
+)
 def test_study_leaves_out_a_record_without_a_model(tmp_path, record):
     record = json.loads(json.dumps(record).replace("{input}", str(tmp_path / "x.png")))
     pairs, skipped = study.find_pairs(_results_with_record(tmp_path, record))
@@ -504,8 +549,12 @@ def test_web_page_names_a_truncated_upload_by_its_file_name_only(tmp_path):
 
 def _start_stuck(target: str, signal_file: Path, *args) -> subprocess.Popen:
     """A ganfill command that stops, for good, just before it renames `target` into place."""
-    return subprocess.Popen([sys.executable, "-c", HOOK, target, str(signal_file), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", HOOK, target, str(signal_file), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(proc: subprocess.Popen, signal_file: Path) -> None:
@@ -532,8 +581,9 @@ def _losses(rows: list[dict]) -> list[tuple]:
 
 def test_kill_9_during_a_checkpoint_write_then_resume(tiny_dataset, tmp_path):
     run, flag = tmp_path / "run", tmp_path / "caught"
-    proc = _start_stuck("step-00000004", flag, "train", tiny_dataset, "--out", run, *TRAIN_ARGS, "--steps", 4,
-                        "--checkpoint-every", 2)
+    proc = _start_stuck(
+        "step-00000004", flag, "train", tiny_dataset, "--out", run, *TINY_TRAIN_ARGS, "--steps", 4, "--checkpoint-every", 2
+    )
     _wait_for(proc, flag)
     _kill9(proc)
     left = [p.name for p in _temps(run)]
@@ -629,7 +679,10 @@ def test_os_errors_name_the_file_written_not_its_temporary_name(tmp_path, monkey
     monkeypatch.setattr(os, "replace", full)
     with pytest.raises(GanfillError) as e:
         write_json({"a": 1}, tmp_path / "record.json")
-    assert str(e.value) == f"cannot write {tmp_path / 'record.json'}: no space left on the device: free some space, or write somewhere else"
+    assert (
+        str(e.value)
+        == f"cannot write {tmp_path / 'record.json'}: no space left on the device: free some space, or write somewhere else"
+    )
     assert list(tmp_path.iterdir()) == []
 
 

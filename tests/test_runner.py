@@ -7,18 +7,15 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import blob_images
-from ganfill.models import files as checkpoint
 from ganfill.apps import fill
-from ganfill.evaluation import evaluate as ev
 from ganfill.apps.cli import main
 from ganfill.data.domain import Domain
+from ganfill.evaluation import evaluate as ev
 from ganfill.inpainting.config import CompleteConfig
-from ganfill.models.config import ModelConfig
-from ganfill.models.dcgan import build
-from ganfill.inpainting.inpainter import complete_images, latent_seed
-from ganfill.models.dcgan import GANModel
-from ganfill.inpainting.inpainter import load_inpainter
+from ganfill.inpainting.inpainter import complete_images, latent_seed, load_inpainter
+from ganfill.models import files as checkpoint
+
+from conftest import blob_images, tiny_gan
 
 CFG = CompleteConfig(num_steps=6)
 
@@ -26,13 +23,8 @@ CFG = CompleteConfig(num_steps=6)
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
     """A tiny 32x32 model with calibrated batch norm (so G(z) depends on z), saved as a model file."""
-    torch.manual_seed(0)
-    G, D = build(ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8))
-    G.train(), D.train()
-    with torch.no_grad():
-        D(G(torch.randn(128, 8, generator=torch.Generator().manual_seed(1))))
     path = tmp_path_factory.mktemp("runner") / "tiny.safetensors"
-    return checkpoint.save(path, GANModel.from_nets(G=G.eval(), D=D.eval(), domain=Domain("none")))
+    return checkpoint.save(path, tiny_gan(calibrate=256, domain=Domain("none")))
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +53,37 @@ def test_inpaint_evaluate_api_and_web_give_bit_identical_completions(model_file,
 
     # ganfill inpaint (the CLI, one batch) and ganfill evaluate (a folder, another order and batch size)
     out = tmp_path / "inpaint"
-    main(["inpaint", str(model_file), str(folder), "--out", str(out), "--mask", "center", "--num-steps", "6",
-          "--seed", "7", "--quiet", "--device", "cpu", "--precision", "fp32"])
-    evaluation = ev.evaluate(model, images[::-1].copy(), names=["img2", "img1", "img0"], masks=["center"],
-                             methods=["ganfill"], config=CFG, batch_size=2, seed=7, face_detector=False)
+    main(
+        [
+            "inpaint",
+            str(model_file),
+            str(folder),
+            "--out",
+            str(out),
+            "--mask",
+            "center",
+            "--num-steps",
+            "6",
+            "--seed",
+            "7",
+            "--quiet",
+            "--device",
+            "cpu",
+            "--precision",
+            "fp32",
+        ]
+    )
+    evaluation = ev.evaluate(
+        model,
+        images[::-1].copy(),
+        names=["img2", "img1", "img0"],
+        masks=["center"],
+        methods=["ganfill"],
+        config=CFG,
+        batch_size=2,
+        seed=7,
+        face_detector=False,
+    )
     assert np.array_equal(evaluation.holes["center"], ~known)
 
     for i in range(3):
@@ -126,8 +145,22 @@ def test_complete_images_rejects_bad_input(model_file):
 def test_inference_runs_in_bf16_when_asked(model_file, folder, tmp_path):
     """--precision bf16 runs (emulated where not native: slow but correct); known pixels stay exact."""
     out = tmp_path / "bf16"
-    main(["inpaint", str(model_file), str(folder / "img0.png"), "--out", str(out), "--num-steps", "3", "--quiet",
-          "--precision", "bf16", "--device", "cpu"])
+    main(
+        [
+            "inpaint",
+            str(model_file),
+            str(folder / "img0.png"),
+            "--out",
+            str(out),
+            "--num-steps",
+            "3",
+            "--quiet",
+            "--precision",
+            "bf16",
+            "--device",
+            "cpu",
+        ]
+    )
     record = json.loads((out / "img0" / "record.json").read_text())
     assert record["runtime"] == {"device": "cpu", "precision": "bf16"}
     completed = np.asarray(Image.open(out / "img0" / "completed.png").convert("RGB"))

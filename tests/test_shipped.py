@@ -12,19 +12,19 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from ganfill.models import files as checkpoint
 from ganfill.apps import demo
 from ganfill.core.errors import GanfillError
-from ganfill.inpainting.blend import blend
 from ganfill.data.domain import Domain
+from ganfill.data.masks import make_mask
+from ganfill.inpainting.blend import blend
 from ganfill.inpainting.config import ENCODER_STEPS
 from ganfill.inpainting.search import complete
-from ganfill.data.masks import make_mask
-from ganfill.models.config import ModelConfig
-from ganfill.models.dcgan import build
-from ganfill.training.ema import ema_copy
 from ganfill.models import cards
-from ganfill.models.dcgan import GANModel
+from ganfill.models import files as checkpoint
+from ganfill.models.dcgan import GANModel, build
+from ganfill.training.ema import ema_copy
+
+from conftest import TINY
 
 SHIPPED = checkpoint.shipped_models()
 # what each reference model must be: resolution and domain (the crop users' images get)
@@ -40,8 +40,7 @@ CNNS = sorted(name for name in SHIPPED if name not in GANS)
 
 
 def _cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "ganfill", *map(str, args)], capture_output=True, text=True,
-                          timeout=600, **kw)
+    return subprocess.run([sys.executable, "-m", "ganfill", *map(str, args)], capture_output=True, text=True, timeout=600, **kw)
 
 
 def _one_line_error(proc) -> str:
@@ -54,7 +53,8 @@ def _one_line_error(proc) -> str:
 def test_the_reference_models_ship():
     # a failure, not a skip: an empty folder means a broken package
     assert sorted(SHIPPED) == sorted(EXPECTED), (
-        f"{checkpoint.SHIPPED_DIR} holds {sorted(SHIPPED)}; export the models with `ganfill export CKPT NAME`")
+        f"{checkpoint.SHIPPED_DIR} holds {sorted(SHIPPED)}; export the models with `ganfill export CKPT NAME`"
+    )
 
 
 # parametrized over what is there; an empty folder still yields one (failing) case
@@ -126,7 +126,7 @@ def test_shipped_context_encoder_loads_and_completes(name):
 
 def _training_run(tmp_path, *, step=5):
     """A tiny run folder as `ganfill train` leaves it: a checkpoint and log.jsonl."""
-    config = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
+    config = TINY
     torch.manual_seed(0)
     G, D = build(config)
     G_ema = ema_copy(G)
@@ -135,12 +135,19 @@ def _training_run(tmp_path, *, step=5):
             p.add_(0.25)
     opt_G, opt_D = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
     run = tmp_path / "run"
-    record = {"domain": {"crop": "none", "background": [255, 255, 255]},
-              "train": {"batch_size": 64, "lr": 0.0002, "beta1": 0.5, "beta2": 0.999, "d_steps": 1, "g_steps": 2,
-                        "ema_decay": 0.999},
-              "dataset": {"count": 100, "resolution": 32, "crop": "none", "shards": [{"file": "x"}]}}
-    ckpt = checkpoint.save_training(run, step=step, model=GANModel.from_nets(G_ema, D), training={"G_train": G},
-                                   optimizers={"G": opt_G, "D": opt_D}, record=record)
+    record = {
+        "domain": {"crop": "none", "background": [255, 255, 255]},
+        "train": {"batch_size": 64, "lr": 0.0002, "beta1": 0.5, "beta2": 0.999, "d_steps": 1, "g_steps": 2, "ema_decay": 0.999},
+        "dataset": {"count": 100, "resolution": 32, "crop": "none", "shards": [{"file": "x"}]},
+    }
+    ckpt = checkpoint.save_training(
+        run,
+        step=step,
+        model=GANModel.from_nets(G_ema, D),
+        training={"G_train": G},
+        optimizers={"G": opt_G, "D": opt_D},
+        record=record,
+    )
     (run / "log.jsonl").write_text("".join(json.dumps({"step": s, "images": 64 * s}) + "\n" for s in range(1, step + 1)))
     return run, ckpt, G, G_ema, D
 
@@ -157,11 +164,14 @@ def test_resolve_names_files_run_and_checkpoint_folders(tmp_path):
         assert checkpoint.load(name).path == path
 
 
-@pytest.mark.parametrize("spec, words", [
-    ("faces65", "no model named 'faces65': shipped models are faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce"),
-    ("runs/nowhere", "does not exist and is not a shipped model (faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce)"),
-    ("missing.safetensors", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "spec, words",
+    [
+        ("faces65", "no model named 'faces65': shipped models are faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce"),
+        ("runs/nowhere", "does not exist and is not a shipped model (faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce)"),
+        ("missing.safetensors", "does not exist"),
+    ],
+)
 def test_unknown_model_is_a_one_line_error_listing_the_shipped_names(spec, words):
     with pytest.raises(GanfillError) as info:
         checkpoint.resolve(spec)
@@ -187,8 +197,10 @@ def test_inpaint_model_option_and_ckpt_argument_give_the_same_result(tmp_path):
 
     Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(tmp_path / "a.png")
     common = ["--out", None, "--num-steps", "3", "--quiet", "--record-every", "0"]
-    for kind, words in (("name", ["inpaint", "--model", "glyphs32", tmp_path / "a.png"]),
-                        ("ckpt", ["inpaint", "glyphs32", tmp_path / "a.png"])):
+    for kind, words in (
+        ("name", ["inpaint", "--model", "glyphs32", tmp_path / "a.png"]),
+        ("ckpt", ["inpaint", "glyphs32", tmp_path / "a.png"]),
+    ):
         proc = _cli(*words, *[tmp_path / kind if c is None else c for c in common])
         assert proc.returncode == 0, proc.stderr
         record = json.loads((tmp_path / kind / "a" / "record.json").read_text())
@@ -209,8 +221,9 @@ def test_shipped_path_names_and_paths(tmp_path):
 
 def test_export_writes_ema_generator_and_discriminator_in_fp16(tmp_path):
     run, ckpt, G, G_ema, D = _training_run(tmp_path, step=5)
-    out = checkpoint.export(run, tmp_path / "shipped" / "tiny.safetensors",
-                            domain={"crop": "center:108", "background": [0, 0, 0]})
+    out = checkpoint.export(
+        run, tmp_path / "shipped" / "tiny.safetensors", domain={"crop": "center:108", "background": [0, 0, 0]}
+    )
     assert out == tmp_path / "shipped" / "tiny.safetensors"
     assert [p.name for p in out.parent.iterdir()] == ["tiny.safetensors"]  # no temporary file left
     with safe_open(str(out), framework="pt") as f:
@@ -242,13 +255,14 @@ def test_export_writes_ema_generator_and_discriminator_in_fp16(tmp_path):
 def test_cli_export_writes_a_card_skeleton_once(tmp_path):
     run, *_ = _training_run(tmp_path, step=5)
     out = tmp_path / "m" / "tiny.safetensors"
-    proc = _cli("export", run, out, "--dtype", "fp32", "--crop", "pad", "--background", "black",
-                "--card-data", "Made by the test suite.")
+    proc = _cli(
+        "export", run, out, "--dtype", "fp32", "--crop", "pad", "--background", "black", "--card-data", "Made by the test suite."
+    )
     assert proc.returncode == 0, proc.stderr
     assert "F32" in proc.stdout and "domain pad on #000000" in proc.stdout and "skeleton written" in proc.stdout
     card = (tmp_path / "m" / "tiny.md").read_text()
     assert card.splitlines()[0] == "# tiny: 32x32 DCGAN (dcgan preset), domain pad on #000000"
-    G, D = build(ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8))
+    G, D = build(TINY)
     assert f"G {sum(p.numel() for p in G.parameters()):,}, D {sum(p.numel() for p in D.parameters()):,}" in card
     assert "| iterations | 5 |" in card and "| images seen | 320 (3.2 epochs) |" in card
     assert f"{out.stat().st_size / 1e6:.1f} MB" in card and "Made by the test suite." in card
@@ -281,6 +295,7 @@ def test_models_lists_every_shipped_model():
 
 # ---- quality floors: a regression in training or search fails here ---------------------------
 
+
 def creatures(n: int = 8, *, size: int = 64, seed: int = 0) -> np.ndarray:
     """Cartoon creatures drawn here for pokemon64's floor (the Pokemon artwork may not be
     committed): a coloured body with a dark outline, a lighter belly, ears, eyes and feet, on
@@ -300,8 +315,16 @@ def creatures(n: int = 8, *, size: int = 64, seed: int = 0) -> np.ndarray:
         rx, ry = s * rng.uniform(0.22, 0.3), s * rng.uniform(0.22, 0.3)
         for side in (-1, 1):  # ears and feet
             ex = cx + side * rx * 0.6
-            d.polygon([(ex - rx * 0.3, cy - ry * 0.7), (ex + rx * 0.3, cy - ry * 0.7),
-                       (ex + side * rx * 0.3, cy - ry * rng.uniform(1.3, 1.7))], fill=colour, outline=dark, width=w)
+            d.polygon(
+                [
+                    (ex - rx * 0.3, cy - ry * 0.7),
+                    (ex + rx * 0.3, cy - ry * 0.7),
+                    (ex + side * rx * 0.3, cy - ry * rng.uniform(1.3, 1.7)),
+                ],
+                fill=colour,
+                outline=dark,
+                width=w,
+            )
             d.ellipse([ex - rx * 0.35, cy + ry * 0.8, ex + rx * 0.35, cy + ry * 1.15], fill=colour, outline=dark, width=w)
         d.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=colour, outline=dark, width=w)
         d.ellipse([cx - rx * 0.55, cy, cx + rx * 0.55, cy + ry * 0.85], fill=belly)
@@ -315,16 +338,23 @@ def creatures(n: int = 8, *, size: int = 64, seed: int = 0) -> np.ndarray:
 
 # Held-out inputs per model: the demo's (the astronaut's face from skimage, 24 characters from
 # matplotlib's fonts) and, for pokemon64, the creatures above; none of them seen in training.
-FLOOR_INPUTS = {"faces64": lambda r: np.stack([image for _, image in demo.BUILT_IN["faces64"](r, demo.DemoConfig())]),
-                "glyphs32": lambda r: np.stack([image for _, image in demo.BUILT_IN["glyphs32"](r, demo.DemoConfig(glyphs=24))]),
-                "pokemon64": lambda r: creatures(8, size=r)}
+FLOOR_INPUTS = {
+    "faces64": lambda r: np.stack([image for _, image in demo.BUILT_IN["faces64"](r, demo.DemoConfig())]),
+    "glyphs32": lambda r: np.stack([image for _, image in demo.BUILT_IN["glyphs32"](r, demo.DemoConfig(glyphs=24))]),
+    "pokemon64": lambda r: creatures(8, size=r),
+}
 # (model, mask) -> the hole PSNR (dB) the model must reach on those inputs in its default mode
 # and its margin over OpenCV Telea on the same holes.  Measured when shipped (faces64, faithful:
 # 18.85 center / 15.91 half, Telea 15.65 / 13.66; glyphs32, sharp: 11.22 / 11.11, Telea 7.16 /
 # 7.30; pokemon64, faithful: 8.95 / 12.76, Telea 7.05 / 11.13); the floors sit about 1 dB below.
-FLOORS = {("faces64", "center"): (17.8, 2.0), ("faces64", "half"): (14.9, 1.5),
-          ("glyphs32", "center"): (10.2, 3.0), ("glyphs32", "half"): (10.1, 3.0),
-          ("pokemon64", "center"): (8.0, 1.0), ("pokemon64", "half"): (11.8, 1.0)}
+FLOORS = {
+    ("faces64", "center"): (17.8, 2.0),
+    ("faces64", "half"): (14.9, 1.5),
+    ("glyphs32", "center"): (10.2, 3.0),
+    ("glyphs32", "half"): (10.1, 3.0),
+    ("pokemon64", "center"): (8.0, 1.0),
+    ("pokemon64", "half"): (11.8, 1.0),
+}
 
 
 @pytest.mark.parametrize("name,mask", sorted(FLOORS))
@@ -346,3 +376,22 @@ def test_shipped_model_completes_held_out_inputs_above_a_floor(name, mask):
     theirs = np.mean([psnr_hole(images[i], telea(images[i], holes[i]), holes[i]) for i in range(len(images))])
     floor, margin = FLOORS[name, mask]
     assert ours >= floor and ours >= theirs + margin, (ours, theirs)
+
+
+def test_the_readme_python_example_repairs_a_face(tmp_path, monkeypatch):
+    """README's "From Python" block, run as it is on a face-like image (known pixels kept)."""
+    from PIL import Image
+
+    from conftest import REPO, blob_images
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### From Python") :]
+    code = section[section.index("```python\n") + len("```python\n") : section.index("```\n", section.index("```python"))]
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(blob_images(1, 178, seed=3)[0]).save("face.jpg", quality=95)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    x, known, repaired = scope["x"], scope["known"], scope["repaired"]
+    assert repaired.shape == (64, 64, 3) and repaired.dtype == np.uint8
+    assert np.array_equal(repaired[known[0]], x[0][known[0]]) and not np.array_equal(repaired, x[0])
+    assert scope["inpainter"].mode == "faithful" and scope["fill"].shape == (64, 64, 3)

@@ -1,4 +1,4 @@
-"""The human study's logic (ganfill.study): pairs from a results folder, per-rater sequences,
+"""The human study's logic (ganfill.apps.study): pairs from a results folder, per-rater sequences,
 SQLite storage, the paper's Table 2."""
 
 import json
@@ -11,30 +11,24 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import blob_images
-from ganfill.models import files as checkpoint
-from ganfill.apps import fill
-from ganfill.apps import study
+from ganfill.apps import fill, study
+from ganfill.core.errors import GanfillError
 from ganfill.data.domain import Domain, to_domain
 from ganfill.data.reading import load_image
-from ganfill.core.errors import GanfillError
 from ganfill.inpainting.config import CompleteConfig
-from ganfill.models.dcgan import GANModel
 from ganfill.inpainting.inpainter import load_inpainter
+from ganfill.models import files as checkpoint
+
+from conftest import blob_images, tiny_gan
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """Results of `ganfill inpaint` with a tiny model: 3 pictures in domain mode (one of them with
     no hole), 1 in fit mode; inputs given by absolute path."""
-    from ganfill.models.config import ModelConfig
-    from ganfill.models.dcgan import build
-    import torch
 
-    torch.manual_seed(0)
-    G, D = build(ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8))
     root = tmp_path_factory.mktemp("study")
-    model = checkpoint.load(checkpoint.save(root / "tiny.safetensors", GANModel.from_nets(G=G, D=D, domain=Domain("center:36"))))
+    model = checkpoint.load(checkpoint.save(root / "tiny.safetensors", tiny_gan(domain=Domain("center:36"))))
     src = root / "inputs"
     src.mkdir()
     for i, img in enumerate(blob_images(3, 48, seed=2)):
@@ -44,7 +38,14 @@ def results(tmp_path_factory):
     out = root / "results"
     config = CompleteConfig(num_steps=2)
     fill.run(load_inpainter(model, "sharp", config=config), [src / "face0.png", src / "face1.png"], out, progress=False)
-    fill.run(load_inpainter(model, "sharp", config=config), [src / "face2.png"], out, mask=str(root / "no-hole.png"), progress=False, notify=lambda message: None)
+    fill.run(
+        load_inpainter(model, "sharp", config=config),
+        [src / "face2.png"],
+        out,
+        mask=str(root / "no-hole.png"),
+        progress=False,
+        notify=lambda message: None,
+    )
     fill.run(load_inpainter(model, "sharp", config=config), [src / "photo.png"], out, fit=True, progress=False)
     return out
 

@@ -10,14 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
-from ganfill.models import files as checkpoint
 from ganfill.core.errors import GanfillError
+from ganfill.models import files as checkpoint
 from ganfill.models.config import ModelConfig
-from ganfill.training.loop import Batches
 from ganfill.training.config import TrainConfig
 from ganfill.training.gan import d_loss, g_loss, train
+from ganfill.training.loop import Batches
 
-TINY = ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8)
+from conftest import TINY, TINY_TRAIN_ARGS
 
 
 def _cfg(**kw):
@@ -103,7 +103,9 @@ def test_errors(tmp_path, tiny_dataset):
     with pytest.raises(GanfillError, match="fewer than one batch"):
         train(tiny_dataset, tmp_path / "big", model=TINY, config=_cfg(batch_size=64), progress=False)
     with pytest.raises(GanfillError, match="--resolution 32"):
-        train(tiny_dataset, tmp_path / "res", model=ModelConfig(resolution=64, g_width=4, d_width=4), config=_cfg(), progress=False)
+        train(
+            tiny_dataset, tmp_path / "res", model=ModelConfig(resolution=64, g_width=4, d_width=4), config=_cfg(), progress=False
+        )
     with pytest.raises(GanfillError, match="precision"):
         TrainConfig(precision="fp8")
 
@@ -112,13 +114,16 @@ def _cli(*args, **kw):
     return subprocess.run([sys.executable, "-m", "ganfill", *map(str, args)], capture_output=True, text=True, **kw)
 
 
-@pytest.mark.parametrize("args, words", [
-    (["train", "{missing}", "--out", "{run}"], "does not exist"),
-    (["train", "{data}", "--out", "{run}", "--arch", "stylegan"], "stylegan"),
-    (["train", "{data}", "--out", "{run}", "--resolution", "48"], "impossible resolution"),
-    (["train", "{data}", "--out", "{run}", "--steps", "0"], "--steps must be at least 1"),
-    (["sample", "{missing}", "--out", "{run}/grid.png"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["train", "{missing}", "--out", "{run}"], "does not exist"),
+        (["train", "{data}", "--out", "{run}", "--arch", "stylegan"], "stylegan"),
+        (["train", "{data}", "--out", "{run}", "--resolution", "48"], "impossible resolution"),
+        (["train", "{data}", "--out", "{run}", "--steps", "0"], "--steps must be at least 1"),
+        (["sample", "{missing}", "--out", "{run}/grid.png"], "does not exist"),
+    ],
+)
 def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, tiny_dataset, args, words):
     fill = {"missing": tmp_path / "missing", "run": tmp_path / "run", "data": tiny_dataset}
     proc = _cli(*[a.format(**fill) for a in args])
@@ -130,8 +135,7 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, tiny_dataset, ar
 
 def test_cli_train_then_sample(tmp_path, tiny_dataset):
     run = tmp_path / "run"
-    proc = _cli("train", tiny_dataset, "--out", run, "--z-dim", 8, "--g-width", 8, "--d-width", 8,
-                "--steps", 2, "--batch-size", 8, "--checkpoint-every", 1, "--n-samples", 4, "--quiet")
+    proc = _cli("train", tiny_dataset, "--out", run, *TINY_TRAIN_ARGS, "--steps", 2, "--checkpoint-every", 1)
     assert proc.returncode == 0, proc.stderr
     proc = _cli("sample", run, "-n", 6, "--out", tmp_path / "grid.png")
     assert proc.returncode == 0, proc.stderr
@@ -145,11 +149,9 @@ def test_cli_train_then_sample(tmp_path, tiny_dataset):
 def test_torchrun_two_process_gloo_smoke(tmp_path, tiny_dataset):
     run = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    args = ["-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_port", 29517,
-            "-m", "ganfill", "train", tiny_dataset, "--out", run, "--z-dim", 8, "--g-width", 8, "--d-width", 8,
-            "--steps", 3, "--batch-size", 8, "--checkpoint-every", 3, "--n-samples", 4, "--quiet"]
-    proc = subprocess.run([sys.executable, *map(str, args)],
-        capture_output=True, text=True, env=env, timeout=300)
+    ddp = ["-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_port", 29517]
+    args = [*ddp, "-m", "ganfill", "train", tiny_dataset, "--out", run, *TINY_TRAIN_ARGS, "--steps", 3, "--checkpoint-every", 3]
+    proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads((run / "options.json").read_text())["world_size"] == 2
     rows = _log(run)
@@ -158,16 +160,20 @@ def test_torchrun_two_process_gloo_smoke(tmp_path, tiny_dataset):
 
 
 def test_diff_augment_is_random_per_image_differentiable_and_seeded():
-    from ganfill.training.config import augment_policy
     from ganfill.training.augment import diff_augment
+    from ganfill.training.config import augment_policy
 
     x = torch.rand(6, 3, 16, 16) * 2 - 1
     g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
     # translation: each image is its own shifted copy (up to 2 pixels here), zeros coming in
     t = diff_augment(x, ("translation",), g())
     for i in range(6):
-        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
-                 if torch.equal(t[i], torch.roll(x[i], (-dy, -dx), (1, 2)) * _inside(16, dy, dx))]
+        found = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if torch.equal(t[i], torch.roll(x[i], (-dy, -dx), (1, 2)) * _inside(16, dy, dx))
+        ]
         assert found, i
     # cutout: a quarter of the pixels zeroed when the square lies inside, never more
     c = diff_augment(x, ("cutout",), g())
@@ -257,7 +263,8 @@ def test_a_run_folder_in_use_is_refused_and_left_alone(tmp_path, tiny_dataset, l
             if loop == "gan":
                 train(tiny_dataset, run, model=TINY, config=_cfg(steps=2), progress=False)
             else:
-                train_context_encoder(tiny_dataset, run, config=CETrainConfig(steps=2, batch_size=8, precision="fp32"),
-                                      progress=False)
+                train_context_encoder(
+                    tiny_dataset, run, config=CETrainConfig(steps=2, batch_size=8, precision="fp32"), progress=False
+                )
         assert [p.name for p in run.iterdir()] == [".ganfill.lock"]  # nothing written beside the holder's lock
     assert not run.exists()

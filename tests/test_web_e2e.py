@@ -29,26 +29,33 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 pytest.importorskip("gradio", reason="the web app needs Gradio: pip install -e '.[test]'")
 
-from conftest import blob_images, png_header  # noqa: E402
-from ganfill.models import files as checkpoint
-from ganfill.apps import fill
-from ganfill.apps import study
-from ganfill.apps import web# noqa: E402
-from ganfill.core.errors import GanfillError# noqa: E402
-from ganfill.inpainting.search import CompleteConfig# noqa: E402
-from ganfill.models.config import ModelConfig
-from ganfill.models.dcgan import build# noqa: E402
-from ganfill.models.dcgan import GANModel
+from ganfill.apps import (
+    fill,
+    study,
+    web,  # noqa: E402
+)
+from ganfill.core.errors import GanfillError  # noqa: E402
 from ganfill.inpainting.inpainter import load_inpainter
+from ganfill.inpainting.search import CompleteConfig  # noqa: E402
+from ganfill.models import files as checkpoint
+
+from conftest import blob_images, png_header, tiny_gan  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SIDE = 256  # the uploaded picture
 
 
@@ -57,9 +64,7 @@ SIDE = 256  # the uploaded picture
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    G, D = build(ModelConfig(resolution=32, z_dim=8, g_width=8, d_width=8))
-    return checkpoint.save(tmp_path_factory.mktemp("model") / "tiny.safetensors", GANModel.from_nets(G=G, D=D))
+    return checkpoint.save(tmp_path_factory.mktemp("model") / "tiny.safetensors", tiny_gan())
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +93,33 @@ def server(tiny_model, results, tmp_path_factory):
     """`ganfill serve` on a free port; yields (url, study database)."""
     tmp = tmp_path_factory.mktemp("server")
     db, port = tmp / "answers.sqlite3", _free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(tmp / "gradio"),
-               OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        GRADIO_ANALYTICS_ENABLED="False",
+        GRADIO_TEMP_DIR=str(tmp / "gradio"),
+        OMP_NUM_THREADS="1",
+        PYTHONUNBUFFERED="1",
+    )
     log = open(tmp / "server.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "ganfill", "serve", "--models", f"tiny={tiny_model}",
-                             "--results", str(results), "--db", str(db), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ganfill",
+            "serve",
+            "--models",
+            f"tiny={tiny_model}",
+            "--results",
+            str(results),
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 90
@@ -124,8 +150,13 @@ def browser(tmp_path_factory):
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is missing: pip install -e '.[test]'")
     with sync_api.sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_FLAGS, accept_downloads=True, viewport={"width": 1280, "height": 1100})
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            accept_downloads=True,
+            viewport={"width": 1280, "height": 1100},
+        )
         try:
             yield context
         finally:
@@ -241,8 +272,14 @@ RECORDER = """() => {
 def test_parse_models_names_and_errors(tmp_path):
     run = tmp_path / "faces64"
     (run / "checkpoints" / "step-00000001").mkdir(parents=True)
-    models = web.parse_models([f"a={tmp_path / 'x.safetensors'}", str(tmp_path / "y.safetensors"), str(run),
-                               str(run / "checkpoints" / "step-00000001" / "model.safetensors")])
+    models = web.parse_models(
+        [
+            f"a={tmp_path / 'x.safetensors'}",
+            str(tmp_path / "y.safetensors"),
+            str(run),
+            str(run / "checkpoints" / "step-00000001" / "model.safetensors"),
+        ]
+    )
     assert list(models) == ["a", "y", "faces64", "step-00000001"]
     with pytest.raises(GanfillError, match="two models are named"):
         web.parse_models(["m=a.safetensors", "m=b.safetensors"])
@@ -322,8 +359,10 @@ def test_repair_paint_stream_download(page, tmp_path):
     ys, xs = np.nonzero(painted)
     margin = 4  # the stroke's antialiased rim is painted too but is not pure magenta on screen
     region = np.zeros((SIDE, SIDE), bool)
-    region[max(0, int(ys.min() * scale) - margin) : int((ys.max() + 1) * scale) + margin,
-           max(0, int(xs.min() * scale) - margin) : int((xs.max() + 1) * scale) + margin] = True
+    region[
+        max(0, int(ys.min() * scale) - margin) : int((ys.max() + 1) * scale) + margin,
+        max(0, int(xs.min() * scale) - margin) : int((xs.max() + 1) * scale) + margin,
+    ] = True
     assert region.mean() < 0.25, "the stroke should be a small part of the picture"
 
     page.locator("#mode").get_by_label("fit").check()
@@ -385,8 +424,10 @@ def test_study_answers_are_stored_and_tabulated(page, server, results):
     names = [p.name for p in pairs]
     assert len(names) == 5
     page.get_by_role("tab", name="Study").click()
-    given = {"alice": [("Yes", "No", "No", "No"), ("No", "Yes", "Yes", "Yes"), ("Yes", "Yes", "No", "No")],
-             "bob": [("Yes", "No", "No", "No")]}
+    given = {
+        "alice": [("Yes", "No", "No", "No"), ("No", "Yes", "Yes", "Yes"), ("Yes", "Yes", "No", "No")],
+        "bob": [("Yes", "No", "No", "No")],
+    }
     from playwright.sync_api import expect
 
     for rater, answers in given.items():
@@ -402,8 +443,10 @@ def test_study_answers_are_stored_and_tabulated(page, server, results):
 
     stored = study.Store(db).answers()
     assert [(a.rater, a.name, a.kind) for a in stored] == [
-        (rater, shown.name, shown.kind) for rater, answers in given.items()
-        for shown in study.sequence(names, rater)[: len(answers)]]
+        (rater, shown.name, shown.kind)
+        for rater, answers in given.items()
+        for shown in study.sequence(names, rater)[: len(answers)]
+    ]
     for a, values in zip(stored, [v for answers in given.values() for v in answers]):
         assert (a.real, a.traces, a.can_tell, a.obvious) == tuple(v == "Yes" for v in values)
         assert a.seconds is not None and a.seconds >= 0

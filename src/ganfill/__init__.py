@@ -1,6 +1,7 @@
 """ganfill: semantic image inpainting with a deep generative prior (Yeh et al., CVPR 2017).
 
-Pipeline: data (prepare, glyphs) -> models (DCGAN presets) -> train / inpaint -> evaluate -> cli / web.
+Pipeline: data (prepare, glyphs) -> models (DCGAN presets) -> training -> inpainting -> evaluation
+-> apps (cli, web); core holds the plumbing they share.
 Tensor convention inside: NCHW float in [-1, 1]; masks are N1HW float with 1 = known pixel.
 """
 

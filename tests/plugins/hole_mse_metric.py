@@ -1,4 +1,5 @@
 """A metric from outside the package: mean squared error over the hole, in grey levels squared."""
+
 import numpy as np
 
 from ganfill.evaluation.metrics import register_metric

@@ -1,4 +1,5 @@
 """A prior from outside the package: one linear layer from z to the image, as a model kind."""
+
 from dataclasses import asdict, dataclass
 
 import torch

@@ -1,4 +1,5 @@
 """A classical baseline from outside the package: the hole filled from the image's mirror image."""
+
 import numpy as np
 
 from ganfill.inpainting.inpainter import register_baseline

@@ -1,4 +1,5 @@
 """A mode from outside the package: no search, the best of 16 samples of the prior by the context."""
+
 import torch
 
 from ganfill.core.images import to_tensor, to_uint8
@@ -23,5 +24,8 @@ class NearestSample(Sharp):
         return Completion(fake=to_uint8(best), completed=completed, result=None, search_seconds=0.0, blend_seconds=seconds)
 
 
-register_mode("nearest-sample", lambda s: NearestSample(s.gan().prior(s.runtime), s.config, s.blends, s.files(s.model)),
-              help="the best of 16 prior samples, no search")
+register_mode(
+    "nearest-sample",
+    lambda s: NearestSample(s.gan().prior(s.runtime), s.config, s.blends, s.files(s.model)),
+    help="the best of 16 prior samples, no search",
+)

@@ -13,18 +13,14 @@ from pathlib import Path
 
 import click
 
-from ganfill.core.constants import BLENDS
-from ganfill.core.constants import DTYPE_NAMES
-from ganfill.core.constants import MAX_PIXELS
 from ganfill.apps.config import IMAGES_MODEL, DemoConfig
+from ganfill.core.constants import BLENDS, DTYPE_NAMES, MAX_PIXELS
 from ganfill.core.errors import GanfillError, os_error_message
-from ganfill.core.files import check_out_folder
-from ganfill.core.files import atomic_path
+from ganfill.core.files import atomic_path, check_out_folder
 from ganfill.inpainting.config import START_DEFAULTS, CompleteConfig
-from ganfill.training.config import CETrainConfig
-from ganfill.training.config import EncoderConfig
-from ganfill.training.config import TrainConfig
+from ganfill.training.config import CETrainConfig, EncoderConfig, TrainConfig
 
+PATH = click.Path(path_type=Path)
 INPAINT_DEFAULTS = {"record_every": 50}  # the CLI keeps progress frames for its GIF
 
 
@@ -70,11 +66,15 @@ def _colour(value: str) -> tuple[int, int, int]:
 
 
 @cli.command()
-@click.argument("src_dir", type=click.Path(path_type=Path))
-@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("src_dir", type=PATH)
+@click.argument("out", type=PATH)
 @click.option("--resolution", type=click.Choice(["32", "64", "128"]), default="64", show_default=True)
-@click.option("--crop", default="center:108", show_default=True,
-              help="center:N (centre NxN crop, CelebA convention), pad (square on --background) or none")
+@click.option(
+    "--crop",
+    default="center:108",
+    show_default=True,
+    help="center:N (centre NxN crop, CelebA convention), pad (square on --background) or none",
+)
 @click.option("--background", default="white", show_default=True, help="colour for padding and transparency")
 @click.option("--overwrite", is_flag=True, help="replace OUT if it exists")
 def prepare(src_dir, out, resolution, crop, background, overwrite):
@@ -82,14 +82,21 @@ def prepare(src_dir, out, resolution, crop, background, overwrite):
     from ganfill.data.datasets import prepare as run
 
     m = run(src_dir, out, resolution=int(resolution), crop=crop, background=_colour(background), overwrite=overwrite)
-    click.echo(f"{m['count']} images at {m['resolution']}x{m['resolution']} written to {out}"
-               + (f"; {len(m['skipped'])} skipped (listed in {out}/manifest.json)" if m["skipped"] else ""))
+    click.echo(
+        f"{m['count']} images at {m['resolution']}x{m['resolution']} written to {out}"
+        + (f"; {len(m['skipped'])} skipped (listed in {out}/manifest.json)" if m["skipped"] else "")
+    )
 
 
 @cli.command()
-@click.argument("out", type=click.Path(path_type=Path))
-@click.option("--fonts", "font_dirs", multiple=True, type=click.Path(path_type=Path),
-              help="font folder to search (repeatable); default: matplotlib's fonts and the system's")
+@click.argument("out", type=PATH)
+@click.option(
+    "--fonts",
+    "font_dirs",
+    multiple=True,
+    type=PATH,
+    help="font folder to search (repeatable); default: matplotlib's fonts and the system's",
+)
 @click.option("--resolution", type=click.Choice(["32", "64", "128"]), default="64", show_default=True)
 @click.option("--holdout", default=0.1, show_default=True, help="fraction of font families held out in OUT/val")
 @click.option("--seed", default=0, show_default=True)
@@ -98,16 +105,21 @@ def glyphs(out, font_dirs, resolution, holdout, seed, overwrite):
     """Render the built-in characters dataset (0-9, A-Z, a-z from every font; Chars74K Fnt style)."""
     from ganfill.data.glyphs import render_glyphs
 
-    m = render_glyphs(out, font_dirs=list(font_dirs) or None, resolution=int(resolution), holdout=holdout,
-                      seed=seed, overwrite=overwrite)
+    m = render_glyphs(
+        out, font_dirs=list(font_dirs) or None, resolution=int(resolution), holdout=holdout, seed=seed, overwrite=overwrite
+    )
     click.echo(f"glyphs written to {out}/train ({m['train']['count']} images) and {out}/val ({m['val']['count']} images)")
 
 
 # what a default of None means, where it is not "off"
-AUTO_DEFAULTS = {key: f"{START_DEFAULTS['prior'][key]} from a random z, {START_DEFAULTS['encoder'][key]} from the model's encoder"
-                 for key in START_DEFAULTS["prior"]}
-AUTO_DEFAULTS["steps"] = (f"the model's: {START_DEFAULTS['prior']['num_steps']} from a random z, "
-                          f"{START_DEFAULTS['encoder']['num_steps']} from its encoder")
+AUTO_DEFAULTS = {
+    key: f"{START_DEFAULTS['prior'][key]} from a random z, {START_DEFAULTS['encoder'][key]} from the model's encoder"
+    for key in START_DEFAULTS["prior"]
+}
+AUTO_DEFAULTS["steps"] = (
+    f"the model's: {START_DEFAULTS['prior']['num_steps']} from a random z, "
+    f"{START_DEFAULTS['encoder']['num_steps']} from its encoder"
+)
 
 
 def _config_options(cls, *, defaults: dict | None = None):
@@ -126,7 +138,9 @@ def _config_options(cls, *, defaults: dict | None = None):
             if "bool" in kind:
                 f = click.option(f"{name}/--no-{name[2:]}", field.name, default=None, help=f"default: {default}")(f)
             elif "tuple" in kind:
-                f = click.option(name, field.name, type=float, nargs=2, default=None, help=f"default: {' '.join(map(str, default))}")(f)
+                f = click.option(
+                    name, field.name, type=float, nargs=2, default=None, help=f"default: {' '.join(map(str, default))}"
+                )(f)
             else:
                 typ = int if "int" in kind else float if "float" in kind else str
                 f = click.option(name, field.name, type=typ, default=None, help=f"default: {default}")(f)
@@ -135,11 +149,13 @@ def _config_options(cls, *, defaults: dict | None = None):
     return decorate
 
 
-def _only_steps(overrides: dict) -> None:
-    """--resume takes the run's own options: only --steps may be given (to extend it)."""
+def _resumed(config_class, overrides: dict):
+    """The options of a --resume: the run's own (None), or with --steps, the only one that may be
+    given (to extend it), replaced."""
     extra = set(overrides) - {"steps"}
     if extra:
         raise GanfillError(f"--resume takes its options from the run; only --steps may be given (not {', '.join(sorted(extra))})")
+    return config_class(**overrides) if overrides else None
 
 
 def _given(options: dict) -> dict:
@@ -150,23 +166,41 @@ def _runtime_options(f):
     """--device and --precision, as `ganfill train` has them, for every command that runs a model."""
     from ganfill.core.constants import DEVICES, PRECISIONS
 
-    f = click.option("--precision", type=click.Choice(list(PRECISIONS)), default="auto", show_default=True,
-                     help="bf16 only where the hardware runs it natively (CUDA, AVX-512 BF16 / AMX CPUs)")(f)
-    return click.option("--device", type=click.Choice(list(DEVICES)), default="auto", show_default=True,
-                        help="auto: CUDA when present, else the CPU")(f)
+    f = click.option(
+        "--precision",
+        type=click.Choice(list(PRECISIONS)),
+        default="auto",
+        show_default=True,
+        help="bf16 only where the hardware runs it natively (CUDA, AVX-512 BF16 / AMX CPUs)",
+    )(f)
+    return click.option(
+        "--device",
+        type=click.Choice(list(DEVICES)),
+        default="auto",
+        show_default=True,
+        help="auto: CUDA when present, else the CPU",
+    )(f)
 
 
 def _mode_options(f):
     """--mode and --cnn, for every command that completes images (the modes are a registry:
     ``inpainting.inpainter.MODES`` checks the name, so plugins' modes work here too)."""
-    f = click.option("--cnn", type=click.Path(path_type=Path), default=None,
-                     help="the context encoder of --mode faithful / fast (default: the one beside the model, "
-                          "e.g. faces64-ce for faces64)")(f)
-    return click.option("--mode", default="auto", show_default=True, metavar="MODE",
-                        help="sharp: the latent search, one realistic completion; faithful: closest to what was "
-                             "there (search + context encoder); fast: the context encoder alone, one pass; "
-                             "auto: faithful for a GAN with a context encoder beside it (or --cnn), sharp for one without, "
-                             "fast for a context encoder; or a classical method: telea, navier-stokes, biharmonic, mean")(f)
+    f = click.option(
+        "--cnn",
+        type=PATH,
+        default=None,
+        help="the context encoder of --mode faithful / fast (default: the one beside the model, e.g. faces64-ce for faces64)",
+    )(f)
+    return click.option(
+        "--mode",
+        default="auto",
+        show_default=True,
+        metavar="MODE",
+        help="sharp: the latent search, one realistic completion; faithful: closest to what was "
+        "there (search + context encoder); fast: the context encoder alone, one pass; "
+        "auto: faithful for a GAN with a context encoder beside it (or --cnn), sharp for one without, "
+        "fast for a context encoder; or a classical method: telea, navier-stokes, biharmonic, mean",
+    )(f)
 
 
 def _runtime(device: str, precision: str):
@@ -176,19 +210,29 @@ def _runtime(device: str, precision: str):
 
 
 @cli.command()
-@click.argument("data", required=False, type=click.Path(path_type=Path))
-@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="run folder")
-@click.option("--arch", type=click.Choice(["dcgan", "paper", "gan"]), default="dcgan", show_default=True,
-              help="architecture preset: dcgan (Radford et al.), paper (the research paper's), gan (fully connected, "
-                   "Goodfellow et al. 2014)")
+@click.argument("data", required=False, type=PATH)
+@click.option("--out", "run_dir", required=True, type=PATH, help="run folder")
+@click.option(
+    "--arch",
+    type=click.Choice(["dcgan", "paper", "gan"]),
+    default="dcgan",
+    show_default=True,
+    help="architecture preset: dcgan (Radford et al.), paper (the research paper's), gan (fully connected, "
+    "Goodfellow et al. 2014)",
+)
 @click.option("--resolution", type=int, default=None, help="32, 64 or 128 (default: the dataset's)")
 @click.option("--z-dim", default=100, show_default=True)
 @click.option("--g-width", default=64, show_default=True)
 @click.option("--d-width", default=64, show_default=True)
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
-@click.option("--init", "init", default=None, metavar="MODEL",
-              help="start a new run from MODEL's weights (a shipped name or .safetensors file): its architecture, "
-                   "training options and iteration count carry on; options given here replace its options")
+@click.option(
+    "--init",
+    "init",
+    default=None,
+    metavar="MODEL",
+    help="start a new run from MODEL's weights (a shipped name or .safetensors file): its architecture, "
+    "training options and iteration count carry on; options given here replace its options",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_config_options(TrainConfig)
@@ -207,9 +251,9 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, init
     overrides = _given(overrides)
     check_out_folder(run_dir)
     if resume:
-        _only_steps(overrides)
-        config = TrainConfig(**overrides) if overrides else None
-        last = run(data, run_dir, config=config, resume=True, init=init, device=device, progress=not quiet)
+        last = run(
+            data, run_dir, config=_resumed(TrainConfig, overrides), resume=True, init=init, device=device, progress=not quiet
+        )
     elif init is not None:  # train() says so if DATA is missing
         last = run(data, run_dir, config=init_config(init, overrides), init=init, device=device, progress=not quiet)
     else:
@@ -224,12 +268,16 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, init
 
 @cli.command("train-encoder")
 @click.argument("model", required=False)
-@click.argument("data", required=False, type=click.Path(path_type=Path))
-@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="run folder")
+@click.argument("data", required=False, type=PATH)
+@click.option("--out", "run_dir", required=True, type=PATH, help="run folder")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
-@click.option("--init", "init", default=None, metavar="MODEL",
-              help="start from MODEL's encoder (e.g. the one shipped for an earlier G of the same architecture) "
-                   "instead of random weights")
+@click.option(
+    "--init",
+    "init",
+    default=None,
+    metavar="MODEL",
+    help="start from MODEL's encoder (e.g. the one shipped for an earlier G of the same architecture) instead of random weights",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_config_options(EncoderConfig)
@@ -245,18 +293,16 @@ def train_encoder(model, data, run_dir, resume, init, device, quiet, **overrides
 
     overrides = _given(overrides)
     if resume:
-        _only_steps(overrides)
-        last = run(None, data, run_dir, config=EncoderConfig(**overrides) if overrides else None, resume=True,
-                   device=device, progress=not quiet)
+        config = _resumed(EncoderConfig, overrides)
+        last = run(None, data, run_dir, config=config, resume=True, device=device, progress=not quiet)
     else:
-        last = run(model, data, run_dir, config=EncoderConfig(**overrides), init=init, device=device,
-                   progress=not quiet)
+        last = run(model, data, run_dir, config=EncoderConfig(**overrides), init=init, device=device, progress=not quiet)
     click.echo(f"checkpoint: {last}")
 
 
 @cli.command("train-ce")
-@click.argument("data", required=False, type=click.Path(path_type=Path))
-@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="run folder")
+@click.argument("data", required=False, type=PATH)
+@click.option("--out", "run_dir", required=True, type=PATH, help="run folder")
 @click.option("--width", type=int, help="encoder / decoder width (default 64: 64-128-256-512)")
 @click.option("--bottleneck", type=int, help="size of the code between encoder and decoder (default 256)")
 @click.option("--adv-width", type=int, help="width of the adversarial loss's discriminator (default 32)")
@@ -278,9 +324,7 @@ def train_ce(data, run_dir, width, bottleneck, adv_width, resume, device, quiet,
     overrides = _given(overrides)
     check_out_folder(run_dir)
     if resume:
-        _only_steps(overrides)
-        last = run(data, run_dir, config=CETrainConfig(**overrides) if overrides else None, resume=True,
-                   device=device, progress=not quiet)
+        last = run(data, run_dir, config=_resumed(CETrainConfig, overrides), resume=True, device=device, progress=not quiet)
     else:
         if data is None:
             raise GanfillError("missing DATA: give the dataset folder made by `ganfill prepare`")
@@ -293,10 +337,10 @@ def train_ce(data, run_dir, width, bottleneck, adv_width, resume, device, quiet,
 
 
 @cli.command()
-@click.argument("ckpt", type=click.Path(path_type=Path))
+@click.argument("ckpt", type=PATH)
 @click.option("-n", "n", default=64, show_default=True, help="number of samples")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="grid image to write (.png)")
+@click.option("--out", required=True, type=PATH, help="grid image to write (.png)")
 @_runtime_options
 def sample(ckpt, n, seed, out, device, precision):
     """Draw n samples from a model into one grid image.
@@ -304,8 +348,8 @@ def sample(ckpt, n, seed, out, device, precision):
     CKPT: a shipped model's name (see `ganfill models`), a run folder, a checkpoint folder or a
     .safetensors model file.
     """
-    from ganfill.models import files as checkpoint
     from ganfill.core.images import grid, save_image
+    from ganfill.models import files as checkpoint
     from ganfill.training.gan import sample as draw
 
     if n < 1:
@@ -318,30 +362,73 @@ def sample(ckpt, n, seed, out, device, precision):
 
 
 @cli.command()
-@click.argument("args", metavar="[CKPT] INPUTS...", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_spec", help="the model, instead of CKPT: a shipped model's name (see `ganfill models`), "
-                                             "a run folder, a checkpoint folder or a .safetensors file")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="output folder")
-@click.option("--mask", default="center", show_default=True,
-              help="center, pattern, random80, half, grid, strokes, a mask image (white = hole) "
-                   "or a folder of masks named after the images")
-@click.option("--mask-level", default=0, show_default=True,
-              help="mask images: a pixel above this grey level is a hole (raise it for noisy JPEG masks)")
-@click.option("--fit", is_flag=True, help="fill a box around the hole of a large photo at model resolution, "
-                                         "then blend it back at full resolution")
+@click.argument("args", metavar="[CKPT] INPUTS...", nargs=-1, required=True, type=PATH)
+@click.option(
+    "--model",
+    "model_spec",
+    help="the model, instead of CKPT: a shipped model's name (see `ganfill models`), "
+    "a run folder, a checkpoint folder or a .safetensors file",
+)
+@click.option("--out", "out_dir", required=True, type=PATH, help="output folder")
+@click.option(
+    "--mask",
+    default="center",
+    show_default=True,
+    help="center, pattern, random80, half, grid, strokes, a mask image (white = hole) "
+    "or a folder of masks named after the images",
+)
+@click.option(
+    "--mask-level",
+    default=0,
+    show_default=True,
+    help="mask images: a pixel above this grey level is a hole (raise it for noisy JPEG masks)",
+)
+@click.option(
+    "--fit",
+    is_flag=True,
+    help="fill a box around the hole of a large photo at model resolution, then blend it back at full resolution",
+)
 @click.option("--batch-size", default=64, show_default=True, help="images completed together")
-@click.option("--seed", default=0, show_default=True, help="seeds z (by each image's known pixels) and random masks (by file name)")
-@click.option("--max-pixels", default=MAX_PIXELS, show_default=True,
-              help="larger input and mask images are refused before they are decoded (the web page's limit)")
+@click.option(
+    "--seed", default=0, show_default=True, help="seeds z (by each image's known pixels) and random masks (by file name)"
+)
+@click.option(
+    "--max-pixels",
+    default=MAX_PIXELS,
+    show_default=True,
+    help="larger input and mask images are refused before they are decoded (the web page's limit)",
+)
 @click.option("--overwrite", is_flag=True, help="redo images whose results already exist (default: skip them)")
-@click.option("--blend", type=click.Choice(list(BLENDS)), default="poisson", show_default=True,
-              help="poisson: seamless (Yeh et al.); paste: G(z) pasted into the hole (the research paper's LC)")
+@click.option(
+    "--blend",
+    type=click.Choice(list(BLENDS)),
+    default="poisson",
+    show_default=True,
+    help="poisson: seamless (Yeh et al.); paste: G(z) pasted into the hole (the research paper's LC)",
+)
 @_mode_options
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_runtime_options
 @_config_options(CompleteConfig, defaults=INPAINT_DEFAULTS)
-def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, max_pixels, overwrite, blend, mode, cnn,
-            quiet, device, precision, **options):
+def inpaint(
+    args,
+    model_spec,
+    out_dir,
+    mask,
+    mask_level,
+    fit,
+    batch_size,
+    seed,
+    max_pixels,
+    overwrite,
+    blend,
+    mode,
+    cnn,
+    quiet,
+    device,
+    precision,
+    **options,
+):
     """Repair images with a trained model: `ganfill inpaint CKPT INPUTS...` or
     `ganfill inpaint --model NAME INPUTS...`. CKPT / NAME: a shipped model's name (faces64, ...),
     a run folder, a checkpoint folder or a .safetensors model file.
@@ -377,23 +464,43 @@ def inpaint(args, model_spec, out_dir, mask, mask_level, fit, batch_size, seed, 
         import torch
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
-    counts = fill.run(inpainter, list(inputs), out_dir, mask=mask, mask_level=mask_level, fit=fit, batch_size=batch_size,
-                      seed=seed, overwrite=overwrite, rank=rank, world=world, progress=not quiet, max_pixels=max_pixels,
-                      notify=lambda message: click.echo(f"ganfill: warning: {message}", err=True))
+    counts = fill.run(
+        inpainter,
+        list(inputs),
+        out_dir,
+        mask=mask,
+        mask_level=mask_level,
+        fit=fit,
+        batch_size=batch_size,
+        seed=seed,
+        overwrite=overwrite,
+        rank=rank,
+        world=world,
+        progress=not quiet,
+        max_pixels=max_pixels,
+        notify=lambda message: click.echo(f"ganfill: warning: {message}", err=True),
+    )
     extra = [f"{counts['unchanged']} unchanged (no hole)"] if counts["unchanged"] else []
     extra += [f"{counts['skipped']} already done"] if counts["skipped"] else []
     click.echo(f"{counts['done']} image(s) completed in {out_dir}" + (f" ({', '.join(extra)})" if extra else ""))
 
 
 @cli.command()
-@click.option("--out", "out_dir", default="ganfill-demo", show_default=True, type=click.Path(path_type=Path),
-              help="folder for the report and everything it shows")
-@click.option("--images", type=click.Path(path_type=Path),
-              help="complete your own images (a folder or a file) instead of the built-in ones")
-@click.option("--model", help="only this model: a shipped model's name, or with --images any checkpoint "
-                              f"(default: glyphs32 and faces64; with --images: {IMAGES_MODEL})")
-@click.option("--mask", default="center", show_default=True,
-              help="as for `ganfill inpaint`: center, pattern, random80, half, grid, strokes, a mask image or folder")
+@click.option(
+    "--out", "out_dir", default="ganfill-demo", show_default=True, type=PATH, help="folder for the report and everything it shows"
+)
+@click.option("--images", type=PATH, help="complete your own images (a folder or a file) instead of the built-in ones")
+@click.option(
+    "--model",
+    help="only this model: a shipped model's name, or with --images any checkpoint "
+    f"(default: glyphs32 and faces64; with --images: {IMAGES_MODEL})",
+)
+@click.option(
+    "--mask",
+    default="center",
+    show_default=True,
+    help="as for `ganfill inpaint`: center, pattern, random80, half, grid, strokes, a mask image or folder",
+)
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @_runtime_options
 @_config_options(DemoConfig)
@@ -406,17 +513,28 @@ def demo(out_dir, images, model, mask, quiet, device, precision, **options):
     from ganfill.apps import demo as run_demo
 
     check_out_folder(out_dir)
-    page = run_demo.run(out_dir, config=DemoConfig(**_given(options)), model=model, images=images, mask=mask,
-                        runtime=_runtime(device, precision), progress=not quiet, echo=click.echo)
+    page = run_demo.run(
+        out_dir,
+        config=DemoConfig(**_given(options)),
+        model=model,
+        images=images,
+        mask=mask,
+        runtime=_runtime(device, precision),
+        progress=not quiet,
+        echo=click.echo,
+    )
     click.echo(f"report: {page.resolve()}")
 
 
 @cli.command()
-@click.argument("ckpt", type=click.Path(path_type=Path))
+@click.argument("ckpt", type=PATH)
 @click.argument("name_or_path")
 @click.option("--dtype", type=click.Choice(list(DTYPE_NAMES)), default="fp16", show_default=True, help="weights as stored")
-@click.option("--crop", help="replace the domain's crop policy (center:N, pad, none), e.g. center:108 for a model "
-                             "trained on already-cropped CelebA faces")
+@click.option(
+    "--crop",
+    help="replace the domain's crop policy (center:N, pad, none), e.g. center:108 for a model "
+    "trained on already-cropped CelebA faces",
+)
 @click.option("--background", help="replace the domain's background colour (pad policy)")
 @click.option("--card-data", multiple=True, help="a line for the skeleton card's 'Training data' section (repeatable)")
 def export(ckpt, name_or_path, dtype, crop, background, card_data):
@@ -432,8 +550,10 @@ def export(ckpt, name_or_path, dtype, crop, background, card_data):
     domain = {k: v for k, v in (("crop", crop), ("background", background and list(_colour(background)))) if v}
     out = checkpoint.export(ckpt, checkpoint.shipped_path(name_or_path), dtype=checkpoint.DTYPES[dtype], domain=domain)
     d = checkpoint.describe(out)
-    click.echo(f"{out} ({d.size / 1e6:.1f} MB, {d.dtype}, {d.config.resolution}x{d.config.resolution}, "
-               f"domain {d.domain.text()}, step {d.meta.get('step', '?')})")
+    click.echo(
+        f"{out} ({d.size / 1e6:.1f} MB, {d.dtype}, {d.config.resolution}x{d.config.resolution}, "
+        f"domain {d.domain.text()}, step {d.meta.get('step', '?')})"
+    )
     card = cards.card_path(out)
     if card.exists():
         click.echo(f"model card {card} kept as it is")
@@ -456,38 +576,74 @@ def models():
     rows = [("name", "resolution", "domain", "size", "card")]
     for name, path in shipped.items():
         d = checkpoint.describe(path)
-        rows.append((name, f"{d.config.resolution}x{d.config.resolution}", d.domain.text(),
-                     f"{d.size / 1e6:.1f} MB", cards.card_title(path) or "(no model card)"))
+        rows.append(
+            (
+                name,
+                f"{d.config.resolution}x{d.config.resolution}",
+                d.domain.text(),
+                f"{d.size / 1e6:.1f} MB",
+                cards.card_title(path) or "(no model card)",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
 
 
 @cli.command()
-@click.argument("ckpt", type=click.Path(path_type=Path))
-@click.argument("data", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="run folder: results.md, results.json, figure.png, options.json")
-@click.option("--masks", default="center,pattern,random80,half", show_default=True,
-              help="comma-separated mask types (center, pattern, random80, half, grid, strokes)")
-@click.option("--methods", default="all", show_default=True,
-              help="comma-separated: ganfill, ganfill-paste, ganfill-random (a random start; models with an encoder), "
-                   "ganfill-faithful, context-encoder, context-encoder-paste (with a context encoder), "
-                   "telea, navier-stokes, biharmonic, mean (or all: every one the model can run)")
-@click.option("--cnn", type=click.Path(path_type=Path), default=None,
-              help="the context encoder of the faithful and context-encoder methods (default: the one beside "
-                   "the model, e.g. faces64-ce for faces64)")
+@click.argument("ckpt", type=PATH)
+@click.argument("data", type=PATH)
+@click.option("--out", "out_dir", required=True, type=PATH, help="run folder: results.md, results.json, figure.png, options.json")
+@click.option(
+    "--masks",
+    default="center,pattern,random80,half",
+    show_default=True,
+    help="comma-separated mask types (center, pattern, random80, half, grid, strokes)",
+)
+@click.option(
+    "--methods",
+    default="all",
+    show_default=True,
+    help="comma-separated: ganfill, ganfill-paste, ganfill-random (a random start; models with an encoder), "
+    "ganfill-faithful, context-encoder, context-encoder-paste (with a context encoder), "
+    "telea, navier-stokes, biharmonic, mean (or all: every one the model can run)",
+)
+@click.option(
+    "--cnn",
+    type=PATH,
+    default=None,
+    help="the context encoder of the faithful and context-encoder methods (default: the one beside "
+    "the model, e.g. faces64-ce for faces64)",
+)
 @click.option("-n", "--num-images", default=100, show_default=True, help="held-out images (the first n in a seeded random order)")
 @click.option("--seed", default=0, show_default=True, help="seeds the image order, the masks and z")
 @click.option("--batch-size", default=64, show_default=True, help="images searched together by ganfill")
-@click.option("--face-detector/--no-face-detector", default=None,
-              help="face-detection rates (faces only); default: on when a face is found in half the originals")
+@click.option(
+    "--face-detector/--no-face-detector",
+    default=None,
+    help="face-detection rates (faces only); default: on when a face is found in half the originals",
+)
 @click.option("--figure-rows", default=4, show_default=True, help="images per mask in figure.png")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_runtime_options
 @_config_options(CompleteConfig)
-def evaluate(ckpt, data, out_dir, masks, methods, cnn, num_images, seed, batch_size, face_detector, figure_rows, quiet,
-             device, precision, **options):
+def evaluate(
+    ckpt,
+    data,
+    out_dir,
+    masks,
+    methods,
+    cnn,
+    num_images,
+    seed,
+    batch_size,
+    face_detector,
+    figure_rows,
+    quiet,
+    device,
+    precision,
+    **options,
+):
     """Score ganfill against classical inpainting on held-out images DATA (a dataset or image folder).
 
     CKPT: a shipped model's name (see `ganfill models`), a run folder, a checkpoint folder or a
@@ -501,8 +657,8 @@ def evaluate(ckpt, data, out_dir, masks, methods, cnn, num_images, seed, batch_s
     """
     import shlex
 
-    from ganfill.models import files as checkpoint
     from ganfill.evaluation import evaluate as ev
+    from ganfill.models import files as checkpoint
 
     check_out_folder(out_dir)
     given = _given(options)
@@ -517,14 +673,36 @@ def evaluate(ckpt, data, out_dir, masks, methods, cnn, num_images, seed, batch_s
         method_list = [m for m in method_list if m not in ev.NEEDS_CNN]
     needs_cnn = any(m in ev.NEEDS_CNN for m in method_list)
     if needs_cnn and cnn_path is None:
-        raise GanfillError(f"{', '.join(m for m in method_list if m in ev.NEEDS_CNN)} need a context encoder and "
-                           f"{model.path.name} has none beside it: give one with --cnn, or leave those methods out")
+        raise GanfillError(
+            f"{', '.join(m for m in method_list if m in ev.NEEDS_CNN)} need a context encoder and "
+            f"{model.path.name} has none beside it: give one with --cnn, or leave those methods out"
+        )
     mask_list = [s.strip() for s in masks.split(",") if s.strip()]
     config = CompleteConfig(**given)
     # the command as it reproduces this run (every option spelled out), for the report
-    words = ["ganfill", "evaluate", str(ckpt), str(data), "--out", str(out_dir), "--masks", ",".join(mask_list),
-             "--methods", methods, *(["--cnn", str(cnn)] if cnn is not None else []), "-n", str(num_images), "--seed", str(seed), "--batch-size", str(batch_size),
-             "--device", device, "--precision", precision]
+    words = [
+        "ganfill",
+        "evaluate",
+        str(ckpt),
+        str(data),
+        "--out",
+        str(out_dir),
+        "--masks",
+        ",".join(mask_list),
+        "--methods",
+        methods,
+        *(["--cnn", str(cnn)] if cnn is not None else []),
+        "-n",
+        str(num_images),
+        "--seed",
+        str(seed),
+        "--batch-size",
+        str(batch_size),
+        "--device",
+        device,
+        "--precision",
+        precision,
+    ]
     words += [] if face_detector is None else ["--face-detector" if face_detector else "--no-face-detector"]
     for name, value in given.items():
         flag = "--" + name.replace("_", "-")
@@ -532,14 +710,28 @@ def evaluate(ckpt, data, out_dir, masks, methods, cnn, num_images, seed, batch_s
             words.append(flag if value else "--no-" + flag[2:])
         else:
             words += [flag, *map(str, value if isinstance(value, tuple) else (value,))]
-    _, paths = ev.run(model, data, out_dir, num_images=num_images, masks=mask_list, methods=method_list,
-                      config=config, batch_size=batch_size, seed=seed, face_detector=face_detector,
-                      figure_rows=figure_rows, runtime=runtime, progress=not quiet, command=shlex.join(words), cnn=cnn_path if needs_cnn else None)
+    _, paths = ev.run(
+        model,
+        data,
+        out_dir,
+        num_images=num_images,
+        masks=mask_list,
+        methods=method_list,
+        config=config,
+        batch_size=batch_size,
+        seed=seed,
+        face_detector=face_detector,
+        figure_rows=figure_rows,
+        runtime=runtime,
+        progress=not quiet,
+        command=shlex.join(words),
+        cnn=cnn_path if needs_cnn else None,
+    )
     click.echo(f"results: {paths['md']} (table), {paths['json']}, {paths['figure']}")
 
 
 def _web():
-    """ganfill.web, or a clear error when Gradio (the `web` extra) is not installed."""
+    """ganfill.apps.web, or a clear error when Gradio (the `web` extra) is not installed."""
     import os
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before Gradio is imported
@@ -555,13 +747,16 @@ def _web():
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (0.0.0.0: every interface)")
 @click.option("--port", default=7860, show_default=True)
-@click.option("--models", "model_specs", multiple=True,
-              help="a checkpoint to offer: NAME=PATH or PATH (run folder, checkpoint folder or .safetensors) "
-                   "or a shipped model's name; repeatable; shipped models are always offered, after these")
-@click.option("--results", "results_dir", type=click.Path(path_type=Path),
-              help="also show the Study tab over this output folder of `ganfill inpaint`")
-@click.option("--db", type=click.Path(path_type=Path), help="the study's answers (default: RESULTS/study.sqlite3)")
-@click.option("--originals", type=click.Path(path_type=Path), help="study: folder to find input files by name if they moved")
+@click.option(
+    "--models",
+    "model_specs",
+    multiple=True,
+    help="a checkpoint to offer: NAME=PATH or PATH (run folder, checkpoint folder or .safetensors) "
+    "or a shipped model's name; repeatable; shipped models are always offered, after these",
+)
+@click.option("--results", "results_dir", type=PATH, help="also show the Study tab over this output folder of `ganfill inpaint`")
+@click.option("--db", type=PATH, help="the study's answers (default: RESULTS/study.sqlite3)")
+@click.option("--originals", type=PATH, help="study: folder to find input files by name if they moved")
 @click.option("--subject", default="face", show_default=True, help="what the study asks about: 'a real ...?'")
 @click.option("--concurrency", default=1, show_default=True, help="latent searches run at once; others queue")
 @_runtime_options
@@ -574,19 +769,26 @@ def serve(host, port, model_specs, results_dir, db, originals, subject, concurre
     models = given | {name: path for name, path in web.shipped_models().items() if name not in given}  # given first
     if not models:
         raise GanfillError("no model to serve: give one with --models PATH (a run folder, checkpoint folder or .safetensors)")
-    app = web.build_app(models, results_dir=results_dir, db=db, originals=originals, subject=subject,
-                        concurrency=concurrency, runtime=_runtime(device, precision))
+    app = web.build_app(
+        models,
+        results_dir=results_dir,
+        db=db,
+        originals=originals,
+        subject=subject,
+        concurrency=concurrency,
+        runtime=_runtime(device, precision),
+    )
     web.launch(app, host=host, port=port, block=False, quiet=True)
     click.echo(f"serving {len(models)} model(s) on http://{host}:{port} (Ctrl+C to stop)")
     app.block_thread()
 
 
 @cli.command()
-@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.argument("results_dir", type=PATH)
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (0.0.0.0: every interface)")
 @click.option("--port", default=7860, show_default=True)
-@click.option("--db", type=click.Path(path_type=Path), help="where answers are kept (default: RESULTS_DIR/study.sqlite3)")
-@click.option("--originals", type=click.Path(path_type=Path), help="folder to find input files by name if they moved")
+@click.option("--db", type=PATH, help="where answers are kept (default: RESULTS_DIR/study.sqlite3)")
+@click.option("--originals", type=PATH, help="folder to find input files by name if they moved")
 @click.option("--subject", default="face", show_default=True, help="what raters are asked about: 'a real ...?'")
 def study(results_dir, host, port, db, originals, subject):
     """Rate repairs blind, as the paper's Table 2: originals and repairs of RESULTS_DIR, one at a time.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 DEFAULT_MODELS = ("glyphs32", "faces64")  # the built-in sections, in report order
 IMAGES_MODEL = "faces64"  # the model for --images when none is named
 
+
 @dataclass(frozen=True)
 class DemoConfig:
     """How much work the demo does; the defaults take about 15 s on 2 CPU cores.

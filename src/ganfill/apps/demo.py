@@ -4,9 +4,9 @@ The demo trains nothing. By default it has two sections, each completed with the
 by ganfill in ``ganfill inpaint``'s default mode (``--mode auto``: faithful for faces64, whose
 context encoder ships beside it, sharp for glyphs32; ``fill.run``: ``CompleteConfig`` defaults except the number of
 steps and restarts, which ``DemoConfig`` sets so the whole demo takes about a minute on 2 CPU
-cores) and by OpenCV's Telea inpainting (``evaluate.BASELINES``):
+cores) and by OpenCV's Telea inpainting (``inpainting.baselines.BASELINES``):
 
-* ``glyphs32``: characters rendered (``data.render_chars``) from the fonts bundled with
+* ``glyphs32``: characters rendered (``data.glyphs.render_chars``) from the fonts bundled with
   matplotlib (DejaVu Sans / Serif / Mono, STIX, Computer Modern), spread over 0-9, A-Z, a-z
   and over the fonts. The glyphs32 model was trained on other fonts: its training fonts
   exclude matplotlib's bundle and Debian's dejavu, stix and cmu folders.
@@ -35,27 +35,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ganfill.models import files as checkpoint
 from ganfill.apps import fill
-from ganfill.data.glyphs import GLYPH_CHARS
-from ganfill.data.reading import load_image
-from ganfill.data.glyphs import find_fonts, matplotlib_font_dir, render_chars
-from ganfill.data.domain import to_domain
+from ganfill.apps.config import DEFAULT_MODELS, IMAGES_MODEL, DemoConfig
 from ganfill.core.errors import GanfillError
-from ganfill.inpainting.baselines import BASELINES
-from ganfill.evaluation.metrics import METRICS, capped
-from ganfill.evaluation.judges import detect_faces, faces_found
-from ganfill.core.files import output_name
-from ganfill.core.files import atomic_path, write_json
+from ganfill.core.files import atomic_path, output_name, write_json
 from ganfill.core.images import grid, save_image
-from ganfill.inpainting.config import CompleteConfig
 from ganfill.core.runtime import Runtime
-from ganfill.models import cards
+from ganfill.data.domain import to_domain
+from ganfill.data.glyphs import GLYPH_CHARS, find_fonts, matplotlib_font_dir, render_chars
+from ganfill.data.reading import list_images, load_image
+from ganfill.evaluation.judges import detect_faces, faces_found
+from ganfill.evaluation.metrics import METRICS, capped
+from ganfill.inpainting.baselines import BASELINES
+from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import Inpainter, load_inpainter
-from ganfill.apps.config import DEFAULT_MODELS, DemoConfig, IMAGES_MODEL
+from ganfill.models import cards
+from ganfill.models import files as checkpoint
 
 METHODS = ("ganfill", "telea")
-SHOWN = ("psnr_hole", "ssim", "l1_hole")  # per-image metrics in the report (evaluate.METRICS)
+SHOWN = ("psnr_hole", "ssim", "l1_hole")  # per-image metrics in the report (evaluation.metrics.METRICS)
 
 # CelebA's aligned 64x64 crops (the centre 108x108 of the 178x218 aligned photos) relative to
 # the LBP cascade's face box, measured on 76 of the aligned originals: the crop's side is 1.04
@@ -96,7 +94,7 @@ def face_box(image: np.ndarray, *, min_face: float = 0.1, min_neighbours: int = 
     photo as CelebA's aligned 64x64 crops frame theirs (may extend past the image's edges).
 
     Faces are found by OpenCV's LBP frontal-face cascade as scikit-image bundles and runs it,
-    the detector of ``evaluate.faces_found``: candidate boxes from ``min_face`` times the
+    the detector of ``evaluation.judges.faces_found``: candidate boxes from ``min_face`` times the
     shorter side up, each needing ``min_neighbours`` overlapping detections; a candidate counts
     only if ``faces_found`` also finds a face in its CelebA-framed crop. The box follows
     ``FACE_CROP_SCALE`` and ``FACE_CROP_RAISE``. ``GanfillError`` if no face is found.
@@ -135,9 +133,9 @@ BUILT_IN = {  # shipped model -> its built-in inputs(resolution, config)
 }
 BUILT_IN_NOTES = {
     "glyphs32": "Characters rendered from the fonts bundled with matplotlib (DejaVu Sans, Serif and Mono, STIX, "
-                "Computer Modern), none of which the model saw in training.",
+    "Computer Modern), none of which the model saw in training.",
     "faces64": "NASA's portrait of astronaut Eileen Collins (scikit-image's astronaut(), public domain), cut "
-               "around the face found by the LBP frontal-face cascade to the framing of CelebA's aligned crops.",
+    "around the face found by the LBP frontal-face cascade to the framing of CelebA's aligned crops.",
 }
 
 
@@ -148,14 +146,23 @@ def _scores(original: np.ndarray, result: np.ndarray, hole: np.ndarray) -> dict[
     return {name: capped(METRICS[name](original, result, hole)) for name in SHOWN}
 
 
-def complete_section(inpainter: Inpainter, files: list[Path], out: Path, *, root: Path, mask: str, seed: int,
-                     progress: bool, echo) -> list[dict]:
+def complete_section(
+    inpainter: Inpainter, files: list[Path], out: Path, *, root: Path, mask: str, seed: int, progress: bool, echo
+) -> list[dict]:
     """Complete files with ganfill (``fill.run`` with ``inpainter``) and Telea, score both
     against the original (the input in the model's square); one row per image, paths relative
     to ``root``."""
     completions = out / "completions"
-    fill.run(inpainter, files, completions, mask=mask, overwrite=True, seed=seed, progress=progress,
-             notify=lambda message: echo(f"ganfill: warning: {message}"))
+    fill.run(
+        inpainter,
+        files,
+        completions,
+        mask=mask,
+        overwrite=True,
+        seed=seed,
+        progress=progress,
+        notify=lambda message: echo(f"ganfill: warning: {message}"),
+    )
     masks = fill.MaskSource(mask)
     rows = []
     for path in files:
@@ -169,10 +176,14 @@ def complete_section(inpainter: Inpainter, files: list[Path], out: Path, *, root
         save_image(original, folder / "original.png")
         save_image(telea, folder / "telea.png")
         rel = folder.relative_to(root).as_posix()
-        rows.append({"name": path.stem,
-                     **{k: f"{rel}/{k}.png" for k in ("masked", "mask", "completed", "fake", "telea", "original")},
-                     "hole_fraction": float(hole.mean()),
-                     "scores": {"ganfill": _scores(original, completed, hole), "telea": _scores(original, telea, hole)}})
+        rows.append(
+            {
+                "name": path.stem,
+                **{k: f"{rel}/{k}.png" for k in ("masked", "mask", "completed", "fake", "telea", "original")},
+                "hole_fraction": float(hole.mean()),
+                "scores": {"ganfill": _scores(original, completed, hole), "telea": _scores(original, telea, hole)},
+            }
+        )
     return rows
 
 
@@ -202,38 +213,61 @@ def means(rows: list[dict]) -> dict[str, dict[str, float]]:
 def report(out_dir: Path, sections: list[dict], *, title: str, notes: list[str]) -> Path:
     """``report.html`` (self-contained but for the images, referenced by relative path) and
     ``metrics.json``. A section: {"model", "title", "notes", "overview", "rows"}."""
-    cols = [("masked", "input (hole grey)"), ("mask", "mask (white = hole)"), ("completed", "ganfill"),
-            ("fake", "best fake G(z^)"), ("telea", "OpenCV Telea"), ("original", "original")]
+    cols = [
+        ("masked", "input (hole grey)"),
+        ("mask", "mask (white = hole)"),
+        ("completed", "ganfill"),
+        ("fake", "best fake G(z^)"),
+        ("telea", "OpenCV Telea"),
+        ("original", "original"),
+    ]
     body = [f"<h1>{html.escape(title)}</h1>"] + [f"<p>{html.escape(n)}</p>" for n in notes]
     for sec in sections:
         rows, mean = sec["rows"], means(sec["rows"])
         body.append(f"<h2 id='{html.escape(sec['model'])}'>{html.escape(sec['title'])}</h2>")
         body += [f"<p>{html.escape(n)}</p>" for n in sec["notes"]]
-        body.append("<table class=summary><tr><th>method</th>" + "".join(f"<th>mean {LABELS[k]}</th>" for k in SHOWN)
-                    + "</tr>" + "".join(f"<tr><td>{'ganfill' if m == 'ganfill' else 'OpenCV Telea'}</td>"
-                                        + "".join(f"<td>{_number(k, mean[m][k])}</td>" for k in SHOWN) + "</tr>"
-                                        for m in METHODS) + "</table>")
+        body.append(
+            "<table class=summary><tr><th>method</th>"
+            + "".join(f"<th>mean {LABELS[k]}</th>" for k in SHOWN)
+            + "</tr>"
+            + "".join(
+                f"<tr><td>{'ganfill' if m == 'ganfill' else 'OpenCV Telea'}</td>"
+                + "".join(f"<td>{_number(k, mean[m][k])}</td>" for k in SHOWN)
+                + "</tr>"
+                for m in METHODS
+            )
+            + "</table>"
+        )
         body.append(f"<p><img class=overview src='{html.escape(sec['overview'])}' alt='overview'></p>")
-        body.append("<table><tr><th>image</th>" + "".join(f"<th>{c}</th>" for _, c in cols)
-                    + "".join(f"<th>{LABELS[k]}<br>ganfill / Telea</th>" for k in SHOWN) + "</tr>")
+        body.append(
+            "<table><tr><th>image</th>"
+            + "".join(f"<th>{c}</th>" for _, c in cols)
+            + "".join(f"<th>{LABELS[k]}<br>ganfill / Telea</th>" for k in SHOWN)
+            + "</tr>"
+        )
         for r in rows:
             cells = "".join(f"<td><img src='{html.escape(r[k])}' alt='{k}'></td>" for k, _ in cols)
             ours, telea = r["scores"]["ganfill"], r["scores"]["telea"]
             scores = "".join(f"<td>{_number(k, ours[k])} / {_number(k, telea[k])}</td>" for k in SHOWN)
             body.append(f"<tr><td>{html.escape(r['name'])}</td>{cells}{scores}</tr>")
         body.append("</table>")
-    page = ("<!doctype html><meta charset=utf-8><title>ganfill demo</title><style>"
-            "body{font-family:sans-serif;margin:2em;max-width:80em}td,th{padding:4px;text-align:center}"
-            "img{width:96px;image-rendering:pixelated}img.overview{width:auto;max-width:100%}"
-            "table.summary td,table.summary th{text-align:left;padding-right:2em}</style>\n"
-            + "\n".join(body) + "\n")
+    page = (
+        "<!doctype html><meta charset=utf-8><title>ganfill demo</title><style>"
+        "body{font-family:sans-serif;margin:2em;max-width:80em}td,th{padding:4px;text-align:center}"
+        "img{width:96px;image-rendering:pixelated}img.overview{width:auto;max-width:100%}"
+        "table.summary td,table.summary th{text-align:left;padding-right:2em}</style>\n" + "\n".join(body) + "\n"
+    )
     path = out_dir / "report.html"
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
-    record = {"title": title, "notes": notes,
-              "sections": [{k: sec[k] for k in ("model", "title", "overview")} | {"mean": means(sec["rows"]),
-                                                                                  "images": sec["rows"]}
-                           for sec in sections]}
+    record = {
+        "title": title,
+        "notes": notes,
+        "sections": [
+            {k: sec[k] for k in ("model", "title", "overview")} | {"mean": means(sec["rows"]), "images": sec["rows"]}
+            for sec in sections
+        ],
+    }
     write_json(record, out_dir / "metrics.json")
     return path
 
@@ -241,12 +275,20 @@ def report(out_dir: Path, sections: list[dict], *, title: str, notes: list[str])
 # ---- the whole demo -----------------------------------------------------------------------
 
 
-def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), model: str | None = None,
-        images: str | Path | None = None, mask: str = "center", runtime: Runtime = Runtime(), progress: bool = True,
-        echo=print) -> Path:
+def run(
+    out_dir: str | Path,
+    *,
+    config: DemoConfig = DemoConfig(),
+    model: str | None = None,
+    images: str | Path | None = None,
+    mask: str = "center",
+    runtime: Runtime = Runtime(),
+    progress: bool = True,
+    echo=print,
+) -> Path:
     """Run the demo into out_dir and return the report's path.
 
-    model: one model (a shipped name or any checkpoint ``checkpoint.resolve`` takes) instead of
+    model: one model (a shipped name or any checkpoint ``models.files.resolve`` takes) instead of
     the default sections; without ``images`` it must be a shipped model with built-in inputs.
     images: a folder (or file) of the user's own images, completed by ``model`` (default
     faces64) in its square. mask: any ``ganfill inpaint --mask`` value. runtime: device and
@@ -258,15 +300,16 @@ def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), model: str | 
         raise GanfillError(f"--steps and --restarts must be at least 1, got {config.steps} and {config.restarts}")
     fill.MaskSource(mask)  # a bad --mask fails before any work
     if images is not None:
-        files = fill.list_images([images])  # an empty folder or a missing path is an error here
+        files = list_images([images])  # an empty folder or a missing path is an error here
         specs = [model or IMAGES_MODEL]
     else:
         specs = [model] if model else list(DEFAULT_MODELS)
         unknown = [s for s in specs if s not in BUILT_IN]
         if unknown:
             checkpoint.resolve(unknown[0])  # an unknown name gets resolve's error, listing the shipped models
-            raise GanfillError(f"{unknown[0]} has no built-in demo images (those are for {', '.join(BUILT_IN)}): "
-                               "give your own with --images DIR")
+            raise GanfillError(
+                f"{unknown[0]} has no built-in demo images (those are for {', '.join(BUILT_IN)}): give your own with --images DIR"
+            )
     # every model loads before any work, in `ganfill inpaint`'s default mode (auto: faithful
     # where a context encoder is beside the GAN, sharp otherwise)
     complete_config = CompleteConfig(num_steps=config.steps, restarts=config.restarts)
@@ -283,26 +326,31 @@ def run(out_dir: str | Path, *, config: DemoConfig = DemoConfig(), model: str | 
             files = [save_image(image, section_dir / "inputs" / f"{stem}.png") for stem, image in inputs]
             notes = [BUILT_IN_NOTES[spec]]
         else:
-            notes = [f"Your images from {images}, brought into the model's {r}x{r} square "
-                     f"(crop {m.domain.text()}) as `ganfill inpaint` does."]
+            notes = [
+                f"Your images from {images}, brought into the model's {r}x{r} square "
+                f"(crop {m.domain.text()}) as `ganfill inpaint` does."
+            ]
         echo(f"{name}: completing {len(files)} image(s) at {r}x{r} ...")
-        rows = complete_section(inpainter, files, section_dir, root=out, mask=mask, seed=config.seed,
-                                progress=progress, echo=echo)
+        rows = complete_section(
+            inpainter, files, section_dir, root=out, mask=mask, seed=config.seed, progress=progress, echo=echo
+        )
         if not rows:
             raise GanfillError(f"the mask {mask!r} leaves no hole in any image: nothing to complete")
         save_image(overview(out, rows), section_dir / "overview.png")
         card = cards.card_title(m.path)
         title = f"{name}: {r}x{r}, domain {m.domain.text()}"
         notes += ([f"Model card: {card}."] if card else []) + [f"Model file: {m.path.name}; mode {mode}."]
-        sections.append({"model": name, "title": title, "notes": notes, "rows": rows,
-                         "overview": f"{name}/overview.png"})
+        sections.append({"model": name, "title": title, "notes": notes, "rows": rows, "overview": f"{name}/overview.png"})
     seconds = time.perf_counter() - t0
     steps = f"{config.steps}" if config.steps is not None else "the model's default number of"
-    notes = [f"ganfill: Yeh et al.'s latent search ({steps} cosine-decayed Adam steps, {config.restarts} restart(s), "
-             "starting from the z of the model's encoder when it has one; "
-             "the paper's loss: lambda 0.003, weighted contextual loss, Poisson blending), "
-             "against OpenCV's Telea inpainting (radius 3), which never sees the hole. Metrics compare with "
-             "the original: PSNR and L1 over the hole, SSIM over the whole image.",
-             "Settings: " + ", ".join(f"{k} {v}" for k, v in asdict(config).items())
-             + f"; mask {mask}; {runtime.describe()}. Wall time: {seconds:.0f} s."]
+    notes = [
+        f"ganfill: Yeh et al.'s latent search ({steps} cosine-decayed Adam steps, {config.restarts} restart(s), "
+        "starting from the z of the model's encoder when it has one; "
+        "the paper's loss: lambda 0.003, weighted contextual loss, Poisson blending), "
+        "against OpenCV's Telea inpainting (radius 3), which never sees the hole. Metrics compare with "
+        "the original: PSNR and L1 over the hole, SSIM over the whole image.",
+        "Settings: "
+        + ", ".join(f"{k} {v}" for k, v in asdict(config).items())
+        + f"; mask {mask}; {runtime.describe()}. Wall time: {seconds:.0f} s.",
+    ]
     return report(out, sections, title="ganfill demo: the shipped models on images they never saw", notes=notes)

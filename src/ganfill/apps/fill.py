@@ -1,15 +1,15 @@
 """Inpainting files: images and masks in, completions and a record per image out.
 
-The algorithm is ``inpaint.complete`` (pure, tensors only); this module does the rest:
+The algorithm is ``inpainting.search.complete`` (pure, tensors only); this module does the rest:
 
 * *domain* framing (default): each image is brought into the model's square exactly as the
-  model's training set was (``data.to_domain`` with the checkpoint's crop policy), a user mask
+  model's training set was (``data.domain.to_domain`` with the checkpoint's crop policy), a user mask
   image takes the same crop and resize, and results are written at model resolution.
 * *fit* framing: a square box around the hole of a larger photo is cut out, resized to model
   resolution and completed there; G(z^) is resized back to the box and blended into the hole
   at full resolution, so every pixel outside the hole keeps its exact value.
 
-Outputs, per image, in ``OUT/<name>/``, the input's stem made safe (``files.output_name``:
+Outputs, per image, in ``OUT/<name>/``, the input's stem made safe (``core.files.output_name``:
 nothing lands outside OUT, and two inputs that would share a folder are an error)::
 
     completed.png  the repaired image           fake.png      the best fake G(z^)
@@ -18,7 +18,7 @@ nothing lands outside OUT, and two inputs that would share a folder are an error
     frames/step-NNNNN.png, progress.gif         the completion converging
     record.json    settings, timings, loss curves (written last: its presence means done)
 
-One process at a time writes OUT (``files.FolderLock``; the ranks of one torchrun job share
+One process at a time writes OUT (``core.files.FolderLock``; the ranks of one torchrun job share
 it), and each run first removes what a run killed mid-write left in its images' folders.
 """
 
@@ -34,60 +34,21 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from ganfill import __version__
-from ganfill.inpainting.blend import blend
-from ganfill.inpainting.inpainter import Inpainter
 from ganfill.core.checks import integer
 from ganfill.core.constants import IMAGE_SUFFIXES, MAX_PIXELS
-from ganfill.data.reading import load_image, open_image
-from ganfill.data.domain import to_domain
 from ganfill.core.errors import GanfillError
-from ganfill.core.files import FolderLock, output_name, remove_stale_temps
+from ganfill.core.files import FolderLock, atomic_path, output_name, remove_stale_temps, write_json
 from ganfill.core.images import HOLE_GREY, save_image, to_tensor, to_uint8
-from ganfill.core.files import atomic_path, write_json
+from ganfill.data.domain import to_domain
 from ganfill.data.masks import MASKS, from_image, make_mask
+from ganfill.data.reading import list_images, load_image, open_image
+from ganfill.inpainting.blend import blend
+from ganfill.inpainting.inpainter import Inpainter
 
 RECORD = "record.json"
 
 
 # ---- inputs -------------------------------------------------------------------------------
-
-
-def list_images(inputs: list[str | os.PathLike], *, exclude: str | os.PathLike | None = None) -> list[Path]:
-    """Files as given, folders expanded to their image files (sorted); two inputs whose results
-    would share a folder (``files.output_name``) are an error. Files in folders under ``exclude``
-    (the output folder) are left out: a rerun must not repair its own results."""
-    files: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            skip = _parts_inside(item, exclude)
-            found = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                           and not any(part.startswith(".") for part in p.relative_to(item).parts)
-                           and (skip is None or p.relative_to(item).parts[: len(skip)] != skip))
-            if not found:
-                raise GanfillError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {item}")
-            files += found
-        elif item.is_file():
-            files.append(item)
-        else:
-            raise GanfillError(f"input {item} does not exist: give image files or folders of images")
-    names: dict[str, Path] = {}
-    for f in files:
-        name = output_name(f.stem)
-        if name in names and names[name] != f:
-            raise GanfillError(f"two inputs would write their results to {name}/ ({names[name]} and {f}): "
-                               "outputs go by file name, rename one")
-        names[name] = f
-    return list(dict.fromkeys(files))
-
-
-def _parts_inside(folder: Path, other: str | os.PathLike | None) -> tuple[str, ...] | None:
-    """The path of ``other`` relative to ``folder`` as parts, when it lies inside it; else None."""
-    if other is None:
-        return None
-    try:
-        return Path(other).resolve().relative_to(folder.resolve()).parts
-    except ValueError:
-        return None
 
 
 def image_seed(seed: int, name: str) -> int:
@@ -115,7 +76,9 @@ class MaskSource:
         if self.kind == "folder":
             missing = [p.name for p in images if p.stem not in self.files]
             if missing:
-                raise GanfillError(f"no mask for {missing[0]} in {self.spec} ({len(missing)} missing): name masks after their images")
+                raise GanfillError(
+                    f"no mask for {missing[0]} in {self.spec} ({len(missing)} missing): name masks after their images"
+                )
 
     def hole(self, image_path: Path, size: tuple[int, int], seed: int) -> np.ndarray:
         """Boolean (H, W) hole map (True = missing) at `size` for one image."""
@@ -127,11 +90,15 @@ class MaskSource:
             mask_image = open_image(file, max_pixels=self.max_pixels)  # too many pixels: a GanfillError
             mask_image.load()
         except (OSError, ValueError) as e:
-            raise GanfillError(f"mask {file} is not a readable image ({e.__class__.__name__}): give a black/white image") from None
+            raise GanfillError(
+                f"mask {file} is not a readable image ({e.__class__.__name__}): give a black/white image"
+            ) from None
         (h, w), (mw, mh) = size, mask_image.size
         if abs(mw / mh - w / h) > 0.02 * (w / h):
-            raise GanfillError(f"mask {file.name} is {mw}x{mh} but image {image_path.name} is {w}x{h}: "
-                               "the shapes cannot be matched, draw the mask over the image itself")
+            raise GanfillError(
+                f"mask {file.name} is {mw}x{mh} but image {image_path.name} is {w}x{h}: "
+                "the shapes cannot be matched, draw the mask over the image itself"
+            )
         return from_image(mask_image, size, level=self.level)[0, 0].numpy() < 0.5
 
 
@@ -193,8 +160,15 @@ class Item:
         return output_name(self.path.stem)
 
 
-def make_item(image: np.ndarray, frame: Inpainter, *, fit: bool, hole: np.ndarray | None = None,
-              hole_domain: np.ndarray | None = None, path: Path = Path("image.png")) -> Item:
+def make_item(
+    image: np.ndarray,
+    frame: Inpainter,
+    *,
+    fit: bool,
+    hole: np.ndarray | None = None,
+    hole_domain: np.ndarray | None = None,
+    path: Path = Path("image.png"),
+) -> Item:
     """Bring one uint8 (H, W, 3) image and its hole into the square of ``frame`` (an Inpainter:
     its ``resolution`` and ``domain``).
 
@@ -212,8 +186,9 @@ def make_item(image: np.ndarray, frame: Inpainter, *, fit: bool, hole: np.ndarra
     x = domain.square(image, r)  # (R, R, 3)
     if hole_domain is None:  # a hole drawn on the original image takes the same crop and resize
         assert hole is not None and hole.shape == image.shape[:2], "give a hole the size of the image"
-        mapped = to_domain(np.repeat(hole[..., None] * np.uint8(255), 3, axis=2), resolution=r, crop=domain.crop,
-                           background=(0, 0, 0))
+        mapped = to_domain(
+            np.repeat(hole[..., None] * np.uint8(255), 3, axis=2), resolution=r, crop=domain.crop, background=(0, 0, 0)
+        )
         hole_domain = mapped[..., 0] > 127
     assert hole_domain.shape == (r, r), hole_domain.shape
     return Item(path, image, hole_domain, x, ~hole_domain)
@@ -264,8 +239,9 @@ def _figure(panels: list[tuple[str, np.ndarray]], *, scale: int) -> np.ndarray:
     return np.asarray(out)
 
 
-def write_outputs(out: Path, item: Item, completed: np.ndarray, fake: np.ndarray,
-                  frames: list[tuple[int, np.ndarray]], record: dict) -> None:
+def write_outputs(
+    out: Path, item: Item, completed: np.ndarray, fake: np.ndarray, frames: list[tuple[int, np.ndarray]], record: dict
+) -> None:
     """Write one image's results; record.json goes last, so its presence means done."""
     out.mkdir(parents=True, exist_ok=True)
     shown = item.image if item.box is not None else item.x
@@ -280,8 +256,10 @@ def write_outputs(out: Path, item: Item, completed: np.ndarray, fake: np.ndarray
     if item.box is None:
         panels = [("masked", masked), ("best fake", fake), ("repaired", completed), ("original", item.x)]
     else:  # large photos: show the box around the hole, at model resolution
+
         def view(a):
             return _resize(crop_box(a, item.box), r)
+
         panels = [("masked", view(masked)), ("best fake", fake), ("repaired", view(completed)), ("original", view(item.image))]
     save_image(_figure(panels, scale=max(1, 256 // r)), out / "figure.png")
     if frames:
@@ -299,8 +277,10 @@ def write_unchanged(out: Path, item: Item, *, mask_spec: str) -> None:
     """A mask with no hole: the result is the input itself."""
     out.mkdir(parents=True, exist_ok=True)
     save_image(item.image, out / "completed.png")
-    write_json({"ganfill_version": __version__, "input": str(item.path), "mask": mask_spec, "hole_fraction": 0.0,
-                "unchanged": True}, out / RECORD)
+    write_json(
+        {"ganfill_version": __version__, "input": str(item.path), "mask": mask_spec, "hole_fraction": 0.0, "unchanged": True},
+        out / RECORD,
+    )
 
 
 def complete_items(inpainter: Inpainter, items: list[Item], *, seed: int, callback=None):
@@ -313,8 +293,7 @@ def complete_items(inpainter: Inpainter, items: list[Item], *, seed: int, callba
     return done, finals
 
 
-def run_batch(inpainter: Inpainter, items: list[Item], *, seed: int, out_dir: Path, progress=None,
-              mask_spec: str = "") -> None:
+def run_batch(inpainter: Inpainter, items: list[Item], *, seed: int, out_dir: Path, progress=None, mask_spec: str = "") -> None:
     """Complete one batch of items and write their outputs (items must all have a hole)."""
     last = [0]
 
@@ -357,10 +336,24 @@ def run_batch(inpainter: Inpainter, items: list[Item], *, seed: int, out_dir: Pa
         write_outputs(out_dir / item.name, item, finals[i], done.fake[i], [(s, f[i]) for s, f in frames], record)
 
 
-def run(inpainter: Inpainter, inputs: list[str | os.PathLike], out_dir: str | os.PathLike, *, mask: str = "center",
-        mask_level: int = 0, mask_options: dict | None = None, fit: bool = False, batch_size: int = 64, seed: int = 0,
-        overwrite: bool = False, rank: int = 0, world: int = 1, progress: bool = True, notify=print,
-        max_pixels: int | None = MAX_PIXELS) -> dict:
+def run(
+    inpainter: Inpainter,
+    inputs: list[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    mask: str = "center",
+    mask_level: int = 0,
+    mask_options: dict | None = None,
+    fit: bool = False,
+    batch_size: int = 64,
+    seed: int = 0,
+    overwrite: bool = False,
+    rank: int = 0,
+    world: int = 1,
+    progress: bool = True,
+    notify=print,
+    max_pixels: int | None = MAX_PIXELS,
+) -> dict:
     """Complete every input (this process's shard: inputs[rank::world]) with ``inpainter``
     (``inpainting.inpainter.load_inpainter``); skip those already done.
 
@@ -385,8 +378,14 @@ def run(inpainter: Inpainter, inputs: list[str | os.PathLike], out_dir: str | os
     unchanged = 0
     per_image = max(inpainter.steps, 1)
     lock = FolderLock(out_dir, shared=world > 1)  # before the progress bar: a refusal is one line
-    bar = tqdm(total=len(todo) * per_image, unit="img-it", unit_scale=True, disable=not progress,
-               desc=f"inpaint{f' [{rank}/{world}]' if world > 1 else ''}", dynamic_ncols=True)
+    bar = tqdm(
+        total=len(todo) * per_image,
+        unit="img-it",
+        unit_scale=True,
+        disable=not progress,
+        desc=f"inpaint{f' [{rank}/{world}]' if world > 1 else ''}",
+        dynamic_ncols=True,
+    )
     with lock, bar:
         remove_stale_temps(*(out_dir / output_name(f.stem) / sub for f in mine for sub in ("", "frames")))
         for start in range(0, len(todo), batch_size):
@@ -397,8 +396,10 @@ def run(inpainter: Inpainter, inputs: list[str | os.PathLike], out_dir: str | os
                     write_unchanged(out_dir / item.name, item, mask_spec=mask)
                     bar.update(per_image)
                 elif item.mask is not None and not item.mask.any():
-                    notify(f"the mask for {item.path.name} hides every pixel the model sees: "
-                           "the result is pure generation from the prior, not a repair")
+                    notify(
+                        f"the mask for {item.path.name} hides every pixel the model sees: "
+                        "the result is pure generation from the prior, not a repair"
+                    )
             items = [it for it in items if it.hole.any()]
             unchanged += len(todo[start : start + batch_size]) - len(items)
             if items:

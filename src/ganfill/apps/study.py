@@ -15,7 +15,7 @@ as a control, and keeps the same table for both kinds.
 Pairing. Every completed image of RESULTS_DIR with a readable original is a *pair*
 (``find_pairs``): its repaired version (``completed.png``) and its original, shown exactly as
 the repair was made: in domain mode the input file brought into the model's square
-(``data.to_domain`` with the record's crop, background and model resolution, so both versions
+(``data.domain.to_domain`` with the record's crop, background and model resolution, so both versions
 have the same size and framing), in fit mode the input file itself.  A rater sees each pair
 ONCE, in one version only: having seen one version of a picture would make the other easy to
 judge.  Per rater, half of the pairs (chosen at random) are shown repaired and the other half
@@ -44,9 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ganfill.data.reading import load_image
-from ganfill.data.domain import to_domain
 from ganfill.core.errors import GanfillError
+from ganfill.data.domain import to_domain
+from ganfill.data.reading import load_image
 
 KINDS = ("repaired", "original")
 DB_NAME = "study.sqlite3"
@@ -64,8 +64,7 @@ class Question:
 QUESTIONS = (
     Question("real", "Does this look like a real {subject}?", "looks like a real {subject}", True),
     Question("traces", "Can you find traces of repair?", "traces of repair found", True),
-    Question("can_tell", "Can you tell whether this image is repaired or original?",
-             "can't tell repair from original", False),
+    Question("can_tell", "Can you tell whether this image is repaired or original?", "can't tell repair from original", False),
     Question("obvious", "Is the repair obvious?", "obviously repaired", True),
 )
 PAPER_TABLE2 = {"real": (603, 99), "traces": (376, 62), "can_tell": (442, 73), "obvious": (74, 12)}
@@ -105,8 +104,7 @@ def _locate(recorded: str, results_dir: Path, originals: Path | None) -> Path | 
     return next((c for c in candidates if c.is_file()), None)
 
 
-def find_pairs(results_dir: str | os.PathLike, *, originals: str | os.PathLike | None = None
-               ) -> tuple[list[Pair], list[str]]:
+def find_pairs(results_dir: str | os.PathLike, *, originals: str | os.PathLike | None = None) -> tuple[list[Pair], list[str]]:
     """The pairs of a ``ganfill inpaint`` output folder, sorted by name, and why others were left out.
 
     A subfolder counts when it has ``record.json`` and ``completed.png``, had a hole, and its
@@ -149,9 +147,15 @@ def _pair(folder: Path, completed: Path, original: Path, record: dict) -> Pair:
     """The Pair a record describes; KeyError, TypeError, ValueError or AttributeError where it lacks a part."""
     domain = record.get("domain") or {}
     framing = record.get("framing", record.get("mode") if record.get("mode") in ("fit", "domain") else "domain")
-    return Pair(folder.name, completed, original, str(framing),
-                int(record["model"]["resolution"]), str(domain.get("crop", "none")),
-                tuple(int(c) for c in domain.get("background", (255, 255, 255))))
+    return Pair(
+        folder.name,
+        completed,
+        original,
+        str(framing),
+        int(record["model"]["resolution"]),
+        str(domain.get("crop", "none")),
+        tuple(int(c) for c in domain.get("background", (255, 255, 255))),
+    )
 
 
 def image_of(pair: Pair, kind: str) -> np.ndarray:
@@ -265,8 +269,18 @@ class Store:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO answers (rater, name, kind, real, traces, can_tell, obvious, seconds, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (answer.rater, answer.name, answer.kind, int(answer.real), int(answer.traces),
-                 int(answer.can_tell), int(answer.obvious), answer.seconds, time.time()))
+                (
+                    answer.rater,
+                    answer.name,
+                    answer.kind,
+                    int(answer.real),
+                    int(answer.traces),
+                    int(answer.can_tell),
+                    int(answer.obvious),
+                    answer.seconds,
+                    time.time(),
+                ),
+            )
             return cursor.rowcount == 1
 
     def answered(self, rater: str) -> set[str]:
@@ -276,8 +290,9 @@ class Store:
 
     def answers(self) -> list[Answer]:
         with self._connect() as db:
-            rows = db.execute("SELECT rater, name, kind, real, traces, can_tell, obvious, seconds "
-                              "FROM answers ORDER BY id").fetchall()
+            rows = db.execute(
+                "SELECT rater, name, kind, real, traces, can_tell, obvious, seconds FROM answers ORDER BY id"
+            ).fetchall()
         return [Answer(r[0], r[1], r[2], bool(r[3]), bool(r[4]), bool(r[5]), bool(r[6]), r[7]) for r in rows]
 
 
@@ -307,7 +322,9 @@ def format_table2(table: dict[str, dict[str, int]], *, subject: str = "face") ->
     lines = ["| | repaired | original | paper (repaired) |", "|---|---|---|---|"]
     for q in QUESTIONS:
         count, pct = PAPER_TABLE2[q.key]
-        lines.append(f"| {q.row.format(subject=subject)} | {_cell(rep[q.key], rep['n'])} "
-                     f"| {_cell(orig[q.key], orig['n'])} | {count} ({pct}%) |")
+        lines.append(
+            f"| {q.row.format(subject=subject)} | {_cell(rep[q.key], rep['n'])} "
+            f"| {_cell(orig[q.key], orig['n'])} | {count} ({pct}%) |"
+        )
     lines.append(f"| answers | {rep['n']} | {orig['n']} | |")
     return "\n".join(lines)

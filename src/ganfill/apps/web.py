@@ -1,6 +1,6 @@
 """The browser front end (Gradio 6): ``ganfill serve`` (repair, plus the study with ``--results``)
 and ``ganfill study`` (the study alone). It only translates between the page and the library:
-images and masks come in, ``fill.make_item`` / ``fill.complete_items`` (``runner.complete_images``,
+images and masks come in, ``fill.make_item`` / ``fill.complete_items`` (``inpainting.inpainter.complete_images``,
 the same search, seeding and blending as ``ganfill inpaint``) do the work, ``study`` keeps the
 answers.
 
@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import os
 import queue
-from dataclasses import replace
 import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -42,21 +42,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganfill.models import files as checkpoint
-from ganfill.apps import fill
-from ganfill.apps import study
-from ganfill.core.constants import BLENDS
-from ganfill.inpainting.blend import paste
-from ganfill.core.constants import MAX_PIXELS
-from ganfill.data.reading import load_image
-from ganfill.data.domain import domain_box
+from ganfill.apps import fill, study
+from ganfill.core.constants import BLENDS, MAX_PIXELS
 from ganfill.core.errors import GanfillError
 from ganfill.core.images import save_image, to_tensor, to_uint8
-from ganfill.inpainting.config import ENCODER_STEPS, PAPER_SCHEDULE, PRIOR_STEPS, START_DEFAULTS, CompleteConfig
+from ganfill.core.runtime import Runtime
+from ganfill.data.domain import domain_box
 from ganfill.data.masks import MASKS
+from ganfill.data.reading import load_image
+from ganfill.inpainting.blend import paste
+from ganfill.inpainting.config import ENCODER_STEPS, PAPER_SCHEDULE, PRIOR_STEPS, START_DEFAULTS, CompleteConfig
 from ganfill.inpainting.inpainter import MODES as RUN_MODES
 from ganfill.inpainting.inpainter import Inpainter, auto_mode, load_inpainter
-from ganfill.core.runtime import Runtime
+from ganfill.models import files as checkpoint
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MB
 DISPLAY_SIDE = 1024  # the editor shows larger photos scaled down to this; the hole is scaled back up
@@ -117,7 +115,7 @@ def parse_models(specs: Iterable[str]) -> dict[str, Path]:
 
 def read_upload(path: str | os.PathLike, *, background=(255, 255, 255)) -> np.ndarray:
     """An uploaded image as uint8 (H, W, 3), checked against the limits (bytes, then the header's
-    pixel count: ``data.MAX_PIXELS``) before it is decoded. Messages name the file, never the
+    pixel count: ``core.constants.MAX_PIXELS``) before it is decoded. Messages name the file, never the
     server's temporary folder."""
     path = Path(path)
     try:
@@ -163,8 +161,9 @@ def _use_fit(mode: str, image: np.ndarray, frame: Inpainter) -> bool:
     return max(right - left, bottom - top) > FIT_ABOVE * frame.resolution
 
 
-def make_item(image: np.ndarray, name: str, frame: Inpainter, *, hole_choice: str, editor: dict | None,
-              mode: str, seed: int) -> fill.Item:
+def make_item(
+    image: np.ndarray, name: str, frame: Inpainter, *, hole_choice: str, editor: dict | None, mode: str, seed: int
+) -> fill.Item:
     """The page's inputs as a fill.Item in ``frame``'s square (what ``ganfill inpaint`` would
     build from files)."""
     fit = _use_fit(mode, image, frame)
@@ -172,12 +171,13 @@ def make_item(image: np.ndarray, name: str, frame: Inpainter, *, hole_choice: st
     if hole_choice == PAINTED:
         hole = painted_hole(editor, image.shape[:2])
         if not hole.any():
-            raise GanfillError("the hole is empty: paint over the part to repair with the brush, "
-                               "or choose a preset hole")
+            raise GanfillError("the hole is empty: paint over the part to repair with the brush, or choose a preset hole")
         item = fill.make_item(image, frame, fit=fit, hole=hole, path=path)
         if not item.hole.any():
-            raise GanfillError("the painted hole is outside the part of the image the model sees "
-                               f"(its crop: {frame.domain.crop}): paint inside it, or use fit mode")
+            raise GanfillError(
+                "the painted hole is outside the part of the image the model sees "
+                f"(its crop: {frame.domain.crop}): paint inside it, or use fit mode"
+            )
         return item
     masks = fill.MaskSource(hole_choice)
     if fit:
@@ -188,8 +188,9 @@ def make_item(image: np.ndarray, name: str, frame: Inpainter, *, hole_choice: st
 # ---- the latent search, streamed ----------------------------------------------------------
 
 
-def stream_completion(inpainter: Inpainter, item: fill.Item, *, seed: int,
-                      stop: threading.Event | None = None) -> Iterator[tuple]:
+def stream_completion(
+    inpainter: Inpainter, item: fill.Item, *, seed: int, stop: threading.Event | None = None
+) -> Iterator[tuple]:
     """Complete one item with ``inpainter`` (``fill.complete_items``, as ``ganfill inpaint`` does) in a worker thread
     and yield its progress as it comes: ``("frame", step, image, loss)`` (the model's view, hole
     filled with the current G(z)), then ``("done", final, fake, result, seconds)`` or
@@ -245,53 +246,100 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
 
     stops: dict[str, threading.Event] = {}  # session -> the Stop flag of its running search
 
-    gr.Markdown("Upload a photo, paint over what should be repaired (or pick a preset hole), "
-                "choose a model and press **Repair**. The live view shows what the model sees.")
+    gr.Markdown(
+        "Upload a photo, paint over what should be repaired (or pick a preset hole), "
+        "choose a model and press **Repair**. The live view shows what the model sees."
+    )
     upload_path = gr.State(None)
     with gr.Row():
         with gr.Column(scale=3):
-            upload = gr.File(label=f"1. Image (jpg, png, webp, bmp; at most {MAX_UPLOAD_BYTES // 2**20} MB "
-                             f"and {MAX_PIXELS // 1_000_000} megapixels)", file_types=["image"],
-                             type="filepath", elem_id="upload", height=110)
-            editor = gr.ImageEditor(label="2. Paint the hole", type="numpy", image_mode="RGBA", sources=(),
-                                    transforms=(), layers=False, format="png", elem_id="editor", height=460,
-                                    brush=gr.Brush(colors=[BRUSH_COLOUR], color_mode="fixed"),
-                                    placeholder="Upload an image above")
+            upload = gr.File(
+                label=f"1. Image (jpg, png, webp, bmp; at most {MAX_UPLOAD_BYTES // 2**20} MB "
+                f"and {MAX_PIXELS // 1_000_000} megapixels)",
+                file_types=["image"],
+                type="filepath",
+                elem_id="upload",
+                height=110,
+            )
+            editor = gr.ImageEditor(
+                label="2. Paint the hole",
+                type="numpy",
+                image_mode="RGBA",
+                sources=(),
+                transforms=(),
+                layers=False,
+                format="png",
+                elem_id="editor",
+                height=460,
+                brush=gr.Brush(colors=[BRUSH_COLOUR], color_mode="fixed"),
+                placeholder="Upload an image above",
+            )
         with gr.Column(scale=2):
-            model = gr.Dropdown(choices=[(label, name) for name, label in info.items()], value=next(iter(models)),
-                                label="Model", elem_id="model")
+            model = gr.Dropdown(
+                choices=[(label, name) for name, label in info.items()], value=next(iter(models)), label="Model", elem_id="model"
+            )
             hole = gr.Dropdown(choices=[PAINTED, *MASKS], value=PAINTED, label="Hole", elem_id="hole")
-            mode = gr.Radio(list(MODES), value="auto", label="Mode", elem_id="mode",
-                            info="model square: crop and resize like the training images (result at model "
-                                 "resolution); fit: fill a box around the hole, keep the full resolution")
+            mode = gr.Radio(
+                list(MODES),
+                value="auto",
+                label="Mode",
+                elem_id="mode",
+                info="model square: crop and resize like the training images (result at model "
+                "resolution); fit: fill a box around the hole, keep the full resolution",
+            )
             with gr.Row():
-                steps = gr.Number(value=0, minimum=0, maximum=100_000, precision=0, label="Iterations",
-                                  info=f"0 = auto ({PRIOR_STEPS}, or {ENCODER_STEPS} from the model's encoder); "
-                                       f"the paper uses {PAPER_STEPS} at a constant rate", elem_id="steps")
-                restarts = gr.Number(value=0, minimum=0, maximum=64, precision=0, label="Restarts",
-                                     info=f"the best start is kept; 0 = auto ({PRIOR_RESTARTS} from a random z, "
-                                          f"1 from the model's encoder)", elem_id="restarts")
+                steps = gr.Number(
+                    value=0,
+                    minimum=0,
+                    maximum=100_000,
+                    precision=0,
+                    label="Iterations",
+                    info=f"0 = auto ({PRIOR_STEPS}, or {ENCODER_STEPS} from the model's encoder); "
+                    f"the paper uses {PAPER_STEPS} at a constant rate",
+                    elem_id="steps",
+                )
+                restarts = gr.Number(
+                    value=0,
+                    minimum=0,
+                    maximum=64,
+                    precision=0,
+                    label="Restarts",
+                    info=f"the best start is kept; 0 = auto ({PRIOR_RESTARTS} from a random z, 1 from the model's encoder)",
+                    elem_id="restarts",
+                )
             with gr.Row():
-                lam = gr.Number(value=CompleteConfig().lam, minimum=0, label="Lambda",
-                                info="weight of the perceptual loss", elem_id="lam")
+                lam = gr.Number(
+                    value=CompleteConfig().lam, minimum=0, label="Lambda", info="weight of the perceptual loss", elem_id="lam"
+                )
                 seed = gr.Number(value=0, precision=0, label="Seed", info="for the starting z", elem_id="seed")
-            method = gr.Radio(["auto", *RUN_MODES], value="auto", label="Repair", elem_id="method",
-                              info="sharp: the latent search, one realistic completion; faithful: closest to what "
-                                   "was there (adds the context encoder); fast: the context encoder alone, one pass; "
-                                   "auto: faithful where the model has a context encoder, else sharp; the others: "
-                                   "classical methods, for comparison")
+            method = gr.Radio(
+                ["auto", *RUN_MODES],
+                value="auto",
+                label="Repair",
+                elem_id="method",
+                info="sharp: the latent search, one realistic completion; faithful: closest to what "
+                "was there (adds the context encoder); fast: the context encoder alone, one pass; "
+                "auto: faithful where the model has a context encoder, else sharp; the others: "
+                "classical methods, for comparison",
+            )
             blend = gr.Radio(list(BLENDS), value=BLENDS[0], label="Blending", elem_id="blend")
             with gr.Row():
                 run = gr.Button("Repair", variant="primary", elem_id="run")
                 stop = gr.Button("Stop", elem_id="stop")
             status = gr.Textbox(label="Status", interactive=False, lines=2, elem_id="status")
     with gr.Row():
-        live = gr.Image(label="Live: the model's view", format="png", interactive=False, height=300, buttons=[],
-                        elem_id="live", elem_classes=["ganfill-fill", "ganfill-pixels"])
-        result = gr.Image(label="Repaired", format="png", interactive=False, height=300, buttons=["fullscreen"],
-                          elem_id="result", elem_classes=["ganfill-fill"])
-        fake = gr.Image(label="The fill: G(z^), or the context encoder's", format="png", interactive=False, height=300, buttons=["fullscreen"],
-                        elem_id="fake", elem_classes=["ganfill-fill", "ganfill-pixels"])
+        shown = {"format": "png", "interactive": False, "height": 300}
+        live = gr.Image(
+            label="Live: the model's view", buttons=[], elem_id="live", elem_classes=["ganfill-fill", "ganfill-pixels"], **shown
+        )
+        result = gr.Image(label="Repaired", buttons=["fullscreen"], elem_id="result", elem_classes=["ganfill-fill"], **shown)
+        fake = gr.Image(
+            label="The fill: G(z^), or the context encoder's",
+            buttons=["fullscreen"],
+            elem_id="fake",
+            elem_classes=["ganfill-fill", "ganfill-pixels"],
+            **shown,
+        )
     download = gr.DownloadButton("Download the repaired image", interactive=False, elem_id="download")
 
     def on_upload(path):
@@ -305,11 +353,26 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         shown = display_copy(image)
         note = "" if shown is image else f" (shown at {shown.shape[1]}x{shown.shape[0]})"
         brush = gr.Brush(colors=[BRUSH_COLOUR], color_mode="fixed", default_size=max(2, min(shown.shape[:2]) // 32))
-        return (gr.skip(), gr.ImageEditor(value={"background": shown, "layers": [], "composite": shown}, brush=brush),
-                path, f"{Path(path).name}: {w}x{h}{note}. Paint the hole, then press Repair.")
+        return (
+            gr.skip(),
+            gr.ImageEditor(value={"background": shown, "layers": [], "composite": shown}, brush=brush),
+            path,
+            f"{Path(path).name}: {w}x{h}{note}. Paint the hole, then press Repair.",
+        )
 
-    def prepare(path, editor_value, model_name, hole_choice, mode_choice, n_steps, n_restarts, lam_value,
-                blend_choice, seed_value, method_choice="auto"):
+    def prepare(
+        path,
+        editor_value,
+        model_name,
+        hole_choice,
+        mode_choice,
+        n_steps,
+        n_restarts,
+        lam_value,
+        blend_choice,
+        seed_value,
+        method_choice="auto",
+    ):
         if not path:
             raise GanfillError("upload an image first")
         if None in (n_steps, n_restarts, lam_value, seed_value):
@@ -324,23 +387,32 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         if method_choice not in RUN_MODES:
             raise GanfillError(f"choose a repair: auto, {', '.join(RUN_MODES)}")
         if method_choice in ("faithful", "fast") and model_name not in cnns:
-            raise GanfillError(f"{model_name} has no context encoder beside it ({model_name}-ce): "
-                               f"the {method_choice} repair needs one; use sharp")
+            raise GanfillError(
+                f"{model_name} has no context encoder beside it ({model_name}-ce): "
+                f"the {method_choice} repair needs one; use sharp"
+            )
         config = CompleteConfig(num_steps=int(n_steps) or None, lam=float(lam_value), restarts=int(n_restarts) or None)
         config = config.resolved(loaded.prior(runtime))
         config = replace(config, record_every=max(1, round(config.num_steps / FRAMES)))
-        inpainter = load_inpainter(loaded, method_choice, cnn=cnns.get(model_name), config=config, runtime=runtime,
-                                   blends=(blend_choice,))
+        inpainter = load_inpainter(
+            loaded, method_choice, cnn=cnns.get(model_name), config=config, runtime=runtime, blends=(blend_choice,)
+        )
         image = read_upload(path, background=loaded.domain.background)
-        item = make_item(image, Path(path).name, inpainter, hole_choice=hole_choice, editor=editor_value,
-                         mode=mode_choice, seed=int(seed_value))
+        item = make_item(
+            image,
+            Path(path).name,
+            inpainter,
+            hole_choice=hole_choice,
+            editor=editor_value,
+            mode=mode_choice,
+            seed=int(seed_value),
+        )
         return inpainter, item
 
-    def on_run(path, editor_value, model_name, hole_choice, mode_choice, n_steps, n_restarts, lam_value,
-               blend_choice, seed_value, method_choice, request: gr.Request):
+    def on_run(request: gr.Request, *inputs):  # inputs: those of prepare, in its order
+        path, seed_value = inputs[0], inputs[9]
         try:
-            inpainter, item = prepare(path, editor_value, model_name, hole_choice, mode_choice, n_steps, n_restarts,
-                                      lam_value, blend_choice, seed_value, method_choice)
+            inpainter, item = prepare(*inputs)
         except GanfillError as e:
             yield {status: _warn(e)}
             return
@@ -348,8 +420,13 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         where = f"fit: a {item.box[2] - item.box[0]} px box at {r}x{r}" if item.box else f"model square {r}x{r}"
         masked = item.x.copy()
         masked[~item.mask] = fill.HOLE_GREY
-        yield {status: f"starting ({where})", live: masked, result: None, fake: None,
-               download: gr.DownloadButton(value=None, interactive=False)}
+        yield {
+            status: f"starting ({where})",
+            live: masked,
+            result: None,
+            fake: None,
+            download: gr.DownloadButton(value=None, interactive=False),
+        }
         session, flag = request.session_hash, threading.Event()
         stops[session] = flag
         try:
@@ -369,20 +446,31 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                             what = f"done: {method_choice} in {seconds:.2f} s"
                         else:
                             how = "done" if res.steps_run == n_total else "stopped"
-                            what = (f"{how}: {res.steps_run} steps in {seconds:.1f} s, final loss "
-                                    f"{float(res.losses[-1, 0]):.2f} · {method_choice}")
-                        yield {result: gr.Image(final, elem_classes=_look(final)), fake: best_fake,
-                               download: gr.DownloadButton(value=str(file), interactive=True),
-                               status: f"{what} · {where} · result {final.shape[1]}x{final.shape[0]}"}
+                            what = (
+                                f"{how}: {res.steps_run} steps in {seconds:.1f} s, final loss "
+                                f"{float(res.losses[-1, 0]):.2f} · {method_choice}"
+                            )
+                        yield {
+                            result: gr.Image(final, elem_classes=_look(final)),
+                            fake: best_fake,
+                            download: gr.DownloadButton(value=str(file), interactive=True),
+                            status: f"{what} · {where} · result {final.shape[1]}x{final.shape[0]}",
+                        }
         finally:
             if stops.get(session) is flag:
                 del stops[session]
 
     upload.upload(on_upload, upload, [upload, editor, upload_path, status], show_progress_on=[status])
     upload.clear(lambda: (None, None, ""), None, [editor, upload_path, status], show_progress="hidden")
-    run.click(on_run, [upload_path, editor, model, hole, mode, steps, restarts, lam, blend, seed, method],
-              [status, live, result, fake, download], show_progress="full", show_progress_on=[status],
-              concurrency_limit=concurrency, concurrency_id="complete")
+    run.click(
+        on_run,
+        [upload_path, editor, model, hole, mode, steps, restarts, lam, blend, seed, method],
+        [status, live, result, fake, download],
+        show_progress="full",
+        show_progress_on=[status],
+        concurrency_limit=concurrency,
+        concurrency_id="complete",
+    )
 
     def on_stop(request: gr.Request):
         flag = stops.get(request.session_hash)
@@ -395,25 +483,38 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
 def _study_tab(results_dir: Path, *, db: Path | None, originals: Path | None, subject: str) -> None:
     pairs, _ = study.find_pairs(results_dir, originals=originals)
     if not pairs:
-        raise GanfillError(f"{results_dir} holds no completed image whose original can be found: "
-                           "run `ganfill inpaint ... --out` into it first (or give --originals)")
+        raise GanfillError(
+            f"{results_dir} holds no completed image whose original can be found: "
+            "run `ganfill inpaint ... --out` into it first (or give --originals)"
+        )
     store = study.Store(db or results_dir / study.DB_NAME)
     by_name = {p.name: p for p in pairs}
     names = sorted(by_name)
 
-    gr.Markdown(f"Each picture is either an original or a repaired image. Look at it and answer the "
-                f"four questions; there are {len(names)} pictures. Use the same name to continue later.")
+    gr.Markdown(
+        f"Each picture is either an original or a repaired image. Look at it and answer the "
+        f"four questions; there are {len(names)} pictures. Use the same name to continue later."
+    )
     state = gr.State(None)
     with gr.Row():
         rater = gr.Textbox(label="Your name (any nickname)", elem_id="rater", scale=3)
         start = gr.Button("Start / continue", elem_id="start", scale=1)
     with gr.Row():
-        picture = gr.Image(label="Picture", show_label=False, format="png", interactive=False, buttons=[],
-                           height=SMALL, elem_id="picture", elem_classes=["ganfill-fill"])
+        picture = gr.Image(
+            label="Picture",
+            show_label=False,
+            format="png",
+            interactive=False,
+            buttons=[],
+            height=SMALL,
+            elem_id="picture",
+            elem_classes=["ganfill-fill"],
+        )
         with gr.Column():
             where = gr.Markdown(elem_id="where")
-            answers = [gr.Radio(["Yes", "No"], label=q.text.format(subject=subject), elem_id=f"q-{q.key}")
-                       for q in study.QUESTIONS]
+            answers = [
+                gr.Radio(["Yes", "No"], label=q.text.format(subject=subject), elem_id=f"q-{q.key}") for q in study.QUESTIONS
+            ]
             submit = gr.Button("Submit", variant="primary", elem_id="submit")
             message = gr.Markdown(elem_id="message")
 
@@ -431,7 +532,13 @@ def _study_tab(results_dir: Path, *, db: Path | None, originals: Path | None, su
             return [None, None, f"**{name}**: all {len(names)} pictures answered. Thank you!", *cleared, note]
         image = study.image_of(by_name[shown.name], shown.kind)  # both versions of a pair: same size, same look
         current = {"rater": name, "name": shown.name, "kind": shown.kind, "since": time.time()}
-        return [current, gr.Image(image, elem_classes=_look(image)), f"**{name}**: picture {done + 1} of {len(names)}", *cleared, note]
+        return [
+            current,
+            gr.Image(image, elem_classes=_look(image)),
+            f"**{name}**: picture {done + 1} of {len(names)}",
+            *cleared,
+            note,
+        ]
 
     outputs = [state, picture, where, *answers, message]
 
@@ -448,8 +555,11 @@ def _study_tab(results_dir: Path, *, db: Path | None, originals: Path | None, su
             return [gr.skip()] * (len(outputs) - 1) + [_warn("please answer all four questions")]
         yes = {q.key: v == "Yes" for q, v in zip(study.QUESTIONS, values)}
         try:
-            stored = store.add(study.Answer(current["rater"], current["name"], current["kind"], **yes,
-                                            seconds=round(time.time() - current["since"], 1)))
+            stored = store.add(
+                study.Answer(
+                    current["rater"], current["name"], current["kind"], **yes, seconds=round(time.time() - current["since"], 1)
+                )
+            )
         except GanfillError as e:
             return [gr.skip()] * (len(outputs) - 1) + [_warn(e)]
         return show_next(current["rater"], "saved" if stored else "already answered: kept the first answer")
@@ -460,16 +570,23 @@ def _study_tab(results_dir: Path, *, db: Path | None, originals: Path | None, su
     refresh.click(current_table, None, table)
 
 
-def build_app(models: dict[str, Path | str], *, results_dir: Path | str | None = None, db: Path | str | None = None,
-              originals: Path | str | None = None, subject: str = "face", concurrency: int = 1,
-              runtime: Runtime = Runtime()) -> gr.Blocks:
+def build_app(
+    models: dict[str, Path | str],
+    *,
+    results_dir: Path | str | None = None,
+    db: Path | str | None = None,
+    originals: Path | str | None = None,
+    subject: str = "face",
+    concurrency: int = 1,
+    runtime: Runtime = Runtime(),
+) -> gr.Blocks:
     """The Gradio app: a Repair tab when ``models`` (name -> checkpoint) is not empty, a Study tab
     over ``results_dir`` (an output folder of ``ganfill inpaint``) when given.
 
     db: the study's SQLite file (default RESULTS_DIR/study.sqlite3); originals: a folder where
     the study looks for input files by name when they moved; subject: what the study asks about
     ("Does this look like a real face?"); concurrency: latent searches run at once; runtime:
-    device and precision of the search (``runtime.resolve``).
+    device and precision of the search (``core.runtime.resolve``).
     """
     if not models and results_dir is None:
         raise GanfillError("nothing to serve: give models (--models) or a results folder (--results)")
@@ -478,9 +595,17 @@ def build_app(models: dict[str, Path | str], *, results_dir: Path | str | None =
     models = {name: Path(path) for name, path in models.items()}
     sections = [("Repair", lambda: _repair_tab(models, concurrency=concurrency, runtime=runtime))] if models else []
     if results_dir is not None:
-        sections.append(("Study", lambda: _study_tab(Path(results_dir), db=Path(db) if db else None,
-                                                     originals=Path(originals) if originals else None,
-                                                     subject=subject)))
+        sections.append(
+            (
+                "Study",
+                lambda: _study_tab(
+                    Path(results_dir),
+                    db=Path(db) if db else None,
+                    originals=Path(originals) if originals else None,
+                    subject=subject,
+                ),
+            )
+        )
     with gr.Blocks(title="ganfill", analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         gr.Markdown("# ganfill: semantic image inpainting with a GAN prior")
         if len(sections) == 1:
@@ -498,9 +623,22 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, block: 
     """Serve the app on host:port: no share link, no monitoring or MCP endpoints, uploads capped
     at MAX_UPLOAD_BYTES (the page refuses larger files before sending them)."""
     try:
-        return app.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block,
-                          quiet=quiet, max_file_size=MAX_UPLOAD_BYTES, css=CSS, footer_links=[], ssr_mode=False,
-                          pwa=False, mcp_server=False, enable_monitoring=False, run_history=False, show_error=True)
+        return app.launch(
+            server_name=host,
+            server_port=port,
+            share=False,
+            prevent_thread_lock=not block,
+            quiet=quiet,
+            max_file_size=MAX_UPLOAD_BYTES,
+            css=CSS,
+            footer_links=[],
+            ssr_mode=False,
+            pwa=False,
+            mcp_server=False,
+            enable_monitoring=False,
+            run_history=False,
+            show_error=True,
+        )
     except OSError as e:
         reason = str(e).split(". ")[0]
         raise GanfillError(f"cannot serve on {host}:{port} ({reason}): is the port in use? pick another with --port") from None

@@ -2,8 +2,8 @@
 writer, output folder names made from input names. Plain files and folders only (no torch,
 no Pillow), so every layer can use it.
 
-Every output is written under a temporary name and renamed into place (``images.atomic_path``,
-``checkpoint.save_training``, ``data.prepare``): ``temp_name`` is that name, and
+Every output is written under a temporary name and renamed into place (``atomic_path``,
+``models.files.save_training``, ``data.datasets.prepare``): ``temp_name`` is that name, and
 ``remove_stale_temps`` deletes what a process killed mid-write (kill -9, a power cut) left
 behind, on the next run over the same folder.
 """
@@ -120,8 +120,10 @@ class FolderLock:
                 fcntl.flock(fd, mode | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise GanfillError(f"{self.folder} is in use by another ganfill process (it holds {self.path}): "
-                                   "wait for it to finish, or choose another output folder") from None
+                raise GanfillError(
+                    f"{self.folder} is in use by another ganfill process (it holds {self.path}): "
+                    "wait for it to finish, or choose another output folder"
+                ) from None
             except OSError:  # a file system without locks (some network and FUSE ones): work unlocked
                 os.close(fd)
                 return None
@@ -148,7 +150,7 @@ class FolderLock:
         finally:
             os.close(fd)
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -44,10 +44,6 @@ def grid(images: np.ndarray, *, nrow: int | None = None, pad: int = 2, fill: int
     return out
 
 
-
-
-
-
 def save_image(array: np.ndarray, path: str | os.PathLike, **kwargs) -> Path:
     """Write a uint8 (H, W, C) array atomically; the format follows the file's extension."""
     path = Path(path)

@@ -9,7 +9,7 @@
   ``auto`` never picks it there.
 
 Inside a bf16 run only the network layers compute in bf16; losses, sums, optimiser state,
-latents and the Poisson solve stay in fp32 (or float64), see ``inpaint.complete``.
+latents and the Poisson solve stay in fp32 (or float64), see ``inpainting.search.complete``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from ganfill.core.errors import GanfillError
 from ganfill.core.constants import DEVICES, PRECISIONS
+from ganfill.core.errors import GanfillError
 
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")  # what decides the fast path
 
@@ -93,8 +93,10 @@ def resolve(device: str = "auto", precision: str = "auto") -> Runtime:
 def machine_line(runtime: Runtime | None = None) -> str:
     """One line for benchmark output: CPU model, its relevant flags, torch threads, and the runtime."""
     info = cpu_info()
-    line = f"CPU: {info['model']} | flags: {' '.join(info['flags']) or 'none of ' + '/'.join(CPU_FLAGS)} | " \
-           f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    line = (
+        f"CPU: {info['model']} | flags: {' '.join(info['flags']) or 'none of ' + '/'.join(CPU_FLAGS)} | "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     if torch.cuda.is_available():
         line += f" | GPU: {torch.cuda.get_device_name()}"
     return line + (f" | runtime: {runtime.describe()}" if runtime is not None else "")

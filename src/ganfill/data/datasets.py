@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import hashlib
 import io
 import json
@@ -18,12 +17,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ganfill import __version__
+from ganfill.core.constants import IMAGE_SUFFIXES, RESOLUTIONS
 from ganfill.core.errors import GanfillError
 from ganfill.core.files import remove_stale_temps, temp_name, writing
 from ganfill.data.domain import parse_crop, to_domain
-from ganfill.core.constants import RESOLUTIONS
-from ganfill.core.constants import IMAGE_SUFFIXES
-from ganfill.data.reading import WHITE, _decode, _reason, parse_color, PathLike
+from ganfill.data.reading import WHITE, PathLike, _decode, _reason, image_files, parse_color
 
 MANIFEST = "manifest.json"
 FORMAT = "ganfill-dataset"
@@ -98,7 +96,9 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
         if not overwrite:
             raise GanfillError(f"{out_dir} exists; pass --overwrite or choose another folder")
         if not _is_ganfill_output(out_dir):
-            raise GanfillError(f"{out_dir} is not empty and not a ganfill dataset; refusing to overwrite it, choose another folder")
+            raise GanfillError(
+                f"{out_dir} is not empty and not a ganfill dataset; refusing to overwrite it, choose another folder"
+            )
 
 
 @contextmanager
@@ -132,15 +132,6 @@ def _atomic_dir(out_dir: Path, overwrite: bool) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _list_images(src_dir: Path) -> list[Path]:
-    """Image files under src_dir (recursive, hidden files and folders skipped), sorted."""
-    found = []
-    for root, dirs, files in os.walk(src_dir):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found += [Path(root, f) for f in files if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES)]
-    return sorted(found, key=lambda p: p.relative_to(src_dir).as_posix())
 
 
 def _check_resolution(resolution: int) -> int:
@@ -180,7 +171,7 @@ def prepare(
     if src_abs == out_abs or out_abs in src_abs.parents:
         raise GanfillError(f"output folder {out} contains the source folder {src}; choose another output folder")
     _check_out_dir(out, overwrite)  # fail before the slow part
-    files = _list_images(src)
+    files = image_files(src)
     if not files:
         raise GanfillError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) found under {src}; check the folder")
 
@@ -192,8 +183,9 @@ def prepare(
             rel = path.relative_to(src).as_posix()
             try:
                 raw = path.read_bytes()
-                image = to_domain(_decode(io.BytesIO(raw), background, name=rel), resolution=resolution, crop=policy,
-                                  background=background)
+                image = to_domain(
+                    _decode(io.BytesIO(raw), background, name=rel), resolution=resolution, crop=policy, background=background
+                )
             except Exception as e:  # noqa: BLE001 - a bad file is skipped, never fatal
                 skipped.append({"file": rel, "reason": _reason(e)})
                 continue
@@ -244,7 +236,8 @@ class ImageDataset:
             raise GanfillError(f"shard {file} is corrupt ({_reason(e)}); prepare the dataset again") from None
         if shard.dtype != np.uint8 or shard.shape != (int(entry["count"]), r, r, 3):
             raise GanfillError(
-                f"shard {file} holds {shard.dtype} {shard.shape}, the manifest says uint8 ({entry['count']}, {r}, {r}, 3); prepare the dataset again"
+                f"shard {file} holds {shard.dtype} {shard.shape}, the manifest says uint8 "
+                f"({entry['count']}, {r}, {r}, 3); prepare the dataset again"
             )
         return shard
 
@@ -293,13 +286,21 @@ def open_dataset(path: PathLike) -> ImageDataset:
             raise GanfillError(f"{folder} holds the datasets {' and '.join(splits)}; open {folder / splits[0]} instead")
         raise GanfillError(f"{folder} is not a ganfill dataset (no valid {MANIFEST}); run `ganfill prepare` on your images first")
     if manifest.get("version") != VERSION:
-        raise GanfillError(f"{folder} is a version {manifest.get('version')} dataset, this ganfill reads version {VERSION}; prepare it again")
+        raise GanfillError(
+            f"{folder} is a version {manifest.get('version')} dataset, this ganfill reads version {VERSION}; prepare it again"
+        )
     try:
         dataset = ImageDataset(folder, manifest)
     except (KeyError, TypeError, ValueError) as e:
         raise GanfillError(f"{folder / MANIFEST} is malformed ({_reason(e)}); prepare the dataset again") from None
     if len(dataset) != manifest.get("count"):
-        raise GanfillError(f"{folder} shards hold {len(dataset)} images, the manifest says {manifest.get('count')}; prepare it again")
+        raise GanfillError(
+            f"{folder} shards hold {len(dataset)} images, the manifest says {manifest.get('count')}; prepare it again"
+        )
     return dataset
 
 
+def manifest_summary(manifest: dict) -> dict:
+    """A dataset manifest without its per-file lists (shards, sources, fonts, skipped): what a
+    run's options and a model's metadata keep of it."""
+    return {k: v for k, v in manifest.items() if k not in ("shards", "sources", "fonts", "skipped")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -11,8 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ganfill.core.errors import GanfillError
-from ganfill.data.reading import Color, REDUCING_GAP, RESAMPLE, WHITE, parse_color
-
+from ganfill.data.reading import REDUCING_GAP, RESAMPLE, WHITE, Color, parse_color
 
 # -----------------------------------------------------------------------------
 # Crop policies and the model's domain
@@ -67,11 +65,7 @@ def domain_box(width: int, height: int, *, crop: str | CropPolicy) -> tuple[int,
 
 
 def to_domain(
-    image: np.ndarray,
-    *,
-    resolution: int,
-    crop: str | CropPolicy,
-    background: str | Sequence[int] = WHITE,
+    image: np.ndarray, *, resolution: int, crop: str | CropPolicy, background: str | Sequence[int] = WHITE
 ) -> np.ndarray:
     """Bring a uint8 RGB (H, W, 3) image (or greyscale (H, W)) into a model's domain.
 
@@ -79,8 +73,10 @@ def to_domain(
     ``resolution`` x ``resolution`` with Pillow's BICUBIC filter (antialiased, see the module
     docstring). Returns uint8 (resolution, resolution, 3).
     """
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or not (
-        image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)
+    if (
+        not isinstance(image, np.ndarray)
+        or image.dtype != np.uint8
+        or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3))
     ):
         shape = getattr(image, "shape", None)
         dtype = getattr(image, "dtype", type(image).__name__)
@@ -117,7 +113,7 @@ class Domain:
         object.__setattr__(self, "background", parse_color(self.background))
 
     @classmethod
-    def from_dict(cls, d) -> "Domain":
+    def from_dict(cls, d) -> Domain:
         """From a checkpoint's JSON record; rendered glyph datasets (crop ``glyph``) map to ``pad``."""
         if not isinstance(d, dict):
             raise GanfillError(f"a domain must be a JSON object, got {type(d).__name__}: give its 'crop' and 'background'")
@@ -134,5 +130,3 @@ class Domain:
     def square(self, image: np.ndarray, resolution: int) -> np.ndarray:
         """``to_domain`` with this domain's crop and background: uint8 (resolution, resolution, 3)."""
         return to_domain(image, resolution=resolution, crop=self.crop, background=self.background)
-
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import hashlib
 import string
 from collections.abc import Sequence
@@ -16,8 +15,18 @@ from tqdm import tqdm
 
 from ganfill import __version__
 from ganfill.core.errors import GanfillError
-from ganfill.data.datasets import FORMAT, SHARD_SIZE, VERSION, _ShardWriter, _atomic_dir, _check_out_dir, _check_resolution, _sha256_file, _write_manifest
-from ganfill.data.reading import REDUCING_GAP, RESAMPLE, WHITE, _reason, PathLike
+from ganfill.data.datasets import (
+    FORMAT,
+    SHARD_SIZE,
+    VERSION,
+    _atomic_dir,
+    _check_out_dir,
+    _check_resolution,
+    _sha256_file,
+    _ShardWriter,
+    _write_manifest,
+)
+from ganfill.data.reading import REDUCING_GAP, RESAMPLE, WHITE, PathLike, _reason
 
 GLYPH_CHARS = string.digits + string.ascii_uppercase + string.ascii_lowercase
 GLYPH_FILL = 0.8  # the larger side of a glyph's ink box spans this fraction of the image

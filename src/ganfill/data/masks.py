@@ -21,7 +21,7 @@ bamos/dcgan-completion.tensorflow:
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -87,12 +87,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def random_pattern(
-    n: int,
-    size,
-    *,
-    fraction: float = 0.25,
-    blob: float = 1 / 16,
-    generator: torch.Generator | None = None,
+    n: int, size, *, fraction: float = 0.25, blob: float = 1 / 16, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """Random blob-shaped holes covering ``fraction`` of each mask (Yeh et al.: ~25% missing).
 
@@ -116,9 +111,7 @@ def random_pattern(
     return m.view(n, 1, h, w)
 
 
-def random_pixels(
-    n: int, size, *, fraction: float = 0.8, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def random_pixels(n: int, size, *, fraction: float = 0.8, generator: torch.Generator | None = None) -> torch.Tensor:
     """Scattered missing pixels: exactly ``round(fraction*H*W)`` per mask (Yeh et al.: 80%).
 
     (bamos drops each pixel independently with probability ``fraction``; an exact count gives
@@ -287,8 +280,9 @@ def make_mask(name: str, n: int, size, *, generator: torch.Generator | None = No
         raise GanfillError(f"bad option for mask {name!r}: {e}") from None
 
 
-def random_box(n: int, size, *, min_side: float = 0.2, max_side: float = 0.6,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def random_box(
+    n: int, size, *, min_side: float = 0.2, max_side: float = 0.6, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """One axis-aligned rectangular hole per mask, each side a random fraction in
     [``min_side``, ``max_side``] of the image's, at a random position inside the image."""
     n = _check_n(n)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-
 import io
 import os
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO
 
 import numpy as np
 from PIL import Image, ImageCms, ImageColor, ImageOps
 
+from ganfill.core.constants import IMAGE_SUFFIXES, MAX_PIXELS
 from ganfill.core.errors import GanfillError
-from ganfill.core.constants import MAX_PIXELS
+from ganfill.core.files import output_name
 
 PathLike = str | os.PathLike
 Color = tuple[int, int, int]
@@ -22,8 +23,6 @@ Color = tuple[int, int, int]
 RESAMPLE = Image.Resampling.BICUBIC
 REDUCING_GAP = 3.0
 WHITE: Color = (255, 255, 255)
-
-
 
 
 # -----------------------------------------------------------------------------
@@ -90,8 +89,7 @@ def _label(source: PathLike | IO[bytes]) -> str:
     return str(getattr(source, "name", None) or "<stream>")
 
 
-def open_image(source: PathLike | IO[bytes], *, max_pixels: int | None = MAX_PIXELS,
-               name: str | None = None) -> Image.Image:
+def open_image(source: PathLike | IO[bytes], *, max_pixels: int | None = MAX_PIXELS, name: str | None = None) -> Image.Image:
     """Open an image lazily (only its header is read) and refuse one of more than ``max_pixels``
     pixels before anything decodes it: a small file can claim 30000x30000 pixels and take
     gigabytes to decode. ``max_pixels=None``: no limit of ganfill's (Pillow's own refusal of
@@ -106,18 +104,22 @@ def open_image(source: PathLike | IO[bytes], *, max_pixels: int | None = MAX_PIX
             image = Image.open(source)
         except Image.DecompressionBombError:
             limit = f"the limit is {max_pixels / 1e6:.3g} megapixels" if max_pixels else "the limit is Pillow's"
-            raise GanfillError(f"{label} has too many pixels, more than Pillow opens at all ({limit}): "
-                               "scale it down first") from None
+            raise GanfillError(
+                f"{label} has too many pixels, more than Pillow opens at all ({limit}): scale it down first"
+            ) from None
     width, height = image.size
     if max_pixels is not None and width * height > max_pixels:
         image.close()
-        raise GanfillError(f"{label} is {width}x{height} = {width * height / 1e6:.3g} megapixels: "
-                           f"the limit is {max_pixels / 1e6:.3g} megapixels; scale it down first")
+        raise GanfillError(
+            f"{label} is {width}x{height} = {width * height / 1e6:.3g} megapixels: "
+            f"the limit is {max_pixels / 1e6:.3g} megapixels; scale it down first"
+        )
     return image
 
 
-def _decode(source: PathLike | IO[bytes], background: Color, *, max_pixels: int | None = MAX_PIXELS,
-            name: str | None = None) -> np.ndarray:
+def _decode(
+    source: PathLike | IO[bytes], background: Color, *, max_pixels: int | None = MAX_PIXELS, name: str | None = None
+) -> np.ndarray:
     """Decode one image to uint8 RGB (``open_image``'s pixel limit first); lets Pillow's own exceptions through."""
     with open_image(source, max_pixels=max_pixels, name=name) as image:
         image.load()  # decode now, so truncated or corrupt data fails here
@@ -136,8 +138,13 @@ def _decode(source: PathLike | IO[bytes], background: Color, *, max_pixels: int 
         return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
 
 
-def load_image(source: PathLike | IO[bytes], *, background: str | Sequence[int] = WHITE,
-               max_pixels: int | None = MAX_PIXELS, name: str | None = None) -> np.ndarray:
+def load_image(
+    source: PathLike | IO[bytes],
+    *,
+    background: str | Sequence[int] = WHITE,
+    max_pixels: int | None = MAX_PIXELS,
+    name: str | None = None,
+) -> np.ndarray:
     """Read an image file (jpg, png, webp, bmp, anything Pillow opens) as uint8 RGB (H, W, 3).
 
     EXIF orientation is applied. Transparent pixels (alpha channels, palette or colour-key
@@ -168,3 +175,53 @@ def _reason(error: BaseException) -> str:
     return text[:200]
 
 
+# ---- folders of images -----------------------------------------------------------------
+
+
+def image_files(folder: Path, *, exclude: str | os.PathLike | None = None) -> list[Path]:
+    """The image files under ``folder`` (``IMAGE_SUFFIXES``, recursive; hidden files and folders
+    skipped, and everything under ``exclude``), sorted by their path inside it."""
+    skip = _parts_inside(folder, exclude)
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(root, f) for f in files if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES)]
+    if skip is not None:
+        found = [p for p in found if p.relative_to(folder).parts[: len(skip)] != skip]
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def list_images(inputs: list[str | os.PathLike], *, exclude: str | os.PathLike | None = None) -> list[Path]:
+    """Files as given, folders expanded to their image files (sorted); two inputs whose results
+    would share a folder (``core.files.output_name``) are an error. Files in folders under ``exclude``
+    (the output folder) are left out: a rerun must not repair its own results."""
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = image_files(item, exclude=exclude)
+            if not found:
+                raise GanfillError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {item}")
+            files += found
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise GanfillError(f"input {item} does not exist: give image files or folders of images")
+    names: dict[str, Path] = {}
+    for f in files:
+        name = output_name(f.stem)
+        if name in names and names[name] != f:
+            raise GanfillError(
+                f"two inputs would write their results to {name}/ ({names[name]} and {f}): outputs go by file name, rename one"
+            )
+        names[name] = f
+    return list(dict.fromkeys(files))
+
+
+def _parts_inside(folder: Path, other: str | os.PathLike | None) -> tuple[str, ...] | None:
+    """The path of ``other`` relative to ``folder`` as parts, when it lies inside it; else None."""
+    if other is None:
+        return None
+    try:
+        return Path(other).resolve().relative_to(folder.resolve()).parts
+    except ValueError:
+        return None

@@ -63,33 +63,32 @@ The module's functions are pure (arrays in, arrays / dicts out) except ``write_r
 
 from __future__ import annotations
 
-
+import inspect
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 from ganfill import __version__
-from ganfill.models.dcgan import GANModel
-from ganfill.data.reading import load_image
+from ganfill.core.errors import GanfillError
+from ganfill.core.files import atomic_path
+from ganfill.core.images import HOLE_GREY, save_image
+from ganfill.core.runtime import Runtime
 from ganfill.data.datasets import open_dataset
 from ganfill.data.domain import to_domain
-from ganfill.core.errors import GanfillError
-from ganfill.core.images import HOLE_GREY, save_image
-from ganfill.core.files import atomic_path
+from ganfill.data.masks import MASKS, make_mask
+from ganfill.data.reading import list_images, load_image
+from ganfill.evaluation.judges import detectability, faces_found
+from ganfill.evaluation.metrics import METRICS, PAPER_MASKS, PAPER_PSNR, PSNR_CAP, capped
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import LEARNT, MODES, Inpainter, blend_fill, load_inpainter
 from ganfill.models import files as checkpoint
+from ganfill.models.dcgan import GANModel
 from ganfill.models.registry import Model
-from ganfill.core.runtime import Runtime
-from ganfill.data.masks import MASKS, make_mask
-from ganfill.evaluation.judges import detectability, faces_found
-from ganfill.evaluation.metrics import METRICS, PAPER_MASKS, PAPER_PSNR, PSNR_CAP, capped
-
 
 GANFILL_METHODS = ("ganfill", "ganfill-paste")  # Poisson blend, paste blend (same z^ search)
 RANDOM_START = "ganfill-random"  # the same search from a random z: only for models with an encoder
@@ -104,6 +103,7 @@ def method_names() -> tuple[str, ...]:
     name (the classical baselines, and any mode a plugin registers)."""
     return LEARNT_METHODS + tuple(m for m in MODES if m not in LEARNT)
 
+
 # ------------------------------------------------------------------------------------ data
 
 
@@ -117,8 +117,6 @@ def load_images(data: str | Path, model: GANModel, *, n: int, seed: int = 0) -> 
     ``data``: a prepared dataset folder (``manifest.json``; images at another resolution are
     resized) or a folder of image files, brought into the model's domain with its crop policy.
     """
-    from ganfill.apps.fill import list_images
-
     path = Path(data)
     r = model.config.resolution
     if n < 1:
@@ -181,8 +179,15 @@ def make_holes(name: str, n: int, resolution: int, *, seed: int = 0) -> np.ndarr
     return holes
 
 
-def complete_ganfill(inpainter: Inpainter, images: np.ndarray, holes: np.ndarray, *, batch_size: int = 64, seed: int = 0,
-                     on_step: Callable[[float], None] | None = None) -> dict:
+def complete_ganfill(
+    inpainter: Inpainter,
+    images: np.ndarray,
+    holes: np.ndarray,
+    *,
+    batch_size: int = 64,
+    seed: int = 0,
+    on_step: Callable[[float], None] | None = None,
+) -> dict:
     """Complete with the latent search once per batch: {"ganfill": (uint8, s/img) Poisson-blended,
     "ganfill-paste": the same G(z^) pasted}; a faithful ``inpainter`` (the same search, then its
     context encoder's structure) also gives {"ganfill-faithful": ...} (Poisson).
@@ -265,7 +270,7 @@ def evaluate(
     face_detector: True / False, or None (default) = on when the detector finds a face in at
     least ``face_threshold`` of the originals (the data looks like frontal faces).
     folds, repeats: of ``detectability``.  The masks are seeded by ``seed`` and the mask name,
-    ganfill's z by ``seed`` and each image's known content (``runner``'s rule).  runtime: device
+    ganfill's z by ``seed`` and each image's known content (``inpainting.inpainter``'s rule).  runtime: device
     and precision of the latent search.  cnn: the context encoder of ``NEEDS_CNN``'s methods
     (a loaded model or anything ``models.files.resolve`` takes; default: the one beside
     the model).  Every method is an Inpainter of ``load_inpainter``: ``ganfill`` the sharp mode,
@@ -286,8 +291,10 @@ def evaluate(
 
     ev = Evaluation(images=images, names=names, holes={}, completed={}, seconds={})
     if cnn is None and checkpoint.context_encoder_for(model.path) is None and any(m in NEEDS_CNN for m in methods):
-        raise GanfillError(f"{', '.join(m for m in methods if m in NEEDS_CNN)} need a context encoder: give it "
-                           "(--cnn), or leave those methods out")
+        raise GanfillError(
+            f"{', '.join(m for m in methods if m in NEEDS_CNN)} need a context encoder: give it "
+            "(--cnn), or leave those methods out"
+        )
     search = replace(config, record_every=0)
     both = ("poisson", "paste")
 
@@ -302,24 +309,32 @@ def evaluate(
     ev.config = searcher.config if searcher is not None else None
     random = inpainter("sharp", replace(search, init="prior")) if RANDOM_START in methods else None
     if random is not None and not random.prior.has_encoder:
-        raise GanfillError(f"{RANDOM_START} is the search from a random z, which is what `ganfill` does for a model "
-                           "without an encoder: leave it out")
+        raise GanfillError(
+            f"{RANDOM_START} is the search from a random z, which is what `ganfill` does for a model "
+            "without an encoder: leave it out"
+        )
     others = {m: inpainter(m) for m in methods if m not in LEARNT_METHODS}
-    bar = tqdm(total=len(masks) * len(methods) * n, unit="img", disable=not progress, desc="evaluate",
-               dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+    bar = tqdm(
+        total=len(masks) * len(methods) * n,
+        unit="img",
+        disable=not progress,
+        desc="evaluate",
+        dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}{postfix}]",
+    )
     with bar:
         for mask in masks:
             holes = ev.holes[mask] = make_holes(mask, n, r, seed=seed)
             if searcher is not None:  # one search for the sharp, paste and faithful results
                 bar.set_postfix_str(f"{mask}: ganfill search")
-                done = complete_ganfill(searcher, images, holes, batch_size=batch_size, seed=seed,
-                                        on_step=lambda k: bar.update(k * len(ganfill)))
+                done = complete_ganfill(
+                    searcher, images, holes, batch_size=batch_size, seed=seed, on_step=lambda k: bar.update(k * len(ganfill))
+                )
                 for m in ganfill:
                     ev.completed[m, mask], ev.seconds[m, mask] = done[m]
             if random is not None:
                 bar.set_postfix_str(f"{mask}: search from a random z")
-                done = complete_ganfill(random, images, holes, batch_size=batch_size, seed=seed,
-                                        on_step=lambda k: bar.update(k))
+                done = complete_ganfill(random, images, holes, batch_size=batch_size, seed=seed, on_step=lambda k: bar.update(k))
                 ev.completed[RANDOM_START, mask], ev.seconds[RANDOM_START, mask] = done["ganfill"]
             if fast is not None:
                 bar.set_postfix_str(f"{mask}: context encoder")
@@ -350,8 +365,9 @@ def evaluate(
         "images": n,
         "face_rate_originals": float(face_orig.mean()) if face_orig is not None else None,
         "face_detector": "on" if use_faces else "off",
-        "face_detector_rule": ("forced by option" if face_detector is not None else
-                               f"auto: on when the originals' rate >= {face_threshold:.0%}"),
+        "face_detector_rule": (
+            "forced by option" if face_detector is not None else f"auto: on when the originals' rate >= {face_threshold:.0%}"
+        ),
         "detectability_originals": _nan_none(detectability(images, images, folds=folds, repeats=repeats, seed=seed)),
     }
     for mask in masks:
@@ -366,7 +382,9 @@ def evaluate(
                 res |= {"face_rate": rate, "face_ratio": rate / base if base else None}
             else:
                 res |= {"face_rate": None, "face_ratio": None}
-            res["detectability"] = _nan_none(detectability(images, ev.completed[m, mask], folds=folds, repeats=repeats, seed=seed))
+            res["detectability"] = _nan_none(
+                detectability(images, ev.completed[m, mask], folds=folds, repeats=repeats, seed=seed)
+            )
             ev.results.append(res)
     return ev
 
@@ -388,9 +406,17 @@ def area_bins(rows: list[dict], *, edges: tuple[float, ...] = AREA_BINS) -> list
             last = j == len(edges) - 2
             sel = [row for row in mine if lo <= row["hole_fraction"] < hi or (last and row["hole_fraction"] == hi)]
             if sel:
-                out.append({"method": m, "bin": f"{lo:.0%}-{hi:.0%}", "lo": lo, "hi": hi, "images": len(sel),
-                            "masks": sorted(set(row["mask"] for row in sel))}
-                           | {k: _mean(row[k] for row in sel) for k in METRICS})
+                out.append(
+                    {
+                        "method": m,
+                        "bin": f"{lo:.0%}-{hi:.0%}",
+                        "lo": lo,
+                        "hi": hi,
+                        "images": len(sel),
+                        "masks": sorted(set(row["mask"] for row in sel)),
+                    }
+                    | {k: _mean(row[k] for row in sel) for k in METRICS}
+                )
     return out
 
 
@@ -398,21 +424,21 @@ def area_bins(rows: list[dict], *, edges: tuple[float, ...] = AREA_BINS) -> list
 
 DEFINITIONS = {
     "psnr_hole": "PSNR in dB over the hole's pixels only (all channels), scikit-image, data range 255; "
-                 "Yeh et al.'s Table 1 reports this one",
+    "Yeh et al.'s Table 1 reports this one",
     "psnr_full": "PSNR in dB over the whole image (known pixels are exact for every method)",
     "ssim": "SSIM of the whole image, scikit-image (7x7 window, mean over channels), 1 = identical",
     "l1_hole": "mean absolute error over the hole's pixels and channels, as a fraction of 255 (tables: percent)",
     "psnr_cap": f"per-image PSNRs are capped at {PSNR_CAP:g} dB (identical images have infinite PSNR) before averaging",
     "seconds_per_image": "wall time of the method over all images / images; the two ganfill methods share one "
-                         "latent search and each include all of it",
+    "latent search and each include all of it",
     "face_rate": "fraction of completed images in which the frontal-face detector (OpenCV's LBP cascade, run by "
-                 "scikit-image, image upsampled to 128 px and edge-padded) finds a face; face_ratio = face_rate / the "
-                 "originals' rate (1 = as face-like as the originals); only meaningful for faces",
+    "scikit-image, image upsampled to 128 px and edge-padded) finds a face; face_ratio = face_rate / the "
+    "originals' rate (1 = as face-like as the originals); only meaningful for faces",
     "detectability": "held-out accuracy of a logistic-regression classifier on local-texture features telling "
-                     "completed images from originals (disjoint images in the two classes, stratified k-fold); "
-                     "50% = indistinguishable, 100% = obviously repaired; the reference with originals in both "
-                     "roles comes out near 50%. Each round predicts N images, so near chance its standard error is "
-                     "about 50/sqrt(N) points: use 100 images or more (+-5 points)",
+    "completed images from originals (disjoint images in the two classes, stratified k-fold); "
+    "50% = indistinguishable, 100% = obviously repaired; the reference with originals in both "
+    "roles comes out near 50%. Each round predicts N images, so near chance its standard error is "
+    "about 50/sqrt(N) points: use 100 images or more (+-5 points)",
 }
 
 
@@ -431,8 +457,7 @@ def markdown(ev: Evaluation, *, bins: list[dict], title: str, notes: list[str]) 
     by = {(r["method"], r["mask"]): r for r in ev.results}
     ref = ev.reference
     lines = [f"# {title}", ""] + [f"{note}  " for note in notes] + [""]
-    lines += ["## PSNR hole (dB), Table 1 style", "",
-              "| method | " + " | ".join(masks) + " |", "|---|" + "---:|" * len(masks)]
+    lines += ["## PSNR hole (dB), Table 1 style", "", "| method | " + " | ".join(masks) + " |", "|---|" + "---:|" * len(masks)]
     for m in methods:
         lines.append(f"| {m} | " + " | ".join(_fmt(by[m, k]["psnr_hole"], ".2f") for k in masks) + " |")
     for paper, values in PAPER_PSNR.items():
@@ -440,30 +465,49 @@ def markdown(ev: Evaluation, *, bins: list[dict], title: str, notes: list[str]) 
             lines.append(f"| *{paper}* | " + " | ".join(_fmt(values.get(k), ".1f") for k in masks) + " |")
     lines += ["", "Paper rows are the numbers Yeh et al. (CVPR 2017, Table 1) report on CelebA, not measured here.", ""]
     face = ref["face_detector"] == "on"
-    lines += ["## Reference", "",
-              f"- detectability of originals vs originals (disjoint halves): {_fmt(ref['detectability_originals'], '.1f', 100)}%",
-              f"- faces found in the originals: {_fmt(ref['face_rate_originals'], '.1f', 100)}% "
-              f"(face detector {ref['face_detector']}, {ref['face_detector_rule']})", ""]
+    lines += [
+        "## Reference",
+        "",
+        f"- detectability of originals vs originals (disjoint halves): {_fmt(ref['detectability_originals'], '.1f', 100)}%",
+        f"- faces found in the originals: {_fmt(ref['face_rate_originals'], '.1f', 100)}% "
+        f"(face detector {ref['face_detector']}, {ref['face_detector_rule']})",
+        "",
+    ]
     head = ["method", "PSNR hole (dB)", "PSNR full (dB)", "SSIM", "L1 hole (%)", "s / image"]
     head += ["faces found (%)", "vs originals"] if face else []
     head += ["detectable (%)"]
     for k in masks:
-        lines += [f"## Mask `{k}` ({ev.holes[k].mean():.0%} of the pixels missing, {len(ev.images)} images)", "",
-                  "| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+        lines += [
+            f"## Mask `{k}` ({ev.holes[k].mean():.0%} of the pixels missing, {len(ev.images)} images)",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|---|" + "---:|" * (len(head) - 1),
+        ]
         for m in methods:
             r = by[m, k]
-            cells = [m, _fmt(r["psnr_hole"], ".2f"), _fmt(r["psnr_full"], ".2f"), _fmt(r["ssim"], ".3f"),
-                     _fmt(r["l1_hole"], ".2f", 100), _seconds(r["seconds_per_image"])]
+            cells = [
+                m,
+                _fmt(r["psnr_hole"], ".2f"),
+                _fmt(r["psnr_full"], ".2f"),
+                _fmt(r["ssim"], ".3f"),
+                _fmt(r["l1_hole"], ".2f", 100),
+                _seconds(r["seconds_per_image"]),
+            ]
             cells += [_fmt(r["face_rate"], ".1f", 100), _fmt(r["face_ratio"], ".2f")] if face else []
             cells += [_fmt(r["detectability"], ".1f", 100)]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## By hole area (all masks pooled)", "",
-              "| method | hole area | images | masks | PSNR hole (dB) | PSNR full (dB) | SSIM | L1 hole (%) |",
-              "|---|---|---:|---|---:|---:|---:|---:|"]
+    lines += [
+        "## By hole area (all masks pooled)",
+        "",
+        "| method | hole area | images | masks | PSNR hole (dB) | PSNR full (dB) | SSIM | L1 hole (%) |",
+        "|---|---|---:|---|---:|---:|---:|---:|",
+    ]
     for b in bins:
-        lines.append(f"| {b['method']} | {b['bin']} | {b['images']} | {', '.join(b['masks'])} | {_fmt(b['psnr_hole'], '.2f')} | "
-                     f"{_fmt(b['psnr_full'], '.2f')} | {_fmt(b['ssim'], '.3f')} | {_fmt(b['l1_hole'], '.2f', 100)} |")
+        lines.append(
+            f"| {b['method']} | {b['bin']} | {b['images']} | {', '.join(b['masks'])} | {_fmt(b['psnr_hole'], '.2f')} | "
+            f"{_fmt(b['psnr_full'], '.2f')} | {_fmt(b['ssim'], '.3f')} | {_fmt(b['l1_hole'], '.2f', 100)} |"
+        )
     lines += ["", "## What the numbers mean", ""] + [f"- **{k}**: {v}" for k, v in DEFINITIONS.items()] + [""]
     return "\n".join(lines)
 
@@ -500,24 +544,38 @@ def figure(ev: Evaluation, *, rows: int = 4) -> np.ndarray:
     return np.asarray(out)
 
 
-def write_report(ev: Evaluation, out_dir: str | Path, *, options: dict, figure_rows: int = 4,
-                 title: str = "ganfill evaluate") -> dict[str, Path]:
+def write_report(
+    ev: Evaluation, out_dir: str | Path, *, options: dict, figure_rows: int = 4, title: str = "ganfill evaluate"
+) -> dict[str, Path]:
     """Write results.md, results.json, figure.png and options.json into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     bins = area_bins(ev.rows)
     cfg = options.get("complete", {})
-    notes = [f"Checkpoint: `{options.get('checkpoint')}`; data: `{options.get('data')}` "
-             f"({len(ev.images)} held-out images, first in a random order seeded {options.get('seed')}).",
-             f"ganfill: {cfg.get('num_steps')} Adam steps, lambda {cfg.get('lam')}, {cfg.get('restarts')} restart(s); "
-             "`ganfill` blends with Poisson, `ganfill-paste` pastes the same G(z^).",
-             f"Command: `{options['command']}`" if options.get("command") else ""]
-    paths = {"md": out / "results.md", "json": out / "results.json", "figure": out / "figure.png",
-             "options": out / "options.json"}
+    notes = [
+        f"Checkpoint: `{options.get('checkpoint')}`; data: `{options.get('data')}` "
+        f"({len(ev.images)} held-out images, first in a random order seeded {options.get('seed')}).",
+        f"ganfill: {cfg.get('num_steps')} Adam steps, lambda {cfg.get('lam')}, {cfg.get('restarts')} restart(s); "
+        "`ganfill` blends with Poisson, `ganfill-paste` pastes the same G(z^).",
+        f"Command: `{options['command']}`" if options.get("command") else "",
+    ]
+    paths = {
+        "md": out / "results.md",
+        "json": out / "results.json",
+        "figure": out / "figure.png",
+        "options": out / "options.json",
+    }
     with atomic_path(paths["options"]) as tmp:
         tmp.write_text(json.dumps(options, indent=1))
-    record = {"ganfill_version": __version__, "options": options, "definitions": DEFINITIONS,
-              "reference": ev.reference, "results": ev.results, "bins": bins, "images": ev.rows}
+    record = {
+        "ganfill_version": __version__,
+        "options": options,
+        "definitions": DEFINITIONS,
+        "reference": ev.reference,
+        "results": ev.results,
+        "bins": bins,
+        "images": ev.rows,
+    }
     with atomic_path(paths["json"]) as tmp:
         tmp.write_text(json.dumps(record, indent=1, allow_nan=False))
     with atomic_path(paths["md"]) as tmp:
@@ -526,30 +584,53 @@ def write_report(ev: Evaluation, out_dir: str | Path, *, options: dict, figure_r
     return paths
 
 
-def run(model: GANModel, data: str | Path, out_dir: str | Path, *, num_images: int = 100,
-        masks: tuple[str, ...] | list[str] = PAPER_MASKS, methods: tuple[str, ...] | list[str] | None = None,
-        config: CompleteConfig = CompleteConfig(), batch_size: int = 64, seed: int = 0,
-        face_detector: bool | None = None, figure_rows: int = 4, runtime: Runtime = Runtime(), progress: bool = True,
-        command: str | None = None, cnn: str | Path | Model | None = None) -> tuple[Evaluation, dict[str, Path]]:
-    """`ganfill evaluate`: load the held-out images, evaluate, write the run folder."""
+def run(
+    model: GANModel,
+    data: str | Path,
+    out_dir: str | Path,
+    *,
+    num_images: int = 100,
+    figure_rows: int = 4,
+    command: str | None = None,
+    **options,
+) -> tuple[Evaluation, dict[str, Path]]:
+    """`ganfill evaluate`: load ``num_images`` held-out images of ``data``, ``evaluate`` them
+    (``options``: its keyword arguments), write the run folder (``write_report``)."""
     import cv2
     import skimage
 
-    masks = _check_names("mask", masks, tuple(MASKS))
-    methods = _check_names("method", methods if methods is not None else method_names(), method_names())
-    images, names = load_images(data, model, n=num_images, seed=seed)
-    options = {"checkpoint": str(model.path), "data": str(data), "num_images": len(images), "masks": list(masks),
-               "methods": list(methods), "seed": seed, "batch_size": batch_size,
-               "face_detector": {None: "auto", True: "on", False: "off"}[face_detector], "figure_rows": figure_rows,
-               "complete": {k: v for k, v in asdict(config).items() if k != "record_every"},
-               "runtime": runtime.to_dict(),
-               "model": model.config.to_dict(), "domain": model.domain.to_dict(),
-               "context_encoder": str(getattr(cnn, "path", cnn)) if cnn is not None else None,
-               "versions": {"ganfill": __version__, "torch": torch.__version__, "scikit-image": skimage.__version__,
-                            "opencv": cv2.__version__, "numpy": np.__version__},
-               "command": command}
-    ev = evaluate(model, images, names=names, masks=masks, methods=methods, config=config, batch_size=batch_size,
-                  seed=seed, face_detector=face_detector, runtime=runtime, progress=progress, cnn=cnn)
+    bound = inspect.signature(evaluate).bind(model, None, **options)
+    bound.apply_defaults()
+    a = bound.arguments  # every option of evaluate, given or default
+    masks = _check_names("mask", a["masks"], tuple(MASKS))
+    methods = _check_names("method", a["methods"] if a["methods"] is not None else method_names(), method_names())
+    images, names = load_images(data, model, n=num_images, seed=a["seed"])
+    cnn = a["cnn"]
+    record = {
+        "checkpoint": str(model.path),
+        "data": str(data),
+        "num_images": len(images),
+        "masks": list(masks),
+        "methods": list(methods),
+        "seed": a["seed"],
+        "batch_size": a["batch_size"],
+        "face_detector": {None: "auto", True: "on", False: "off"}[a["face_detector"]],
+        "figure_rows": figure_rows,
+        "complete": {k: v for k, v in asdict(a["config"]).items() if k != "record_every"},
+        "runtime": a["runtime"].to_dict(),
+        "model": model.config.to_dict(),
+        "domain": model.domain.to_dict(),
+        "context_encoder": str(getattr(cnn, "path", cnn)) if cnn is not None else None,
+        "versions": {
+            "ganfill": __version__,
+            "torch": torch.__version__,
+            "scikit-image": skimage.__version__,
+            "opencv": cv2.__version__,
+            "numpy": np.__version__,
+        },
+        "command": command,
+    }
+    ev = evaluate(model, images, **(options | {"names": names, "masks": masks, "methods": methods}))
     if ev.config is not None:
-        options["complete"] = {k: v for k, v in asdict(ev.config).items() if k != "record_every"}
-    return ev, write_report(ev, out_dir, options=options, figure_rows=figure_rows)
+        record["complete"] = {k: v for k, v in asdict(ev.config).items() if k != "record_every"}
+    return ev, write_report(ev, out_dir, options=record, figure_rows=figure_rows)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-
-
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ganfill.core.errors import GanfillError
-
 
 # ------------------------------------------------------------------------------------ face detector
 
 
-def detect_faces(image: np.ndarray, *, min_size: int, max_size: tuple[int, int], scale_factor: float = 1.1,
-                 min_neighbours: int = 2) -> list[dict]:
+def detect_faces(
+    image: np.ndarray, *, min_size: int, max_size: tuple[int, int], scale_factor: float = 1.1, min_neighbours: int = 2
+) -> list[dict]:
     """Faces in one uint8 (H, W, 3) image: OpenCV's LBP frontal-face cascade as scikit-image
     bundles and runs it; each hit is a dict with ``r``, ``c`` (top-left), ``width``, ``height``.
     Windows from ``min_size`` up to ``max_size`` (width, height), ``scale_factor`` between
@@ -22,8 +24,13 @@ def detect_faces(image: np.ndarray, *, min_size: int, max_size: tuple[int, int],
     from skimage.feature import Cascade
 
     return Cascade(lbp_frontal_face_cascade_filename()).detect_multi_scale(
-        image, scale_factor=scale_factor, step_ratio=1, min_size=(min_size, min_size), max_size=max_size,
-        min_neighbor_number=min_neighbours)
+        image,
+        scale_factor=scale_factor,
+        step_ratio=1,
+        min_size=(min_size, min_size),
+        max_size=max_size,
+        min_neighbor_number=min_neighbours,
+    )
 
 
 def faces_found(
@@ -52,8 +59,9 @@ def faces_found(
     for i, image in enumerate(images):
         big = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC))
         big = np.pad(big, ((p, p), (p, p), (0, 0)), mode="edge")
-        hits = detect_faces(big, min_size=int(min_face * size), max_size=(full, full), scale_factor=scale_factor,
-                            min_neighbours=min_neighbours)
+        hits = detect_faces(
+            big, min_size=int(min_face * size), max_size=(full, full), scale_factor=scale_factor, min_neighbours=min_neighbours
+        )
         found[i] = len(hits) > 0
     return found
 
@@ -67,8 +75,9 @@ def _cell_means(maps: np.ndarray, cells: int) -> np.ndarray:
     """(N, h, w) -> (N, cells*cells): the mean of each cell of a cells x cells grid."""
     _, h, w = maps.shape
     ys, xs = np.linspace(0, h, cells + 1).astype(int), np.linspace(0, w, cells + 1).astype(int)
-    return np.stack([maps[:, ys[i]:ys[i + 1], xs[j]:xs[j + 1]].mean(axis=(1, 2))
-                     for i in range(cells) for j in range(cells)], axis=1)
+    return np.stack(
+        [maps[:, ys[i] : ys[i + 1], xs[j] : xs[j + 1]].mean(axis=(1, 2)) for i in range(cells) for j in range(cells)], axis=1
+    )
 
 
 def realism_features(images: np.ndarray, *, cells: int = 4) -> np.ndarray:
@@ -85,42 +94,16 @@ def realism_features(images: np.ndarray, *, cells: int = 4) -> np.ndarray:
     dy = np.diff(x, axis=1)[:, :, :-1]
     g = np.sqrt((dx * dx + dy * dy).sum(axis=-1))  # (N, H-1, W-1)
     grey = x.mean(axis=-1)
-    l = np.abs(4 * grey[:, 1:-1, 1:-1] - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1]
-               - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:])  # (N, H-2, W-2)
-    hist = [((m >= lo) & (m < hi)).mean(axis=(1, 2)) for m in (g, l)
-            for lo, hi in zip(_LEVEL_EDGES[:-1], _LEVEL_EDGES[1:])]
+    l = np.abs(
+        4 * grey[:, 1:-1, 1:-1] - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1] - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:]
+    )  # (N, H-2, W-2)
+    hist = [((m >= lo) & (m < hi)).mean(axis=(1, 2)) for m in (g, l) for lo, hi in zip(_LEVEL_EDGES[:-1], _LEVEL_EDGES[1:])]
     local = [_cell_means(np.log1p(g), cells), _cell_means(np.log1p(l), cells), _cell_means((g < 0.5).astype(np.float32), cells)]
     return np.concatenate([np.stack(hist, axis=1)] + local, axis=1).astype(np.float64)
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, *, l2: float = 1.0, iterations: int = 50) -> np.ndarray:
-    """L2-regularised logistic regression by Newton's method: weights (F + 1,), the last the bias.
-
-    Minimises sum_i log(1 + exp(-s_i w.x_i)) + l2/2 |w without bias|^2 (s_i = +-1 from y in {0, 1}).
-    """
-    Xb = np.hstack([X, np.ones((len(X), 1))])
-    w = np.zeros(Xb.shape[1])
-    reg = np.full(Xb.shape[1], float(l2))
-    reg[-1] = 0.0
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(Xb @ w, -30, 30)))
-        grad = Xb.T @ (p - y) + reg * w
-        hess = (Xb * (p * (1 - p))[:, None]).T @ Xb + np.diag(reg) + 1e-9 * np.eye(len(w))
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w
-
-
 def detectability(
-    originals: np.ndarray,
-    completed: np.ndarray,
-    *,
-    folds: int = 5,
-    repeats: int = 5,
-    l2: float = 1.0,
-    seed: int = 0,
+    originals: np.ndarray, completed: np.ndarray, *, folds: int = 5, repeats: int = 5, l2: float = 1.0, seed: int = 0
 ) -> float:
     """Held-out accuracy (0..1) of a classifier telling completed images from originals.
 
@@ -128,8 +111,8 @@ def detectability(
     (N, H, W, 3).  Each of ``repeats`` rounds splits the N images at random into two disjoint
     halves: one half gives its originals (label 0), the other its completions (label 1; the
     halves swap roles every other round), and stratified ``folds``-fold cross-validation
-    predicts every one of them with ``fit_logistic`` (strength ``l2``) on features
-    standardised with the training folds' statistics.  The result is the fraction of correct
+    predicts every one of them with scikit-learn's L2 logistic regression (strength ``l2``,
+    C = 1/l2) on features standardised with the training folds' statistics.  The result is the fraction of correct
     predictions over all rounds: 0.5 = indistinguishable, 1.0 = obviously repaired.  Needs
     N >= 2 * folds (else nan).  Deterministic for a given ``seed``.
     """
@@ -141,25 +124,15 @@ def detectability(
         return float("nan")
     f_orig, f_comp = realism_features(originals), realism_features(completed)
     rng = np.random.default_rng(seed)
-    correct = total = 0
+    y = np.concatenate([np.zeros(half), np.ones(half)])
+    judge = make_pipeline(StandardScaler(), LogisticRegression(C=1.0 / l2, max_iter=1000))
+    correct = 0
     for r in range(repeats):
         perm = rng.permutation(n)
         a, b = perm[:half], perm[half : 2 * half]
         if r % 2:
             a, b = b, a
-        X = np.concatenate([f_orig[a], f_comp[b]])
-        y = np.concatenate([np.zeros(half), np.ones(half)])
-        fold = np.empty(2 * half, dtype=int)  # stratified: each class spread evenly over the folds
-        fold[:half] = rng.permutation(half) % folds
-        fold[half:] = rng.permutation(half) % folds
-        for k in range(folds):
-            train, test = fold != k, fold == k
-            mu, sd = X[train].mean(axis=0), X[train].std(axis=0)
-            sd = np.where(sd > 1e-9, sd, 1.0)
-            w = fit_logistic((X[train] - mu) / sd, y[train], l2=l2)
-            score = np.hstack([(X[test] - mu) / sd, np.ones((int(test.sum()), 1))]) @ w
-            correct += int(((score > 0) == (y[test] > 0.5)).sum())
-            total += int(test.sum())
-    return correct / total
-
-
+        X = np.concatenate([f_orig[a], f_comp[b]])  # (2*half, F): originals of one half, completions of the other
+        folds_r = StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(rng.integers(2**31)))
+        correct += int((cross_val_predict(judge, X, y, cv=folds_r) == y).sum())
+    return correct / (repeats * 2 * half)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-
-
 
 PAPER_MASKS = ("center", "pattern", "random80", "half")
 PSNR_CAP = 100.0  # dB; a per-image PSNR is capped here before averaging or writing JSON
@@ -65,5 +61,3 @@ def register_metric(name: str, fn: Callable[[np.ndarray, np.ndarray, np.ndarray]
 def capped(value: float) -> float:
     """A per-image metric as aggregated and written: PSNRs above ``PSNR_CAP`` (inf) become the cap."""
     return min(float(value), PSNR_CAP)
-
-

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-
-
 
 # ------------------------------------------------------------------------------------ baselines
 

@@ -25,9 +25,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from ganfill.core.errors import GanfillError
 from ganfill.core.constants import BLENDS
-
+from ganfill.core.errors import GanfillError
 
 # the four neighbour offsets (dy, dx)
 _OFFSETS = ((-1, 0), (1, 0), (0, -1), (0, 1))
@@ -107,7 +106,7 @@ def poisson(fake: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torc
     n, c, h, w = image.shape
     fake64 = fake.detach().cpu().double().numpy().reshape(n, c, h * w)
     image64 = image.detach().cpu().double().numpy().reshape(n, c, h * w)
-    known = (mask.detach().cpu().numpy()[:, 0] > 0.5)  # (N, H, W) bool
+    known = mask.detach().cpu().numpy()[:, 0] > 0.5  # (N, H, W) bool
     filled = fake64.copy()
     groups: dict[bytes, list[int]] = {}  # images sharing a mask share one factorisation
     for i in range(n):

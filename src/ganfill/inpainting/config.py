@@ -18,7 +18,6 @@ SCHEDULES = ("constant", "cosine")
 INITS = ("auto", "encoder", "prior")
 
 
-
 # ----------------------------------------------------------------------------------- config
 
 
@@ -89,8 +88,7 @@ class CompleteConfig:
         if self.init not in INITS:
             bad(f"unknown init {self.init!r}: choose one of {', '.join(INITS)}")
 
-
-    def resolved(self, prior: Prior) -> "CompleteConfig":
+    def resolved(self, prior: Prior) -> CompleteConfig:
         """The concrete settings for ``prior``: ``init="auto"`` becomes ``encoder`` when the prior
         has an encoder (else ``prior``); ``num_steps``, ``lr`` and ``restarts`` left None take
         ``START_DEFAULTS[init]``."""
@@ -99,13 +97,13 @@ class CompleteConfig:
             raise GanfillError("this model has no encoder of z: train one with `ganfill train-encoder`, or use --init prior")
         given = {k: getattr(self, k) for k in START_DEFAULTS[init] if getattr(self, k) is not None}
         merged = START_DEFAULTS[init] | given
-        return replace(self, init=init, num_steps=int(merged["num_steps"]), lr=float(merged["lr"]),
-                       restarts=int(merged["restarts"]))
+        return replace(
+            self, init=init, num_steps=int(merged["num_steps"]), lr=float(merged["lr"]), restarts=int(merged["restarts"])
+        )
 
 
 # The settings that depend on where the search starts (measured: see CompleteConfig.num_steps).
-START_DEFAULTS = {"prior": {"num_steps": 100, "lr": 0.1, "restarts": 2},
-                  "encoder": {"num_steps": 10, "lr": 0.05, "restarts": 1}}
+START_DEFAULTS = {"prior": {"num_steps": 100, "lr": 0.1, "restarts": 2}, "encoder": {"num_steps": 10, "lr": 0.05, "restarts": 1}}
 PRIOR_STEPS, ENCODER_STEPS = START_DEFAULTS["prior"]["num_steps"], START_DEFAULTS["encoder"]["num_steps"]
 
 # Yeh et al.'s schedule as published (with bamos/dcgan-completion's learning rate): 1500 steps
@@ -115,5 +113,3 @@ PAPER_SCHEDULE = CompleteConfig(num_steps=1500, lr=0.01, schedule="constant", re
 # With an encoder of z (amortised inversion) the search starts near the answer and a few steps
 # refine it (measured, see num_steps and the README's Speed section).
 ENCODER_SCHEDULE = CompleteConfig(num_steps=ENCODER_STEPS, init="encoder")
-
-

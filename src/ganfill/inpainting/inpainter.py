@@ -27,28 +27,28 @@ networks, per-image loss sums, element-wise Adam), except through early stopping
 from __future__ import annotations
 
 import hashlib
-import time
 import os
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
 from ganfill.core.constants import BLENDS
-from ganfill.inpainting.blend import blend
 from ganfill.core.errors import GanfillError
 from ganfill.core.images import to_tensor, to_uint8
+from ganfill.core.runtime import Runtime
+from ganfill.data.domain import Domain
+from ganfill.inpainting.baselines import BASELINES
+from ganfill.inpainting.blend import blend
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.search import Result, complete, faithful_fill
 from ganfill.models import files as checkpoint
 from ganfill.models.prior import OnePass, Prior
-from ganfill.core.runtime import Runtime
-from ganfill.data.domain import Domain
-from ganfill.inpainting.baselines import BASELINES
 from ganfill.models.registry import Model
-
 
 
 def latent_seed(seed: int, image: np.ndarray, known: np.ndarray) -> int:
@@ -64,8 +64,12 @@ def latent_seed(seed: int, image: np.ndarray, known: np.ndarray) -> int:
 
 def initial_z(prior: Prior, images: np.ndarray, known: np.ndarray, *, restarts: int, seed: int) -> torch.Tensor:
     """(N, restarts, z_dim): each image's starting latents, drawn by the seeding rule above."""
-    return torch.stack([prior.sample_z(restarts, generator=torch.Generator().manual_seed(latent_seed(seed, x, k)))
-                        for x, k in zip(images, known)])
+    return torch.stack(
+        [
+            prior.sample_z(restarts, generator=torch.Generator().manual_seed(latent_seed(seed, x, k)))
+            for x, k in zip(images, known)
+        ]
+    )
 
 
 @dataclass
@@ -75,7 +79,7 @@ class Completion:
     fake: uint8 (N, R, R, 3), what was blended into the hole: the best fake G(z^) of each image
         (sharp mode), the context encoder's prediction (fast), their combination (faithful).
     completed: blend method -> uint8 (N, R, R, 3), the fill blended into the hole (known pixels
-        exact).  result: the search's ``inpaint.Result`` (z^, loss curves, frames), None in
+        exact).  result: the search's ``inpainting.search.Result`` (z^, loss curves, frames), None in
         the fast mode (no search).
     search_seconds: wall time of the search (or of the network); blend_seconds: per blend method.
     """
@@ -120,8 +124,17 @@ def _blended(fill: torch.Tensor, x: torch.Tensor, m: torch.Tensor, blends: tuple
     return completed, seconds
 
 
-def _search(prior: Prior, images: np.ndarray, known: np.ndarray, x: torch.Tensor, m: torch.Tensor, *,
-            config: CompleteConfig, seed: int, callback) -> tuple[Result, float]:
+def _search(
+    prior: Prior,
+    images: np.ndarray,
+    known: np.ndarray,
+    x: torch.Tensor,
+    m: torch.Tensor,
+    *,
+    config: CompleteConfig,
+    seed: int,
+    callback,
+) -> tuple[Result, float]:
     config = config.resolved(prior)  # the number of restarts this model's start gets
     z0 = initial_z(prior, images, known, restarts=config.restarts, seed=seed)  # (N, restarts, z_dim)
     t0 = time.perf_counter()
@@ -129,25 +142,42 @@ def _search(prior: Prior, images: np.ndarray, known: np.ndarray, x: torch.Tensor
     return result, time.perf_counter() - t0
 
 
-def complete_images(prior: Prior, images: np.ndarray, known: np.ndarray, *, config: CompleteConfig = CompleteConfig(),
-                    seed: int = 0, blends: tuple[str, ...] = ("poisson",),
-                    callback: Callable[[int, torch.Tensor, torch.Tensor], bool | None] | None = None) -> Completion:
-    """The sharp mode: complete uint8 ``images`` (N, R, R, 3) whose ``known`` (N, R, R) bool
-    maps are True on known pixels by the latent search; every image needs a hole.  ``blends``:
-    ``poisson`` and/or ``paste`` (the search runs once; each blend is applied to the same
-    G(z^)).  ``callback`` is ``inpaint.complete``'s.  Deterministic for a given seed (see the
-    module docstring)."""
+def complete_images(
+    prior: Prior,
+    images: np.ndarray,
+    known: np.ndarray,
+    *,
+    cnn: OnePass | None = None,
+    config: CompleteConfig = CompleteConfig(),
+    seed: int = 0,
+    blends: tuple[str, ...] = ("poisson",),
+    callback: Callable[[int, torch.Tensor, torch.Tensor], bool | None] | None = None,
+) -> Completion:
+    """Complete uint8 ``images`` (N, R, R, 3) whose ``known`` (N, R, R) bool maps are True on
+    known pixels by the latent search (every image needs a hole): the sharp mode, or with the
+    context encoder ``cnn`` the faithful one, its low frequencies under the sample's detail
+    (``inpainting.search.faithful_fill``; ``fake`` is then that combined fill and
+    ``search_seconds`` includes the CNN).  ``blends``: ``poisson`` and/or ``paste`` (the
+    search runs once; each blend is applied to the same fill).  ``callback`` is
+    ``inpainting.search.complete``'s.  Deterministic for a given seed (see the module docstring)."""
     _check_blends(blends)
+    if cnn is not None and (cnn.resolution, cnn.channels) != (prior.resolution, prior.channels):
+        raise GanfillError(
+            f"the context encoder is {cnn.resolution}x{cnn.resolution} but the GAN is "
+            f"{prior.resolution}x{prior.resolution}: give the pair trained on the same images"
+        )
     x, m = _tensors(images, known, resolution=prior.resolution, channels=prior.channels)
     result, search = _search(prior, images, known, x, m, config=config, seed=seed, callback=callback)
-    fake = result.fake.cpu()
-    completed, seconds = _blended(fake, x, m, blends)
-    return Completion(fake=to_uint8(fake), completed=completed, result=result, search_seconds=search,
-                      blend_seconds=seconds)
+    fill = result.fake.cpu()
+    if cnn is not None:
+        t0 = time.perf_counter()
+        fill = faithful_fill(cnn.predict(x, m).cpu(), fill)
+        search += time.perf_counter() - t0
+    completed, seconds = _blended(fill, x, m, blends)
+    return Completion(fake=to_uint8(fill), completed=completed, result=result, search_seconds=search, blend_seconds=seconds)
 
 
-def predict_images(cnn: OnePass, images: np.ndarray, known: np.ndarray, *,
-                   blends: tuple[str, ...] = ("poisson",)) -> Completion:
+def predict_images(cnn: OnePass, images: np.ndarray, known: np.ndarray, *, blends: tuple[str, ...] = ("poisson",)) -> Completion:
     """The fast mode: the context encoder's one-pass prediction blended into the hole (no search:
     ``result`` is None, ``search_seconds`` the network's time).  Deterministic."""
     _check_blends(blends)
@@ -156,28 +186,7 @@ def predict_images(cnn: OnePass, images: np.ndarray, known: np.ndarray, *,
     pred = cnn.predict(x, m).cpu()  # (N, C, R, R)
     seconds = time.perf_counter() - t0
     completed, blend_seconds = _blended(pred, x, m, blends)
-    return Completion(fake=to_uint8(pred), completed=completed, result=None, search_seconds=seconds,
-                      blend_seconds=blend_seconds)
-
-
-def faithful_images(prior: Prior, cnn: OnePass, images: np.ndarray, known: np.ndarray, *,
-                    config: CompleteConfig = CompleteConfig(), seed: int = 0, blends: tuple[str, ...] = ("poisson",),
-                    callback: Callable[[int, torch.Tensor, torch.Tensor], bool | None] | None = None) -> Completion:
-    """The faithful mode: the latent search as ``complete_images`` (the same seeding rule), then
-    the context encoder's low frequencies under the sample's detail (``inpaint.faithful_fill``),
-    blended into the hole.  ``fake`` is that combined fill; ``search_seconds`` includes the CNN."""
-    _check_blends(blends)
-    if (cnn.resolution, cnn.channels) != (prior.resolution, prior.channels):
-        raise GanfillError(f"the context encoder is {cnn.resolution}x{cnn.resolution} but the GAN is "
-                           f"{prior.resolution}x{prior.resolution}: give the pair trained on the same images")
-    x, m = _tensors(images, known, resolution=prior.resolution, channels=prior.channels)
-    result, search = _search(prior, images, known, x, m, config=config, seed=seed, callback=callback)
-    t0 = time.perf_counter()
-    fill = faithful_fill(cnn.predict(x, m).cpu(), result.fake.cpu())
-    search += time.perf_counter() - t0
-    completed, seconds = _blended(fill, x, m, blends)
-    return Completion(fake=to_uint8(fill), completed=completed, result=result, search_seconds=search,
-                      blend_seconds=seconds)
+    return Completion(fake=to_uint8(pred), completed=completed, result=None, search_seconds=seconds, blend_seconds=blend_seconds)
 
 
 # ---- the interface ----------------------------------------------------------------------
@@ -200,8 +209,14 @@ class Inpainter(Protocol):
     blends: tuple[str, ...]
     steps: int
 
-    def __call__(self, images: np.ndarray, known: np.ndarray, *, seed: int = 0,
-                 callback: Callable[[int, torch.Tensor, torch.Tensor], bool | None] | None = None) -> Completion:
+    def __call__(
+        self,
+        images: np.ndarray,
+        known: np.ndarray,
+        *,
+        seed: int = 0,
+        callback: Callable[[int, torch.Tensor, torch.Tensor], bool | None] | None = None,
+    ) -> Completion:
         """Fill the holes of uint8 ``images`` (N, R, R, C) where bool ``known`` (N, R, R) is False."""
 
     def describe(self) -> dict:
@@ -225,8 +240,7 @@ class Sharp:
         self.steps = self.config.num_steps
 
     def __call__(self, images, known, *, seed=0, callback=None) -> Completion:
-        return complete_images(self.prior, images, known, config=self.config, seed=seed, blends=self.blends,
-                               callback=callback)
+        return complete_images(self.prior, images, known, config=self.config, seed=seed, blends=self.blends, callback=callback)
 
     def describe(self) -> dict:
         return {"mode": self.mode, **self.sources, "runtime": self.prior.runtime.to_dict(), "config": asdict(self.config)}
@@ -235,7 +249,7 @@ class Sharp:
 @dataclass
 class Faithful(Sharp):
     """The faithful mode: the latent search, then the context encoder ``cnn``'s coarse structure
-    under the sample's detail (``faithful_images``)."""
+    under the sample's detail (``complete_images`` with ``cnn``)."""
 
     cnn: OnePass | None = None
     mode = "faithful"
@@ -246,8 +260,9 @@ class Faithful(Sharp):
             raise GanfillError("the faithful mode needs a GAN and a context encoder")
 
     def __call__(self, images, known, *, seed=0, callback=None) -> Completion:
-        return faithful_images(self.prior, self.cnn, images, known, config=self.config, seed=seed, blends=self.blends,
-                               callback=callback)
+        return complete_images(
+            self.prior, images, known, cnn=self.cnn, config=self.config, seed=seed, blends=self.blends, callback=callback
+        )
 
 
 @dataclass
@@ -293,8 +308,13 @@ class Classical:
         t0 = time.perf_counter()
         out = np.stack([self.fill(image, ~k) for image, k in zip(images, known)])  # the hole's content never read
         seconds = time.perf_counter() - t0
-        return Completion(fake=out, completed={b: out for b in self.blends}, result=None, search_seconds=seconds,
-                          blend_seconds={b: 0.0 for b in self.blends})
+        return Completion(
+            fake=out,
+            completed={b: out for b in self.blends},
+            result=None,
+            search_seconds=seconds,
+            blend_seconds={b: 0.0 for b in self.blends},
+        )
 
     def describe(self) -> dict:
         return {"mode": self.mode, **self.sources}
@@ -307,8 +327,16 @@ class Sources:
     """What a mode may draw on: the model a spec names and, for a GAN, the context encoder that
     goes with it (``cnn`` when given, else the one beside it, ``NAME-ce``), loaded when asked for."""
 
-    def __init__(self, model: Model, *, mode: str, cnn: str | os.PathLike | Model | None = None, config: CompleteConfig,
-                 runtime: Runtime, blends: tuple[str, ...]):
+    def __init__(
+        self,
+        model: Model,
+        *,
+        mode: str,
+        cnn: str | os.PathLike | Model | None = None,
+        config: CompleteConfig,
+        runtime: Runtime,
+        blends: tuple[str, ...],
+    ):
         self.model, self.mode, self._cnn, self.config, self.runtime, self.blends = model, mode, cnn, config, runtime, blends
 
     @property
@@ -325,8 +353,10 @@ class Sources:
 
     def gan(self) -> Model:
         if not self.is_gan:
-            raise GanfillError(f"{self.model.path} is a context encoder, which only completes in the fast mode: "
-                               f"give the GAN it goes with for --mode {self.mode}")
+            raise GanfillError(
+                f"{self.model.path} is a context encoder, which only completes in the fast mode: "
+                f"give the GAN it goes with for --mode {self.mode}"
+            )
         return self.model
 
     def context_encoder(self) -> Model:
@@ -334,18 +364,25 @@ class Sources:
             return self.model
         path = self.companion()
         if path is None:
-            raise GanfillError(f"--mode {self.mode} needs a context encoder and {self.model.path.name} has none beside it: "
-                               "train one with `ganfill train-ce` and give it with --cnn, or use --mode sharp")
+            raise GanfillError(
+                f"--mode {self.mode} needs a context encoder and {self.model.path.name} has none beside it: "
+                "train one with `ganfill train-ce` and give it with --cnn, or use --mode sharp"
+            )
         ce = self._cnn if isinstance(self._cnn, Model) else checkpoint.load(path, kind="context-encoder")
         if ce.config.resolution != self.model.config.resolution:
-            raise GanfillError(f"the context encoder {ce.path.name} is {ce.config.resolution}px but the GAN is "
-                               f"{self.model.config.resolution}px: give the pair trained on the same images")
+            raise GanfillError(
+                f"the context encoder {ce.path.name} is {ce.config.resolution}px but the GAN is "
+                f"{self.model.config.resolution}px: give the pair trained on the same images"
+            )
         return ce
 
     def files(self, *models: Model) -> dict:
-        return {"checkpoint": str(self.model.path), "model": self.model.config.to_dict(),
-                "domain": self.model.domain.to_dict(),
-                "context_encoder": next((str(m.path) for m in models if m is not self.model), None)}
+        return {
+            "checkpoint": str(self.model.path),
+            "model": self.model.config.to_dict(),
+            "domain": self.model.domain.to_dict(),
+            "context_encoder": next((str(m.path) for m in models if m is not self.model), None),
+        }
 
 
 def _sharp(s: Sources) -> Inpainter:
@@ -367,6 +404,7 @@ def _classical(name: str) -> Callable[[Sources], Inpainter]:
     def build(s: Sources) -> Inpainter:
         m = s.model
         return Classical(name, BASELINES[name], m.config.resolution, m.config.channels, m.domain, s.blends, s.files())
+
     return build
 
 
@@ -411,9 +449,15 @@ def auto_mode(model: Model, *, has_context_encoder: bool) -> str:
     return "faithful" if has_context_encoder else "sharp"
 
 
-def load_inpainter(spec: str | os.PathLike | Model, mode: str = "auto", *, cnn: str | os.PathLike | Model | None = None,
-                   config: CompleteConfig = CompleteConfig(), runtime: Runtime = Runtime(),
-                   blends: tuple[str, ...] = ("poisson",)) -> Inpainter:
+def load_inpainter(
+    spec: str | os.PathLike | Model,
+    mode: str = "auto",
+    *,
+    cnn: str | os.PathLike | Model | None = None,
+    config: CompleteConfig = CompleteConfig(),
+    runtime: Runtime = Runtime(),
+    blends: tuple[str, ...] = ("poisson",),
+) -> Inpainter:
     """The Inpainter of ``mode`` (a name of ``MODES`` or ``auto``) for the model ``spec`` names
     (anything ``models.files.resolve`` takes, or a loaded ``Model``); ``cnn``: the context
     encoder of the faithful and fast modes (default: the one beside the GAN).  A mode that
@@ -422,8 +466,10 @@ def load_inpainter(spec: str | os.PathLike | Model, mode: str = "auto", *, cnn: 
         raise GanfillError(f"unknown mode {mode!r}: choose one of auto, {', '.join(MODES)}")
     model = spec if isinstance(spec, Model) else checkpoint.load(spec)
     if model.kind == "context-encoder" and mode in ("sharp", "faithful"):
-        raise GanfillError(f"{model.path} is a context encoder, which only completes in the fast mode: "
-                           f"give the GAN it goes with for --mode {mode}")
+        raise GanfillError(
+            f"{model.path} is a context encoder, which only completes in the fast mode: "
+            f"give the GAN it goes with for --mode {mode}"
+        )
     sources = Sources(model, mode=mode, cnn=cnn, config=config, runtime=runtime, blends=tuple(blends))
     if mode == "auto":
         mode = sources.mode = auto_mode(model, has_context_encoder=sources.companion() is not None)

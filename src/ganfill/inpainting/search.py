@@ -17,28 +17,25 @@
 
 The API is modelled on NVlabs stylegan2-ada ``projector.project``: a pure function over tensors
 (``complete``) with a frozen config of hyperparameters, no file I/O.  The model is a ``Prior``
-(``prior.DCGANPrior(G, D)``): it draws z, decodes it and scores realism; the search never
+(``models.prior.DCGANPrior(G, D)``): it draws z, decodes it and scores realism; the search never
 touches anything else of it.  Blending G(z^) into the image is the caller's step
-(``blend.blend``); ``runner.complete_images`` does search and blend for every front end.
+(``blend.blend``); ``inpainting.inpainter.complete_images`` does search and blend for every front end.
 """
 
 from __future__ import annotations
 
-
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from ganfill.inpainting.blend import paste
 from ganfill.core.errors import GanfillError
 from ganfill.data.masks import gaussian_blur
-from ganfill.models.prior import Prior
+from ganfill.inpainting.blend import paste
 from ganfill.inpainting.config import CONTEXTUAL_KINDS, CompleteConfig
-
-
+from ganfill.models.prior import Prior
 
 # ----------------------------------------------------------------------------------- losses
 
@@ -137,8 +134,10 @@ def check_finite_loss(total: torch.Tensor, step: int, *, lam: float) -> None:
     so large that lambda * L_p overflows float32): its result would be a black hole, never a
     repair, so it ends with a GanfillError and nothing is written."""
     if not bool(torch.isfinite(total).all()):
-        raise GanfillError(f"the latent search's loss became NaN or infinite at step {step} (lambda {lam:g}): "
-                           "lower lambda (--lam) or the learning rate (--lr), or use another model")
+        raise GanfillError(
+            f"the latent search's loss became NaN or infinite at step {step} (lambda {lam:g}): "
+            "lower lambda (--lam) or the learning rate (--lr), or use another model"
+        )
 
 
 def _validate(prior: Prior, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,7 +152,12 @@ def _validate(prior: Prior, images: torch.Tensor, masks: torch.Tensor) -> tuple[
     if not images.is_floating_point():
         raise GanfillError(f"images must be float in [-1, 1], got {images.dtype}: convert with x / 127.5 - 1")
     n = images.shape[0]
-    if not isinstance(masks, torch.Tensor) or masks.ndim != 4 or tuple(masks.shape[1:]) != (1, r, r) or masks.shape[0] not in (1, n):
+    if (
+        not isinstance(masks, torch.Tensor)
+        or masks.ndim != 4
+        or tuple(masks.shape[1:]) != (1, r, r)
+        or masks.shape[0] not in (1, n)
+    ):
         shape = tuple(masks.shape) if isinstance(masks, torch.Tensor) else type(masks).__name__
         raise GanfillError(f"masks must be ({n}, 1, {r}, {r}) or (1, 1, {r}, {r}), got {shape}")
     masks = masks.float()
@@ -184,7 +188,7 @@ def complete(
 ) -> Result:
     """Search z^ for the holes of ``images`` (Yeh et al. 2017); see the module docstring.
 
-    prior: the model (``prior.DCGANPrior(G, D)``): z is drawn with ``prior.sample_z``, images are
+    prior: the model (``models.prior.DCGANPrior(G, D)``): z is drawn with ``prior.sample_z``, images are
     ``prior.decode(z)``, the perceptual loss scores ``prior.realism_logits``.  The network
     layers run on the prior's runtime (device, bf16 or fp32); the losses, their sums, z and
     Adam's state are float32 whatever the runtime.
@@ -201,7 +205,7 @@ def complete(
     G(z) (N, C, R, R) and total losses (N,); return True to stop the search early.
 
     Returns G(z^) and the loss curves, not a blended image: ``blend.blend(result.fake, images,
-    masks)`` fills the hole (``runner.complete_images`` does both for uint8 images).
+    masks)`` fills the hole (``inpainting.inpainter.complete_images`` does both for uint8 images).
     """
     images, masks = _validate(prior, images, masks)
     if z_init is not None and config.restarts is None:  # the starts given say how many there are
@@ -225,7 +229,9 @@ def complete(
     else:
         z0 = z_init.detach()
         if z0.shape not in ((n, R, z_dim), (n, z_dim) if R == 1 else ()):
-            raise GanfillError(f"z_init must be ({n}, {R}, {z_dim})" + (f" or ({n}, {z_dim})" if R == 1 else "") + f", got {tuple(z0.shape)}")
+            raise GanfillError(
+                f"z_init must be ({n}, {R}, {z_dim})" + (f" or ({n}, {z_dim})" if R == 1 else "") + f", got {tuple(z0.shape)}"
+            )
         z0 = z0.reshape(n * R, z_dim)
     z = z0.to(device=device, dtype=torch.float32).clone()  # (N*R, z_dim)
     if cfg.init == "encoder":  # amortised inversion: restart 0 of every image starts from E(known pixels)
@@ -319,8 +325,9 @@ FAITHFUL_SIGMA = 0.8  # pixels at 64x64
 FAITHFUL_DETAIL = 1.6
 
 
-def faithful_fill(prediction: torch.Tensor, fake: torch.Tensor, *, sigma: float = FAITHFUL_SIGMA,
-                  detail: float = FAITHFUL_DETAIL) -> torch.Tensor:
+def faithful_fill(
+    prediction: torch.Tensor, fake: torch.Tensor, *, sigma: float = FAITHFUL_SIGMA, detail: float = FAITHFUL_DETAIL
+) -> torch.Tensor:
     """The faithful mode's fill, (N, C, R, R) x2 -> (N, C, R, R): the low frequencies of a
     context encoder's ``prediction`` plus the high frequencies of the searched sample ``fake`` = G(z^).
 

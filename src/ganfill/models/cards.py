@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-
 import os
 from pathlib import Path
-
 
 from ganfill.models.files import CARD_SUFFIX, describe
 from ganfill.models.registry import kind_class
@@ -38,11 +36,25 @@ def card_skeleton(model_file: str | os.PathLike, *, data: list[str] | tuple[str,
     r = getattr(d.config, "resolution", "?")
     what = f"{cls.title} ({d.config.arch} preset)" if hasattr(d.config, "arch") else cls.title
     train, dataset = d.meta.get("train", {}), d.meta.get("dataset", {})
-    lines = [f"# {Path(d.path).stem}: {r}x{r} {what}, domain {d.domain.text()}", "",
-             "<!-- skeleton written by `ganfill export`: finish the TODO parts by hand -->", "",
-             "TODO: one paragraph on what the model completes, and how well.", "", "## Model", "", "| | |", "|---|---|",
-             *model.card_rows(sizes), f"| file | `{d.path.name}`, {d.size / 1e6:.1f} MB, {d.dtype} |", "",
-             "## Training", "", "| | |", "|---|---|"]
+    lines = [
+        f"# {Path(d.path).stem}: {r}x{r} {what}, domain {d.domain.text()}",
+        "",
+        "<!-- skeleton written by `ganfill export`: finish the TODO parts by hand -->",
+        "",
+        "TODO: one paragraph on what the model completes, and how well.",
+        "",
+        "## Model",
+        "",
+        "| | |",
+        "|---|---|",
+        *model.card_rows(sizes),
+        f"| file | `{d.path.name}`, {d.size / 1e6:.1f} MB, {d.dtype} |",
+        "",
+        "## Training",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
     if "step" in d.meta:
         lines.append(f"| iterations | {d.meta['step']:,} |")
     if "images_seen" in d.meta:
@@ -52,15 +64,27 @@ def card_skeleton(model_file: str | os.PathLike, *, data: list[str] | tuple[str,
         count = f"{dataset['count']:,} images, " if isinstance(dataset.get("count"), int) else ""
         lines.append(f"| dataset | {count}{dataset.get('resolution', '?')}px, crop `{dataset.get('crop', '?')}` |")
     if train:
-        lines.append(f"| optimiser | Adam lr {train.get('lr')}, betas ({train.get('beta1')}, {train.get('beta2')}), "
-                     f"batch {train.get('batch_size')}, " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in train.items()
-                                                                  if k in CARD_OPTIONS) + " |")
+        lines.append(
+            f"| optimiser | Adam lr {train.get('lr')}, betas ({train.get('beta1')}, {train.get('beta2')}), "
+            f"batch {train.get('batch_size')}, "
+            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in train.items() if k in CARD_OPTIONS)
+            + " |"
+        )
     encoder = d.meta.get("encoder")
     if isinstance(encoder, dict):
-        lines += ["", "## Encoder of z", "", "| | |", "|---|---|",
-                  f"| iterations | {encoder.get('step', '?'):,} |" if isinstance(encoder.get("step"), int) else "| iterations | ? |",
-                  f"| images seen | {encoder['images_seen']:,} |" if isinstance(encoder.get("images_seen"), int) else "| images seen | ? |",
-                  "", "TODO: its effect, measured (`ganfill evaluate` with and without `--init prior`)."]
+        lines += [
+            "",
+            "## Encoder of z",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| iterations | {encoder.get('step', '?'):,} |" if isinstance(encoder.get("step"), int) else "| iterations | ? |",
+            f"| images seen | {encoder['images_seen']:,} |"
+            if isinstance(encoder.get("images_seen"), int)
+            else "| images seen | ? |",
+            "",
+            "TODO: its effect, measured (`ganfill evaluate` with and without `--init prior`).",
+        ]
     lines += ["", "## Training data", ""] + (list(data) or ["TODO: source, preprocessing, licence."])
     lines += ["", "## Limitations", "", "TODO", ""]
     return "\n".join(lines)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-
 import math
 from dataclasses import asdict, dataclass, fields
 from numbers import Integral
 
-
 from ganfill.core.checks import integer
-from ganfill.core.errors import GanfillError
 from ganfill.core.constants import RESOLUTIONS
-
-
+from ganfill.core.errors import GanfillError
 
 ARCHS = ("dcgan", "paper", "gan")
 LIMITS = {"z_dim": 4096, "g_width": 1024, "d_width": 1024, "channels": 4}  # the largest sane value of each
@@ -41,10 +37,7 @@ class ModelConfig:
         if not isinstance(self.arch, str) or self.arch not in ARCHS:
             raise GanfillError(f"unknown preset {self.arch!r}: choose one of {', '.join(ARCHS)}")
         if isinstance(self.resolution, bool) or not isinstance(self.resolution, Integral) or self.resolution not in RESOLUTIONS:
-            raise GanfillError(
-                f"impossible resolution {self.resolution}: choose one of "
-                f"{', '.join(map(str, RESOLUTIONS))}"
-            )
+            raise GanfillError(f"impossible resolution {self.resolution}: choose one of {', '.join(map(str, RESOLUTIONS))}")
         for name, hi in LIMITS.items():
             integer(getattr(self, name), name, lo=1, hi=hi)
 
@@ -57,7 +50,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         if not isinstance(d, dict):
             raise GanfillError(f"a model config must be a JSON object, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
@@ -104,7 +97,5 @@ class CEConfig:
     to_dict = ModelConfig.to_dict
 
     @classmethod
-    def from_dict(cls, d: dict) -> "CEConfig":
+    def from_dict(cls, d: dict) -> CEConfig:
         return ModelConfig.from_dict.__func__(cls, d)
-
-

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-
-
 import torch
 from torch import nn
 
 from ganfill.core.runtime import Runtime
 from ganfill.data.domain import Domain
 from ganfill.models.config import CEConfig
+from ganfill.models.layers import init_weights, masked_image_encoder
 from ganfill.models.prior import OnePass
 from ganfill.models.registry import Model
-from ganfill.models.layers import init_weights, masked_image_encoder
 
 
 class ContextEncoder(nn.Module):
@@ -33,8 +31,13 @@ class ContextEncoder(nn.Module):
         top = c.width * 2 ** (c.n_up - 1)  # channels at 4x4: 512 for width 64 at 64x64
         self.encoder = masked_image_encoder(c.channels, c.width, c.n_up)  # (N, top, 4, 4)
         self.code = nn.Sequential(  # (N, top, 4, 4) -> (N, bottleneck, 1, 1) -> (N, top, 4, 4)
-            nn.Conv2d(top, c.bottleneck, 4, 1, 0, bias=False), nn.BatchNorm2d(c.bottleneck), nn.LeakyReLU(0.2, True),
-            nn.ConvTranspose2d(c.bottleneck, top, 4, 1, 0, bias=False), nn.BatchNorm2d(top), nn.ReLU(True))
+            nn.Conv2d(top, c.bottleneck, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(c.bottleneck),
+            nn.LeakyReLU(0.2, True),
+            nn.ConvTranspose2d(c.bottleneck, top, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(top),
+            nn.ReLU(True),
+        )
         dec: list[nn.Module] = []
         ch = top
         for _ in range(c.n_up - 1):  # each doubles the side and halves the channels
@@ -51,8 +54,6 @@ class ContextEncoder(nn.Module):
         return self.decoder(self.code(self.encoder(x)))  # (N, C, R, R)
 
 
-
-
 class ContextEncoderModel(Model):
     """A context encoder's model file: the network (``CE``: the EMA weights of a training run);
     its predictor is a ``OnePass``."""
@@ -64,7 +65,7 @@ class ContextEncoderModel(Model):
         return {"CE": ContextEncoder(config)}
 
     @classmethod
-    def from_nets(cls, CE: ContextEncoder, *, domain: Domain = Domain()) -> "ContextEncoderModel":
+    def from_nets(cls, CE: ContextEncoder, *, domain: Domain = Domain()) -> ContextEncoderModel:
         """A model (unsaved) of a network in hand."""
         return cls(CE.config, {"CE": CE}, domain=domain)
 
@@ -75,5 +76,7 @@ class ContextEncoderModel(Model):
 
     def card_rows(self, sizes: dict[str, int]) -> list[str]:
         c, r = self.config, self.config.resolution
-        return [f"| architecture | context encoder (Pathak et al. 2016), {r}x{r} RGB, width {c.width}, code {c.bottleneck} |",
-                f"| parameters | {sizes['CE']:,} |"]
+        return [
+            f"| architecture | context encoder (Pathak et al. 2016), {r}x{r} RGB, width {c.width}, code {c.bottleneck} |",
+            f"| parameters | {sizes['CE']:,} |",
+        ]

@@ -21,18 +21,16 @@ stable form of the same function.
 
 from __future__ import annotations
 
-
-
 import torch
 from torch import nn
 
+from ganfill.core.constants import LATENT_CLIP
 from ganfill.core.runtime import Runtime
 from ganfill.data.domain import Domain
-from ganfill.core.constants import LATENT_CLIP
 from ganfill.models.config import ModelConfig
+from ganfill.models.layers import init_weights
 from ganfill.models.prior import DCGANPrior
 from ganfill.models.registry import Model
-from ganfill.models.layers import init_weights
 
 
 class Generator(nn.Module):
@@ -48,9 +46,14 @@ class Generator(nn.Module):
             hidden, pixels = 16 * c.g_width, c.channels * c.resolution**2
             # (N, z) -> (N, hidden) -> (N, hidden) -> (N, C*R*R) -> (N, C, R, R)
             self.project = nn.Sequential(nn.Linear(c.z_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(True))
-            self.body = nn.Sequential(nn.Linear(hidden, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(True),
-                                      nn.Linear(hidden, pixels), nn.Tanh(),
-                                      nn.Unflatten(1, (c.channels, c.resolution, c.resolution)))
+            self.body = nn.Sequential(
+                nn.Linear(hidden, hidden, bias=False),
+                nn.BatchNorm1d(hidden),
+                nn.ReLU(True),
+                nn.Linear(hidden, pixels),
+                nn.Tanh(),
+                nn.Unflatten(1, (c.channels, c.resolution, c.resolution)),
+            )
             self.apply(init_weights)
             return
         if c.arch == "dcgan":
@@ -73,11 +76,7 @@ class Generator(nn.Module):
             kernel, pad, out_pad, act = 5, 2, 1, lambda: nn.LeakyReLU(0.2, True)
         ch = top
         for _ in range(c.n_up - 1):  # each doubles the side and halves the channels
-            layers += [
-                nn.ConvTranspose2d(ch, ch // 2, kernel, 2, pad, out_pad, bias=False),
-                nn.BatchNorm2d(ch // 2),
-                act(),
-            ]
+            layers += [nn.ConvTranspose2d(ch, ch // 2, kernel, 2, pad, out_pad, bias=False), nn.BatchNorm2d(ch // 2), act()]
             ch //= 2
         # pytorch/examples' DCGAN has no biases at all; the paper's (TensorFlow) layers keep them
         layers += [nn.ConvTranspose2d(ch, c.channels, kernel, 2, pad, out_pad, bias=c.arch == "paper"), nn.Tanh()]
@@ -104,8 +103,13 @@ class Discriminator(nn.Module):
         if c.arch == "gan":
             hidden, pixels = 16 * c.d_width, c.channels * c.resolution**2
             # (N, C, R, R) -> (N, C*R*R) -> (N, hidden) -> (N, hidden) -> (N,)
-            self.body = nn.Sequential(nn.Flatten(1), nn.Linear(pixels, hidden), nn.LeakyReLU(0.2, True),
-                                      nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, True))
+            self.body = nn.Sequential(
+                nn.Flatten(1),
+                nn.Linear(pixels, hidden),
+                nn.LeakyReLU(0.2, True),
+                nn.Linear(hidden, hidden),
+                nn.LeakyReLU(0.2, True),
+            )
             self.head = nn.Sequential(nn.Linear(hidden, 1), nn.Flatten(0))
             self.apply(init_weights)
             return
@@ -136,8 +140,6 @@ def build(config: ModelConfig) -> tuple[Generator, Discriminator]:
     return Generator(config), Discriminator(config)
 
 
-
-
 class GANModel(Model):
     """A GAN model file: G (the weights to sample with: the EMA copy of a training run) and D
     (for the perceptual loss), and ``E``, the encoder of z trained for this G, when it has one
@@ -156,7 +158,7 @@ class GANModel(Model):
         return nets
 
     @classmethod
-    def from_nets(cls, G: Generator, D: Discriminator, E: nn.Module | None = None, *, domain: Domain = Domain()) -> "GANModel":
+    def from_nets(cls, G: Generator, D: Discriminator, E: nn.Module | None = None, *, domain: Domain = Domain()) -> GANModel:
         """A model (unsaved) of networks in hand: G, D and optionally the encoder of z."""
         return cls(G.config, {"G": G, "D": D} | ({"E": E} if E is not None else {}), domain=domain)
 
@@ -168,13 +170,14 @@ class GANModel(Model):
         return {"E_clip": self.E.clip} if self.E is not None else {}
 
     def prior(self, runtime: Runtime = Runtime()) -> DCGANPrior:
-        return self.inference("prior", runtime, lambda: DCGANPrior(self.G, self.D, domain=self.domain, runtime=runtime,
-                                                                    E=self.E))
+        return self.inference("prior", runtime, lambda: DCGANPrior(self.G, self.D, domain=self.domain, runtime=runtime, E=self.E))
 
     def card_rows(self, sizes: dict[str, int]) -> list[str]:
         c = self.config
-        return [f"| architecture | `{c.arch}` preset, {c.resolution}x{c.resolution} RGB, z: {c.z_dim}-dim N(0, I) |",
-                f"| widths | G {c.g_width}, D {c.d_width} |",
-                f"| parameters | G {sizes['G']:,}, D {sizes['D']:,} |",
-                "| weights | G: the EMA copy of the generator; D: the discriminator (for the perceptual loss) |",
-                f"| domain | crop `{self.domain.crop}`, background {self.domain.background} |"]
+        return [
+            f"| architecture | `{c.arch}` preset, {c.resolution}x{c.resolution} RGB, z: {c.z_dim}-dim N(0, I) |",
+            f"| widths | G {c.g_width}, D {c.d_width} |",
+            f"| parameters | G {sizes['G']:,}, D {sizes['D']:,} |",
+            "| weights | G: the EMA copy of the generator; D: the discriminator (for the perceptual loss) |",
+            f"| domain | crop `{self.domain.crop}`, background {self.domain.background} |",
+        ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 import torch
 from torch import nn
 
@@ -36,5 +34,3 @@ class Encoder(nn.Module):
         x = torch.cat([images * masks, masks * 2.0 - 1.0], dim=1)  # (N, C + 1, R, R)
         h = self.head(self.body(x))  # (N, z_dim)
         return self.clip * torch.tanh(h / self.clip)
-
-

@@ -1,14 +1,10 @@
-"""Priors: what the latent search needs from a generative model, behind one small interface.
+"""Inference copies of the networks: what ``models.prior.DCGANPrior`` (the prior that
+``inpainting.search.complete`` drives) and ``models.prior.OnePass`` run.
 
-``inpaint.complete(prior, images, masks)`` only ever calls the ``Prior`` methods below, so any
-model that can draw latents, decode them into images and score realism can drive it.  The
-first (and today the only) one is ``DCGANPrior(G, D)``: the generator decodes, the
-discriminator's logits are the realism score of Yeh et al.'s perceptual loss.
-
-``DCGANPrior`` runs *inference copies* of G and D (``inference_copy``): frozen, eval mode,
-batch norm folded into the layer before it, weights in the runtime's dtype (bf16 where the
-hardware has it, see ``runtime``), channels_last on the CPU, and two layers rewritten into
-faster equivalents (the same function up to rounding, checked by the tests):
+``inference_copy`` makes an *inference copy* of G or D: frozen, eval mode, batch norm folded
+into the layer before it, weights in the runtime's dtype (bf16 where the hardware has it, see
+``core.runtime``), channels_last on the CPU, and two layers rewritten into faster equivalents
+(the same function up to rounding, checked by the tests):
 
 * the dcgan generator's first layer, a 4x4 transposed convolution of a 1x1 input, is a matrix
   product: ``Linear(z_dim, 16 * C)`` whose output, read as NHWC, is the (N, C, 4, 4) map;
@@ -26,7 +22,6 @@ tenth off every search step; bf16 halves it again.
 
 from __future__ import annotations
 
-
 import copy
 
 import torch
@@ -34,7 +29,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganfill.core.runtime import Runtime
-
 
 # ----------------------------------------------------------------------------------- inference copies
 
@@ -110,8 +104,9 @@ class _SubPixel(nn.Module):
         super().__init__()
         if conv.stride != (2, 2) or conv.dilation != (1, 1) or conv.groups != 1:
             raise ValueError("only stride-2 transposed convolutions have this form here")
-        kernel, self.pad = subpixel_kernel(conv.weight.detach(), padding=conv.padding[0],
-                                           output_padding=conv.output_padding[0], in_size=in_size)
+        kernel, self.pad = subpixel_kernel(
+            conv.weight.detach(), padding=conv.padding[0], output_padding=conv.output_padding[0], in_size=in_size
+        )
         self.weight = nn.Parameter(kernel, requires_grad=False)
         bias = conv.bias.detach().repeat_interleave(4) if conv.bias is not None else None  # (C_out * 4,), phases fastest
         self.bias = nn.Parameter(bias, requires_grad=False) if bias is not None else None
@@ -145,8 +140,9 @@ class _FirstConv(nn.Module):
             raise ValueError("only square stride-2 convolutions have this form here")
         k, p = conv.kernel_size[0], conv.padding[0]
         out_size = (in_size + 2 * p - k) // 2 + 1
-        kernel, self.pad = subpixel_kernel(conv.weight.detach(), padding=p, in_size=out_size,
-                                           output_padding=in_size - ((out_size - 1) * 2 - 2 * p + k))
+        kernel, self.pad = subpixel_kernel(
+            conv.weight.detach(), padding=p, in_size=out_size, output_padding=in_size - ((out_size - 1) * 2 - 2 * p + k)
+        )
         self.padding = p
         self.weight = nn.Parameter(conv.weight.detach(), requires_grad=False)
         self.bias = nn.Parameter(conv.bias.detach(), requires_grad=False) if conv.bias is not None else None
@@ -217,5 +213,3 @@ def inference_copy(module: nn.Module, runtime: Runtime = Runtime()) -> nn.Module
     if runtime.device.type == "cpu":
         fast = fast.to(memory_format=torch.channels_last)
     return fast.requires_grad_(False)
-
-

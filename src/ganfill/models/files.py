@@ -1,11 +1,12 @@
 """Checkpoints: safetensors weights with the model config inside, never pickled code.
 
-A *model file* (``model.safetensors``) alone rebuilds G and D: its metadata holds the
-``ModelConfig`` as JSON and the *domain* (the crop policy and background colour its training
-images were prepared with, so user images can be brought into the same square), its tensors are ``G.*`` (the weights to sample with: the EMA copy when
-there is one), ``D.*``, in training checkpoints ``G_train.*`` (the raw G being optimised), and
-``E.*`` when the model has an encoder of z (``models.Encoder``, trained by ``train.train_encoder``
-for this very G: ``E_clip`` in the metadata).
+A *model file* (``model.safetensors``) alone rebuilds its model, whatever its kind: its
+metadata holds the kind (``models.registry``: ``gan``, ``context-encoder``, or one registered
+from outside; files without one are GANs), the kind's config as JSON and the *domain* (the crop
+policy and background colour its training images were prepared with, so user images can be
+brought into the same square); its tensors are the kind's networks by role (``G.*``, ``D.*``,
+``E.*`` for a GAN, ``CE.*`` for a context encoder), and in training checkpoints the raw copy
+being optimised beside the EMA one (``G_train.*``).
 
 A *training checkpoint* is a folder ``RUN/checkpoints/step-NNNNNNNN/`` holding
 ``model.safetensors``, ``state.safetensors`` (optimizer tensors) and ``config.json`` (model
@@ -22,7 +23,6 @@ or a path into a model file, and every command that takes a checkpoint goes thro
 
 from __future__ import annotations
 
-
 import json
 import os
 import re
@@ -36,14 +36,12 @@ from safetensors.torch import load_file, safe_open, save_file
 from safetensors.torch import save as save_bytes
 
 from ganfill import __version__
-from ganfill.data.domain import Domain
-from ganfill.core.errors import GanfillError
-from ganfill.core.files import temp_name, writing
-from ganfill.core.files import atomic_path
-from ganfill.models.registry import LEGACY_KIND, Model, kind_class
 from ganfill.core.constants import DTYPE_NAMES
-
-
+from ganfill.core.errors import GanfillError
+from ganfill.core.files import atomic_path, temp_name, writing
+from ganfill.data.datasets import manifest_summary
+from ganfill.data.domain import Domain
+from ganfill.models.registry import LEGACY_KIND, Model, kind_class
 
 FORMAT = "ganfill-model"
 MODEL_FILE = "model.safetensors"
@@ -72,8 +70,14 @@ def domain_of(manifest: dict) -> Domain:
     return Domain.from_dict({k: manifest[k] for k in ("crop", "background") if k in manifest})
 
 
-def save(path: str | os.PathLike, model: Model, *, dtype: torch.dtype | None = None, extra: dict | None = None,
-         training: dict[str, torch.nn.Module] | None = None) -> Path:
+def save(
+    path: str | os.PathLike,
+    model: Model,
+    *,
+    dtype: torch.dtype | None = None,
+    extra: dict | None = None,
+    training: dict[str, torch.nn.Module] | None = None,
+) -> Path:
     """Write ``model`` (any kind) into one safetensors file: its networks by role (``G.*``,
     ``D.*``, ...) and, in training checkpoints, the ``training`` networks (``G_train.*``, the
     network being optimised beside its EMA copy), in ``dtype`` (None: as they are); the
@@ -84,15 +88,23 @@ def save(path: str | os.PathLike, model: Model, *, dtype: torch.dtype | None = N
         tensors |= _prefixed(prefix, module)
     bad = _non_finite(tensors)
     if bad is not None:
-        raise GanfillError(f"not writing {path}: tensor {bad} holds NaN or infinite values, which no model can use: "
-                           "take an earlier checkpoint")
+        raise GanfillError(
+            f"not writing {path}: tensor {bad} holds NaN or infinite values, which no model can use: take an earlier checkpoint"
+        )
     tensors = _cast(tensors, dtype)
     bad = _non_finite(tensors)
     if bad is not None:
-        raise GanfillError(f"not writing {path}: tensor {bad} does not fit in {str(dtype).removeprefix('torch.')} "
-                           "(its values overflow to infinity): export with --dtype fp32")
-    meta = {"format": FORMAT, "kind": model.kind, "ganfill_version": __version__,
-            model.config_key: json.dumps(model.config.to_dict()), "domain": json.dumps(model.domain.to_dict())}
+        raise GanfillError(
+            f"not writing {path}: tensor {bad} does not fit in {str(dtype).removeprefix('torch.')} "
+            "(its values overflow to infinity): export with --dtype fp32"
+        )
+    meta = {
+        "format": FORMAT,
+        "kind": model.kind,
+        "ganfill_version": __version__,
+        model.config_key: json.dumps(model.config.to_dict()),
+        "domain": json.dumps(model.domain.to_dict()),
+    }
     meta |= {k: json.dumps(v) for k, v in (model.file_meta() | (extra or {})).items()}
     with atomic_path(path) as tmp:
         tmp.write_bytes(save_bytes(tensors, metadata=meta))  # through Python: the usual file permissions (save_file: 0600)
@@ -111,7 +123,9 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
             raise GanfillError(f"{path} holds no checkpoint: give a run folder, a checkpoint folder or a .safetensors model file")
         return steps[-1] / MODEL_FILE
     if not path.exists():
-        raise GanfillError(f"checkpoint {path} does not exist: give a run folder, a checkpoint folder or a .safetensors model file")
+        raise GanfillError(
+            f"checkpoint {path} does not exist: give a run folder, a checkpoint folder or a .safetensors model file"
+        )
     return path
 
 
@@ -141,10 +155,14 @@ def resolve(spec: str | os.PathLike) -> Path:
     if text in shipped:
         return shipped[text]
     if NAME_PATTERN.fullmatch(text):
-        raise GanfillError(f"no model named {text!r}: shipped models are {_shipped_list()}; "
-                           "or give a run folder, a checkpoint folder or a .safetensors model file")
-    raise GanfillError(f"checkpoint {path} does not exist and is not a shipped model ({_shipped_list()}): "
-                       "give a shipped model's name, a run folder, a checkpoint folder or a .safetensors model file")
+        raise GanfillError(
+            f"no model named {text!r}: shipped models are {_shipped_list()}; "
+            "or give a run folder, a checkpoint folder or a .safetensors model file"
+        )
+    raise GanfillError(
+        f"checkpoint {path} does not exist and is not a shipped model ({_shipped_list()}): "
+        "give a shipped model's name, a run folder, a checkpoint folder or a .safetensors model file"
+    )
 
 
 def _unreadable(path: Path, error: Exception) -> GanfillError:
@@ -177,8 +195,10 @@ def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise _unreadable(path, e) from None
     bad = _non_finite(tensors)
     if bad is not None:
-        raise GanfillError(f"{path}: tensor {bad} holds NaN or infinite values (the file is damaged or its training "
-                           "diverged): use an earlier checkpoint")
+        raise GanfillError(
+            f"{path}: tensor {bad} holds NaN or infinite values (the file is damaged or its training "
+            "diverged): use an earlier checkpoint"
+        )
     return tensors, meta
 
 
@@ -189,7 +209,9 @@ def _load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix
     bad = [k for k in own.keys() & sub.keys() if own[k].shape != sub[k].shape]
     if missing or unexpected or bad:
         what = sorted(missing)[:1] or sorted(unexpected)[:1] or bad[:1]
-        raise GanfillError(f"{path} does not match its own model config ({prefix}.{what[0]}): the checkpoint is incompatible or damaged")
+        raise GanfillError(
+            f"{path} does not match its own model config ({prefix}.{what[0]}): the checkpoint is incompatible or damaged"
+        )
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in sub.items()})
 
 
@@ -247,8 +269,10 @@ def _config_of(file: Path, cls: type[Model], text: str):
 def _wrong_kind(file: Path, found: type[Model], wanted: type[Model]) -> GanfillError:
     if wanted.kind == "context-encoder":
         return GanfillError(f"{file} is a {found.title}, not a context encoder: train one with `ganfill train-ce`")
-    return GanfillError(f"{file} is a {found.title}, not a {wanted.title}: complete with it by `ganfill inpaint` "
-                        f"(its modes are in `ganfill inpaint --help`), or give a {wanted.title} model here")
+    return GanfillError(
+        f"{file} is a {found.title}, not a {wanted.title}: complete with it by `ganfill inpaint` "
+        f"(its modes are in `ganfill inpaint --help`), or give a {wanted.title} model here"
+    )
 
 
 def load(spec: str | os.PathLike, *, kind: str | None = None, raw: bool = False) -> Model:
@@ -308,8 +332,16 @@ def _optimizer_join(tensors: dict[str, torch.Tensor], meta: dict, prefix: str) -
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_training(run_dir: str | os.PathLike, *, step: int, model: Model, training: dict[str, torch.nn.Module],
-                  optimizers: dict[str, torch.optim.Optimizer], record: dict, keep: int = 3) -> Path:
+def save_training(
+    run_dir: str | os.PathLike,
+    *,
+    step: int,
+    model: Model,
+    training: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    record: dict,
+    keep: int = 3,
+) -> Path:
     """Write RUN/checkpoints/step-NNNNNNNN atomically (model.safetensors: ``model`` and the
     ``training`` networks; state.safetensors: the optimizers' tensors; config.json: ``record``,
     the step and the optimizers' settings), then prune all but the newest ``keep``."""
@@ -340,8 +372,7 @@ def save_training(run_dir: str | os.PathLike, *, step: int, model: Model, traini
     return final
 
 
-def load_training(ckpt_dir: Path, *, nets: dict[str, torch.nn.Module],
-                  optimizers: dict[str, torch.optim.Optimizer]) -> dict:
+def load_training(ckpt_dir: Path, *, nets: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> dict:
     """Restore ``nets`` (tensor prefix -> module) and ``optimizers`` in place from a checkpoint
     folder written by ``save_training``; returns its config.json.  A trained network
     (``NAME_train``) that a checkpoint written before EMA copies existed lacks is given the one
@@ -427,14 +458,14 @@ def generator_record(model: Model) -> dict:
         if model.info.get("train"):
             record["train"] = model.info["train"]
         if model.info.get("dataset"):
-            record["dataset"] = {k: v for k, v in model.info["dataset"].items()
-                                 if k not in ("shards", "sources", "fonts", "skipped")}
+            record["dataset"] = manifest_summary(model.info["dataset"])
         return record
     return {k: v for k, v in model.meta.items() if k in RECORD_KEYS[:-1]}
 
 
-def export(ckpt: str | os.PathLike, out: str | os.PathLike, *, dtype: torch.dtype = torch.float16,
-           domain: dict | None = None) -> Path:
+def export(
+    ckpt: str | os.PathLike, out: str | os.PathLike, *, dtype: torch.dtype = torch.float16, domain: dict | None = None
+) -> Path:
     """Write a shipped-model file from a checkpoint of any kind: its networks (the EMA weights
     of a training checkpoint; no training-only network) in ``dtype`` (fp16 halves the file;
     ``load`` computes in fp32), its config, the domain (``domain`` replaces the checkpoint's,

@@ -1,44 +1,27 @@
 """Priors: what the latent search needs from a generative model, behind one small interface.
 
-``inpaint.complete(prior, images, masks)`` only ever calls the ``Prior`` methods below, so any
-model that can draw latents, decode them into images and score realism can drive it.  The
-first (and today the only) one is ``DCGANPrior(G, D)``: the generator decodes, the
+``inpainting.search.complete(prior, images, masks)`` only ever calls the ``Prior`` methods
+below, so any model that can draw latents, decode them into images and score realism can drive it.  The
+built-in one is ``DCGANPrior(G, D)``: the generator decodes, the
 discriminator's logits are the realism score of Yeh et al.'s perceptual loss.
 
-``DCGANPrior`` runs *inference copies* of G and D (``inference_copy``): frozen, eval mode,
-batch norm folded into the layer before it, weights in the runtime's dtype (bf16 where the
-hardware has it, see ``runtime``), channels_last on the CPU, and two layers rewritten into
-faster equivalents (the same function up to rounding, checked by the tests):
-
-* the dcgan generator's first layer, a 4x4 transposed convolution of a 1x1 input, is a matrix
-  product: ``Linear(z_dim, 16 * C)`` whose output, read as NHWC, is the (N, C, 4, 4) map;
-* the generator's last layer (few output channels, which convolution libraries block badly)
-  becomes a stride-1 convolution with 4x the output channels followed by a pixel shuffle
-  (the sub-pixel form of a stride-2 transposed convolution);
-* the dcgan discriminator's head, a 4x4 convolution of the 4x4 map to one logit, is a
-  matrix-vector product over the NHWC features, and its first layer (a stride-2 convolution of
-  the 3-channel image) computes its input gradient, the search's way back into G, in the same
-  sub-pixel form.
-
-Measured on a 2-core CPU with AVX-512 BF16 (benchmarks/bench.py), the rewrites take about a
-tenth off every search step; bf16 halves it again.
+``DCGANPrior`` runs *inference copies* of G and D (``models.fast.inference_copy``: frozen,
+batch norm folded, weights in the runtime's dtype, two layers rewritten into faster
+equivalents), and so does ``OnePass``, the context encoder at inference.
 """
 
 from __future__ import annotations
-
 
 from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
-from ganfill.data.domain import Domain
-from ganfill.core.errors import GanfillError
 from ganfill.core.constants import LATENT_CLIP
+from ganfill.core.errors import GanfillError
 from ganfill.core.runtime import Runtime
+from ganfill.data.domain import Domain
 from ganfill.models.fast import inference_copy
-
-
 
 LATENTS = ("normal", "uniform")
 
@@ -97,7 +80,7 @@ def project_latents(z: torch.Tensor, *, latent: str = "normal", clip: float | No
 
     ``uniform``: clamp to [-1, 1], the support (what Yeh et al. did; ``clip`` is ignored).
     ``normal``: N(0, I) has unbounded support; each coordinate is clamped to [-clip, clip]
-    (``clip=None`` disables it).  See ``inpaint.CompleteConfig.clip``.
+    (``clip=None`` disables it).  See ``inpainting.config.CompleteConfig.clip``.
     """
     if latent == "uniform":
         return z.clamp_(-1.0, 1.0)
@@ -115,11 +98,19 @@ class DCGANPrior:
     the network layers (decode and realism_logits still take and return float32).
     latent: the distribution G was trained with, ``normal`` (N(0, I): every ganfill model) or
     ``uniform`` (U[-1, 1], Yeh et al.'s models).  E: an encoder of z trained for this G
-    (``models.Encoder``), or None.
+    (``models.encoder.Encoder``), or None.
     """
 
-    def __init__(self, G: nn.Module, D: nn.Module, *, domain: Domain = Domain(), runtime: Runtime = Runtime(),
-                 latent: str = "normal", E: nn.Module | None = None):
+    def __init__(
+        self,
+        G: nn.Module,
+        D: nn.Module,
+        *,
+        domain: Domain = Domain(),
+        runtime: Runtime = Runtime(),
+        latent: str = "normal",
+        E: nn.Module | None = None,
+    ):
         if latent not in LATENTS:
             raise GanfillError(f"unknown latent distribution {latent!r}: choose one of {', '.join(LATENTS)}")
         cfg = G.config
@@ -127,7 +118,6 @@ class DCGANPrior:
         self.config, self.domain, self.runtime, self.latent = cfg, domain, runtime, latent
         self._G, self._D = inference_copy(G, runtime), inference_copy(D, runtime)
         self._E = inference_copy(E, runtime) if E is not None else None
-
 
     @property
     def has_encoder(self) -> bool:
@@ -157,7 +147,7 @@ class DCGANPrior:
 
 
 class OnePass:
-    """A context encoder (``models.ContextEncoder``) for inference: the CNN that predicts the
+    """A context encoder (``models.context_encoder.ContextEncoder``) for inference: the CNN that predicts the
     whole image from the known pixels in one pass, no search.
 
     The network is an inference copy (``inference_copy``: frozen, batch norm folded, weights in
@@ -169,7 +159,6 @@ class OnePass:
         self.resolution, self.channels = int(cfg.resolution), int(cfg.channels)
         self.config, self.domain, self.runtime = cfg, domain, runtime
         self._CE = inference_copy(CE, runtime)
-
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, masks: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:

@@ -26,10 +26,7 @@ if TYPE_CHECKING:
     from ganfill.core.runtime import Runtime
 
 # kind name -> "module:class", imported when a file of that kind is first read
-BUILT_IN = {
-    "gan": "ganfill.models.dcgan:GANModel",
-    "context-encoder": "ganfill.models.context_encoder:ContextEncoderModel",
-}
+BUILT_IN = {"gan": "ganfill.models.dcgan:GANModel", "context-encoder": "ganfill.models.context_encoder:ContextEncoderModel"}
 LEGACY_KIND = "gan"  # files written before kinds were recorded are GANs
 
 
@@ -48,8 +45,16 @@ class Model:
     config_key: ClassVar[str] = "config"
     roles: ClassVar[tuple[str, ...]]
 
-    def __init__(self, config: Any, nets: dict[str, nn.Module], *, domain: Domain = Domain(), path: Path | None = None,
-                 info: dict | None = None, meta: dict | None = None):
+    def __init__(
+        self,
+        config: Any,
+        nets: dict[str, nn.Module],
+        *,
+        domain: Domain = Domain(),
+        path: Path | None = None,
+        info: dict | None = None,
+        meta: dict | None = None,
+    ):
         missing = [r for r in self.roles if r not in nets]
         if missing:
             raise GanfillError(f"a {self.title} needs its {', '.join(missing)} network(s)")
@@ -79,13 +84,13 @@ class Model:
 
     def prior(self, runtime: Runtime) -> Any:
         """The ``models.prior.Prior`` of the latent search."""
-        raise GanfillError(f"{self.path.name} is a {self.title}: it has no generator to search or sample; "
-                           "give a GAN model here")
+        raise GanfillError(f"{self.path.name} is a {self.title}: it has no generator to search or sample; give a GAN model here")
 
     def predictor(self, runtime: Runtime) -> Any:
         """The one-pass predictor (``models.prior.OnePass``) of the fast mode."""
-        raise GanfillError(f"{self.path.name} is a {self.title}, not a context encoder: "
-                           "give a model trained with `ganfill train-ce`")
+        raise GanfillError(
+            f"{self.path.name} is a {self.title}, not a context encoder: give a model trained with `ganfill train-ce`"
+        )
 
     def card_rows(self, sizes: dict[str, int]) -> list[str]:
         """Rows of the model card's "Model" table (``sizes``: parameters per role)."""
@@ -107,8 +112,10 @@ def kind_class(name: str) -> type[Model]:
     """The ``Model`` subclass of kind ``name``; a one-line error for a kind nobody registered."""
     entry = _KINDS.get(name)
     if entry is None:
-        raise GanfillError(f"unknown model kind {name!r} (known: {', '.join(sorted(_KINDS))}): "
-                           "was the file written by a newer ganfill, or by a plugin that is not loaded?")
+        raise GanfillError(
+            f"unknown model kind {name!r} (known: {', '.join(sorted(_KINDS))}): "
+            "was the file written by a newer ganfill, or by a plugin that is not loaded?"
+        )
     if isinstance(entry, str):
         module, _, attr = entry.partition(":")
         entry = _KINDS[name] = getattr(importlib.import_module(module), attr)

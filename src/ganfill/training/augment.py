@@ -22,14 +22,11 @@ Run folder::
 
 from __future__ import annotations
 
-
-
 import torch
 import torch.nn.functional as F
 
-
-
 # ---- augmentation -----------------------------------------------------------------------
+
 
 def diff_augment(x: torch.Tensor, policy: tuple[str, ...], generator: torch.Generator) -> torch.Tensor:
     """DiffAugment (Zhao et al., NeurIPS 2020) of images (N, C, H, W) in [-1, 1], differentiable in x.
@@ -71,5 +68,3 @@ def diff_augment(x: torch.Tensor, policy: tuple[str, ...], generator: torch.Gene
         keep = ~(inside_y[:, :, None] & inside_x[:, None, :])  # (N, H, W)
         x = x * keep[:, None].to(x.dtype)
     return x
-
-

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass
 
-
 from ganfill.core.checks import flag, integer, number
-from ganfill.core.errors import GanfillError
 from ganfill.core.constants import PRECISIONS
-
-
+from ganfill.core.errors import GanfillError
 
 
 def _option(name: str) -> str:
@@ -109,11 +105,11 @@ def augment_policy(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True, kw_only=True)
 class EncoderConfig(RunOptions):
-    """Training options of an encoder of z (``models.Encoder``) for a fixed, frozen G (and ``RunOptions``').
+    """Training options of an encoder of z (``models.encoder.Encoder``) for a fixed, frozen G (and ``RunOptions``').
 
     Each iteration takes a batch of ``batch_size``: a ``real_fraction`` of real images and the
     rest G's own samples G(z) (z ~ N(0, I) clamped to [-3, 3], so their z is known), each with
-    a hole from ``masks.training_masks`` (every test mask kind and random boxes).  The encoder
+    a hole from ``data.masks.training_masks`` (every test mask kind and random boxes).  The encoder
     sees the known pixels and the mask and predicts z^; the loss is
     ``latent_weight * mean((z^ - z)^2)`` on G's samples (keeps z^ where the prior lives) plus
     ``pixel_weight * mean|G(z^) - x|`` over ALL pixels of both halves (the hole too: the
@@ -139,11 +135,11 @@ class EncoderConfig(RunOptions):
 
 @dataclass(frozen=True, kw_only=True)
 class CETrainConfig(RunOptions):
-    """Training options of a ``models.ContextEncoder`` (and ``RunOptions``'): Pathak et al. 2016.
+    """Training options of a ``models.context_encoder.ContextEncoder`` (and ``RunOptions``'): Pathak et al. 2016.
 
     Every iteration takes ``batch_size`` real images with holes (``masks``: ``mix``, the
-    default, draws each from ``masks.training_masks``: every test mask kind and random boxes,
-    so one model repairs any hole; or one mask kind of ``masks.MASKS`` for a specialist).
+    default, draws each from ``data.masks.training_masks``: every test mask kind and random boxes,
+    so one model repairs any hole; or one mask kind of ``data.masks.MASKS`` for a specialist).
     The loss is ``(1 - adv_weight) * L_rec + adv_weight * L_adv``: L_rec the mean squared
     error over the hole's pixels, L_adv the non-saturating GAN loss of a dcgan discriminator
     that sees the completed image (the prediction pasted into the known pixels) against real

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import os
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -10,23 +9,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganfill.models import files as checkpoint
-from ganfill.data.datasets import open_dataset
 from ganfill.core.errors import GanfillError
-from ganfill.data.masks import training_masks
-from ganfill.models.config import CEConfig
-from ganfill.models.dcgan import Discriminator
-from ganfill.training.ema import ema_copy, ema_update
 from ganfill.core.runtime import resolve_device, resolve_precision
-from ganfill.training.gan import d_loss, g_loss
-from ganfill.training.loop import Batches, _seeded, real_images
+from ganfill.data.datasets import manifest_summary, open_dataset
 from ganfill.data.domain import Domain
-from ganfill.data.masks import make_mask
+from ganfill.data.masks import make_mask, training_masks
+from ganfill.models import files as checkpoint
+from ganfill.models.config import CEConfig
 from ganfill.models.context_encoder import ContextEncoder, ContextEncoderModel
+from ganfill.models.dcgan import Discriminator
 from ganfill.training.config import CETrainConfig
-from ganfill.training.ema import warmed_decay
-from ganfill.training.loop import check_resolution, new_or_resumed, training_loop, triplets
-
+from ganfill.training.ema import ema_copy, ema_update, warmed_decay
+from ganfill.training.gan import d_loss, g_loss
+from ganfill.training.loop import Batches, _seeded, check_resolution, new_or_resumed, real_images, training_loop, triplets
 
 # ---- the context encoder (the CNN of the paper's comparison) ------------------------------
 
@@ -34,8 +29,9 @@ from ganfill.training.loop import check_resolution, new_or_resumed, training_loo
 CE_CURVES = (("rec", "tab:red", "hole MSE"), ("loss_d", "tab:blue", "discriminator"))
 
 
-def ce_loss(pred: torch.Tensor, x: torch.Tensor, m: torch.Tensor, adv_logits: torch.Tensor, *,
-            adv_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def ce_loss(
+    pred: torch.Tensor, x: torch.Tensor, m: torch.Tensor, adv_logits: torch.Tensor, *, adv_weight: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(total, rec, adv): rec = mean squared error over the hole's pixels and channels of the batch,
     adv = ``g_loss`` of D's logits for the completed images."""
     hole = 1.0 - m  # (N, 1, R, R)
@@ -115,9 +111,16 @@ class ContextEncoderTask:
         return f"hole MSE {row['rec']:.4f}  D {row['loss_d']:.3f}"
 
 
-def train_context_encoder(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: CEConfig | None = None,
-                          config: CETrainConfig | None = None, resume: bool = False, device: str = "auto",
-                          progress: bool = True) -> Path:
+def train_context_encoder(
+    data: str | os.PathLike | None,
+    run_dir: str | os.PathLike,
+    *,
+    model: CEConfig | None = None,
+    config: CETrainConfig | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+) -> Path:
     """Train (or resume) a context encoder on ``data`` (a dataset made by ``prepare``); returns the last checkpoint.
 
     The run folder is like ``train``'s: options.json, log.jsonl, loss.png, samples/ (fixed
@@ -126,8 +129,12 @@ def train_context_encoder(data: str | os.PathLike | None, run_dir: str | os.Path
     ``resume`` takes everything from RUN/options.json; only ``steps`` may be raised.
     """
     run_dir = Path(run_dir)
-    saved, ckpt = new_or_resumed(run_dir, resume=resume, what="a context-encoder", read=lambda o: (
-        CETrainConfig(**o["train"]), CEConfig.from_dict(o["model"]), data or o["data"]))
+    saved, ckpt = new_or_resumed(
+        run_dir,
+        resume=resume,
+        what="a context-encoder",
+        read=lambda o: (CETrainConfig(**o["train"]), CEConfig.from_dict(o["model"]), data or o["data"]),
+    )
     if saved is not None:
         recorded, model, data = saved
         config = replace(recorded, steps=max(recorded.steps, config.steps if config else 0))
@@ -139,9 +146,14 @@ def train_context_encoder(data: str | os.PathLike | None, run_dir: str | os.Path
     model = model or CEConfig(resolution=dataset.resolution)
     check_resolution(dataset.resolution, model.resolution)
     manifest = dataset.manifest
-    record = {"data": str(Path(data).resolve()), "model": model.to_dict(), "train": asdict(config), "device": None,
-              "precision": None, "domain": checkpoint.domain_of(manifest).to_dict(),
-              "dataset": {k: v for k, v in manifest.items() if k not in ("shards", "sources", "fonts", "skipped")}}
+    record = {
+        "data": str(Path(data).resolve()),
+        "model": model.to_dict(),
+        "train": asdict(config),
+        "device": None,
+        "precision": None,
+        "domain": checkpoint.domain_of(manifest).to_dict(),
+        "dataset": manifest_summary(manifest),
+    }
     task = ContextEncoderTask(model, config, dataset, device=resolve_device(device), record=record)
-    return training_loop(task, run_dir, steps=config.steps, checkpoint_every=config.checkpoint_every, keep=config.keep,
-                         resume_from=ckpt, progress=progress)
+    return training_loop(task, run_dir, resume_from=ckpt, progress=progress)

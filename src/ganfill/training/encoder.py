@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import os
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -11,29 +10,31 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganfill.models import files as checkpoint
-from ganfill.data.datasets import open_dataset
-from ganfill.core.errors import GanfillError
-from ganfill.data.masks import training_masks
 from ganfill.core.constants import LATENT_CLIP
+from ganfill.core.errors import GanfillError
+from ganfill.core.runtime import Runtime, resolve_device, resolve_precision
+from ganfill.data.datasets import open_dataset
+from ganfill.data.masks import training_masks
+from ganfill.models import files as checkpoint
+from ganfill.models.dcgan import GANModel
 from ganfill.models.encoder import Encoder
 from ganfill.models.prior import DCGANPrior
-from ganfill.core.runtime import Runtime, resolve_device, resolve_precision
-from ganfill.training.loop import Batches, _seeded, real_images
-from ganfill.models.dcgan import GANModel
 from ganfill.training.config import EncoderConfig
-from ganfill.training.loop import check_resolution, new_or_resumed, training_loop, triplets
-
+from ganfill.training.loop import Batches, _seeded, check_resolution, new_or_resumed, real_images, training_loop, triplets
 
 # ---- the encoder of z ------------------------------------------------------------------
 
 
-ENCODER_CURVES = (("loss", "tab:purple", "total"), ("latent", "tab:blue", "latent (G's samples)"),
-                  ("pixel", "tab:red", "pixel L1 (all)"))
+ENCODER_CURVES = (
+    ("loss", "tab:purple", "total"),
+    ("latent", "tab:blue", "latent (G's samples)"),
+    ("pixel", "tab:red", "pixel L1 (all)"),
+)
 
 
-def encoder_loss(z_hat: torch.Tensor, z: torch.Tensor, rec: torch.Tensor, x: torch.Tensor, *,
-                 latent_weight: float, pixel_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def encoder_loss(
+    z_hat: torch.Tensor, z: torch.Tensor, rec: torch.Tensor, x: torch.Tensor, *, latent_weight: float, pixel_weight: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(total, latent, pixel): latent = mean((z^ - z)^2) over the first len(z) rows (G's samples,
     whose z is known), pixel = mean|G(z^) - x| over every pixel of every row."""
     latent = (z_hat[: len(z)].float() - z).square().mean() if len(z) else z_hat.new_zeros(()).float()
@@ -48,8 +49,16 @@ class EncoderTask:
 
     curves = ENCODER_CURVES
 
-    def __init__(self, base: GANModel, config: EncoderConfig, dataset, *, device: torch.device, record: dict,
-                 init_E: nn.Module | None = None):
+    def __init__(
+        self,
+        base: GANModel,
+        config: EncoderConfig,
+        dataset,
+        *,
+        device: torch.device,
+        record: dict,
+        init_E: nn.Module | None = None,
+    ):
         self.config, self.dev, r = config, device, base.config.resolution
         self.dtype = resolve_precision(config.precision, device)
         self.fmt = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -67,8 +76,11 @@ class EncoderTask:
         shown = self.images[torch.randperm(len(self.images), generator=_seeded(config.seed, 5))[:16].to(device)]
         self.shown = shown.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (16, 3, R, R), fixed
         self.shown_masks = training_masks(16, r, generator=_seeded(config.seed, 6)).to(device)
-        self.record = record | {"device": str(device), "precision": str(self.dtype).removeprefix("torch."),
-                                "domain": base.domain.to_dict()}
+        self.record = record | {
+            "device": str(device),
+            "precision": str(self.dtype).removeprefix("torch."),
+            "domain": base.domain.to_dict(),
+        }
         self.model = GANModel(base.config, {"G": base.G, "D": base.D, "E": self.E}, domain=base.domain)
         self.training, self.optimizers = {}, {"E": self.opt}
         self.images_per_step = config.batch_size
@@ -86,8 +98,7 @@ class EncoderTask:
         with self.amp:
             z_hat = self.E(x, m).float()  # (B, z_dim)
         rec = self.prior.decode(z_hat)  # gradients flow through the frozen G into E
-        loss, latent, pixel = encoder_loss(z_hat, z, rec, x, latent_weight=config.latent_weight,
-                                           pixel_weight=config.pixel_weight)
+        loss, latent, pixel = encoder_loss(z_hat, z, rec, x, latent_weight=config.latent_weight, pixel_weight=config.pixel_weight)
         if not torch.isfinite(loss):
             raise GanfillError(f"the encoder's loss became non-finite at iteration {step}: lower --lr")
         self.opt.zero_grad(set_to_none=True)
@@ -106,9 +117,17 @@ class EncoderTask:
         return f"latent {row['latent']:.3f}  pixel {row['pixel']:.3f}"
 
 
-def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | None, run_dir: str | os.PathLike, *,
-                  config: EncoderConfig | None = None, resume: bool = False, init: str | os.PathLike | None = None,
-                  device: str = "auto", progress: bool = True) -> Path:
+def train_encoder(
+    model: str | os.PathLike | None,
+    data: str | os.PathLike | None,
+    run_dir: str | os.PathLike,
+    *,
+    config: EncoderConfig | None = None,
+    resume: bool = False,
+    init: str | os.PathLike | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> Path:
     """Train (or resume) an encoder of z for ``model``'s G (a shipped name or any checkpoint),
     on the real images of ``data`` (a dataset made by ``prepare``); returns the last checkpoint.
 
@@ -121,8 +140,12 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
     on, fine-tuning its old encoder takes a fraction of the iterations of a new one.
     """
     run_dir = Path(run_dir)
-    saved, ckpt = new_or_resumed(run_dir, resume=resume, what="an encoder", read=lambda o: (
-        EncoderConfig(**o["encoder"]), o["model"], data or o["data"], o.get("init")))
+    saved, ckpt = new_or_resumed(
+        run_dir,
+        resume=resume,
+        what="an encoder",
+        read=lambda o: (EncoderConfig(**o["encoder"]), o["model"], data or o["data"], o.get("init")),
+    )
     if saved is not None:
         recorded, model, data, init = saved
         config = replace(recorded, steps=max(recorded.steps, config.steps if config else 0))
@@ -138,13 +161,21 @@ def train_encoder(model: str | os.PathLike | None, data: str | os.PathLike | Non
         init_E = checkpoint.load(init, kind="gan").E
         if init_E is None or init_E.config != base.config:
             r = base.config.resolution
-            raise GanfillError(f"{init} has no encoder for a {base.config.arch} {r}x{r} model like {base.path.name}: "
-                               "start the encoder from scratch (no --init)")
-    record = {"model": str(base.path), "data": str(Path(data).resolve()), "encoder": asdict(config),
-              "base": checkpoint.generator_record(base),  # how G was trained, for `ganfill export`
-              "model_config": base.config.to_dict(), "device": None, "precision": None, "domain": None}
+            raise GanfillError(
+                f"{init} has no encoder for a {base.config.arch} {r}x{r} model like {base.path.name}: "
+                "start the encoder from scratch (no --init)"
+            )
+    record = {
+        "model": str(base.path),
+        "data": str(Path(data).resolve()),
+        "encoder": asdict(config),
+        "base": checkpoint.generator_record(base),  # how G was trained, for `ganfill export`
+        "model_config": base.config.to_dict(),
+        "device": None,
+        "precision": None,
+        "domain": None,
+    }
     if init is not None:
         record["init"] = str(init)
     task = EncoderTask(base, config, dataset, device=resolve_device(device), record=record, init_E=init_E)
-    return training_loop(task, run_dir, steps=config.steps, checkpoint_every=config.checkpoint_every, keep=config.keep,
-                         resume_from=ckpt, progress=progress)
+    return training_loop(task, run_dir, resume_from=ckpt, progress=progress)

@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
-
-import json
 import os
-from dataclasses import asdict, replace, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganfill.models import files as checkpoint
-from ganfill.data.datasets import open_dataset
 from ganfill.core.errors import GanfillError
 from ganfill.core.images import grid, to_uint8
-from ganfill.models.config import ModelConfig
-from ganfill.models.dcgan import Generator, build
-from ganfill.training.ema import ema_copy, ema_update, warmed_decay
-from ganfill.models.fast import inference_copy
 from ganfill.core.runtime import Runtime, resolve_device, resolve_precision
+from ganfill.data.datasets import manifest_summary, open_dataset
+from ganfill.data.domain import Domain
+from ganfill.models import files as checkpoint
+from ganfill.models.config import ModelConfig
+from ganfill.models.dcgan import GANModel, Generator, build
+from ganfill.models.fast import inference_copy
 from ganfill.training.augment import diff_augment
 from ganfill.training.config import TrainConfig
-from ganfill.data.domain import Domain
-from ganfill.models.dcgan import GANModel
-from ganfill.training.loop import (GAN_CURVES, Batches, _seeded, check_resolution, distributed, fixed_z, new_or_resumed,
-                                   real_images,
-                                   training_loop)
-
+from ganfill.training.ema import ema_copy, ema_update, warmed_decay
+from ganfill.training.loop import (
+    GAN_CURVES,
+    Batches,
+    _seeded,
+    check_resolution,
+    distributed,
+    fixed_z,
+    new_or_resumed,
+    real_images,
+    training_loop,
+)
 
 # ---- losses ---------------------------------------------------------------------------------
 
@@ -55,17 +59,6 @@ def recorded_config(recorded: dict, overrides: dict | None = None) -> TrainConfi
     return TrainConfig(**({k: v for k, v in recorded.items() if k in names} | (overrides or {})))
 
 
-def load_options(run_dir: Path) -> tuple[Path, ModelConfig, TrainConfig, dict | None]:
-    """A run's (data, model config, training options, the ``init`` it started from or None)."""
-    try:
-        opts = json.loads((run_dir / "options.json").read_text())
-        return Path(opts["data"]), ModelConfig.from_dict(opts["model"]), recorded_config(opts["train"]), opts.get("init")
-    except (OSError, KeyError, TypeError, json.JSONDecodeError):
-        raise GanfillError(f"{run_dir} is not a ganfill run folder (no readable options.json): start a new run without --resume") from None
-    except GanfillError as e:
-        raise GanfillError(f"{run_dir / 'options.json'} holds unusable options ({e}): fix it, or start a new run") from None
-
-
 def init_config(init: str | os.PathLike, overrides: dict) -> TrainConfig:
     """The training options of a run started from model ``init`` (``--init``): those its
     metadata records it was trained with, then ``overrides`` (e.g. a larger ``steps``)."""
@@ -79,8 +72,18 @@ class GANTask:
 
     curves = GAN_CURVES
 
-    def __init__(self, model: ModelConfig, config: TrainConfig, dataset, *, device: torch.device, record: dict,
-                 start_from: GANModel | None = None, rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        model: ModelConfig,
+        config: TrainConfig,
+        dataset,
+        *,
+        device: torch.device,
+        record: dict,
+        start_from: GANModel | None = None,
+        rank: int = 0,
+        world: int = 1,
+    ):
         self.config, self.z_dim, self.dev = config, model.z_dim, device
         self.dtype = resolve_precision(config.precision, device)
         self.fmt = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -149,8 +152,12 @@ class GANTask:
         D.requires_grad_(True)
         if not (torch.isfinite(loss_D) and torch.isfinite(loss_G)):
             raise GanfillError(f"losses became non-finite at iteration {step}: lower --lr or use --precision fp32")
-        return {"loss_d": loss_D.item(), "loss_g": loss_G.item(), "d_real": torch.sigmoid(real_logits.float()).mean().item(),
-                "d_fake": torch.sigmoid(fake_logits.float()).mean().item()}
+        return {
+            "loss_d": loss_D.item(),
+            "loss_g": loss_G.item(),
+            "d_real": torch.sigmoid(real_logits.float()).mean().item(),
+            "d_fake": torch.sigmoid(fake_logits.float()).mean().item(),
+        }
 
     def samples(self) -> np.ndarray:
         with torch.no_grad(), self.amp:
@@ -160,9 +167,17 @@ class GANTask:
         return f"D {row['loss_d']:.3f}  G {row['loss_g']:.3f}"
 
 
-def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: ModelConfig | None = None,
-          config: TrainConfig | None = None, resume: bool = False, init: str | os.PathLike | None = None,
-          device: str = "auto", progress: bool = True) -> Path:
+def train(
+    data: str | os.PathLike | None,
+    run_dir: str | os.PathLike,
+    *,
+    model: ModelConfig | None = None,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    init: str | os.PathLike | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> Path:
     """Train (or resume) a GAN; returns the last checkpoint folder.
 
     With ``resume``, model and training options come from RUN/options.json; only ``steps`` may
@@ -177,8 +192,12 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
     through DistributedDataParallel; only rank 0 writes.
     """
     run_dir = Path(run_dir)
-    saved, ckpt = new_or_resumed(run_dir, resume=resume, what="a ganfill", read=lambda o: (
-        Path(o["data"]), ModelConfig.from_dict(o["model"]), recorded_config(o["train"]), o.get("init")))
+    saved, ckpt = new_or_resumed(
+        run_dir,
+        resume=resume,
+        what="a ganfill",
+        read=lambda o: (Path(o["data"]), ModelConfig.from_dict(o["model"]), recorded_config(o["train"]), o.get("init")),
+    )
     if saved is not None:
         data_saved, model, recorded, started_from = saved
         data = data or data_saved
@@ -200,14 +219,17 @@ def train(data: str | os.PathLike | None, run_dir: str | os.PathLike, *, model: 
     check_resolution(dataset.resolution, model.resolution)
     rank, world, dev = distributed(resolve_device(device))
     record = {"data": str(Path(data).resolve()), "model": model.to_dict(), "train": asdict(config)}
-    record |= {"device": None, "precision": None, "world_size": world,  # filled in by the task, in this order
-               "dataset": {k: v for k, v in dataset.manifest.items() if k not in ("sources", "shards", "skipped", "fonts")},
-               "domain": checkpoint.domain_of(dataset.manifest).to_dict()}
+    record |= {
+        "device": None,
+        "precision": None,
+        "world_size": world,  # filled in by the task, in this order
+        "dataset": manifest_summary(dataset.manifest),
+        "domain": checkpoint.domain_of(dataset.manifest).to_dict(),
+    }
     if started_from is not None:
         record["init"] = started_from
     task = GANTask(model, config, dataset, device=dev, record=record, start_from=start_from, rank=rank, world=world)
-    return training_loop(task, run_dir, steps=config.steps, checkpoint_every=config.checkpoint_every, keep=config.keep,
-                         resume_from=ckpt, start=start, progress=progress, rank=rank, world=world)
+    return training_loop(task, run_dir, resume_from=ckpt, start=start, progress=progress, rank=rank, world=world)
 
 
 def sample(G: Generator, n: int, *, seed: int = 0, batch_size: int = 256, runtime: Runtime = Runtime()) -> np.ndarray:
@@ -216,5 +238,3 @@ def sample(G: Generator, n: int, *, seed: int = 0, batch_size: int = 256, runtim
     fast = inference_copy(G, runtime)
     with torch.no_grad():
         return np.concatenate([to_uint8(fast(zb.to(runtime.device, runtime.dtype))) for zb in z.split(batch_size)])
-
-

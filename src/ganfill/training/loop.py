@@ -22,15 +22,13 @@ Run folder::
     RUN/checkpoints/step-NNNNNNNN/{model,state}.safetensors + config.json
 """
 
-
 from __future__ import annotations
-
 
 import json
 import os
 import time
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -38,15 +36,13 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from ganfill.models import files as checkpoint
 from ganfill.core.checks import integer
 from ganfill.core.errors import GanfillError
-from ganfill.core.files import FolderLock, remove_stale_temps
-from ganfill.core.files import atomic_path, write_json
+from ganfill.core.files import FolderLock, atomic_path, remove_stale_temps, write_json
 from ganfill.core.images import grid, save_image, to_uint8
+from ganfill.models import files as checkpoint
 from ganfill.models.config import ModelConfig
 from ganfill.models.registry import Model
-
 
 # ---- data order -------------------------------------------------------------------------
 
@@ -103,7 +99,7 @@ def triplets(shown: torch.Tensor, masks: torch.Tensor, result: torch.Tensor) -> 
 class Task(Protocol):
     """One kind of training run, as ``training_loop`` sees it.
 
-    record: what options.json holds (enough to resume).  model: the ``Model`` a checkpoint's
+    record: what options.json holds (enough to resume).  config: its training options.  model: the ``Model`` a checkpoint's
     model file holds (the networks to use: EMA copies where there are).  training: networks
     only training checkpoints hold (the raw networks behind EMA copies, an adversarial D).
     optimizers: by name.  curves: the loss plot's (log key, colour, label).  images_per_step:
@@ -111,6 +107,7 @@ class Task(Protocol):
     """
 
     record: dict
+    config: Any  # the training options: steps, checkpoint_every, keep and the task's own
     model: Model
     training: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
@@ -153,8 +150,9 @@ def new_or_resumed(run_dir: Path, *, resume: bool, what: str, read) -> tuple[obj
     try:
         saved = read(json.loads((run_dir / "options.json").read_text()))
     except (OSError, KeyError, TypeError, json.JSONDecodeError):
-        raise GanfillError(f"{run_dir} is not {what} run folder (no usable options.json): "
-                           "start a new run without --resume") from None
+        raise GanfillError(
+            f"{run_dir} is not {what} run folder (no usable options.json): start a new run without --resume"
+        ) from None
     except GanfillError as e:
         raise GanfillError(f"{run_dir / 'options.json'} holds unusable options ({e}): fix it, or start a new run") from None
     ckpt = checkpoint.latest_training_checkpoint(run_dir)
@@ -166,20 +164,28 @@ def new_or_resumed(run_dir: Path, *, resume: bool, what: str, read) -> tuple[obj
 def check_resolution(dataset_resolution: int, model_resolution: int) -> None:
     r, d = model_resolution, dataset_resolution
     if d != r:
-        raise GanfillError(f"the dataset is {d}x{d} but the model is {r}x{r}: "
-                           f"pass --resolution {d} or prepare the data at {r}")
+        raise GanfillError(f"the dataset is {d}x{d} but the model is {r}x{r}: pass --resolution {d} or prepare the data at {r}")
 
 
-def training_loop(task: Task, run_dir: str | os.PathLike, *, steps: int, checkpoint_every: int, keep: int,
-                  resume_from: Path | None = None, start: int = 0, progress: bool = True, rank: int = 0,
-                  world: int = 1) -> Path:
+def training_loop(
+    task: Task,
+    run_dir: str | os.PathLike,
+    *,
+    resume_from: Path | None = None,
+    start: int = 0,
+    progress: bool = True,
+    rank: int = 0,
+    world: int = 1,
+) -> Path:
     """Run ``task`` from iteration ``start`` (or from checkpoint ``resume_from``, whose networks
-    and optimisers are restored into the task's) to ``steps``; returns the last checkpoint.
+    and optimisers are restored into the task's) to ``task.config.steps``, a checkpoint every
+    ``checkpoint_every`` iterations (the last ``keep`` kept); returns the last checkpoint.
 
     A new run writes its starting point as its first checkpoint.  Only rank 0 writes; the
     process group of a torchrun job is closed at the end, whatever happens.
     """
     run_dir = Path(run_dir)
+    steps, checkpoint_every, keep = task.config.steps, task.config.checkpoint_every, task.config.keep
     nets = task.model.nets | task.training
     if resume_from is not None:
         start = checkpoint.load_training(resume_from, nets=nets, optimizers=task.optimizers)["step"]
@@ -189,8 +195,15 @@ def training_loop(task: Task, run_dir: str | os.PathLike, *, steps: int, checkpo
         if rank != 0:
             return
         save_image(task.samples(), run_dir / "samples" / f"step-{step:08d}.png")
-        checkpoint.save_training(run_dir, step=step, model=task.model, training=task.training,
-                                 optimizers=task.optimizers, record=task.record, keep=keep)
+        checkpoint.save_training(
+            run_dir,
+            step=step,
+            model=task.model,
+            training=task.training,
+            optimizers=task.optimizers,
+            record=task.record,
+            keep=keep,
+        )
         plot_losses(log_path, run_dir / "loss.png", curves=task.curves)
 
     step = start
@@ -285,7 +298,9 @@ def log_rows(log_path: Path) -> list[dict]:
         except (ValueError, KeyError, TypeError, GanfillError):
             if i == len(lines):
                 break
-            raise GanfillError(f"{log_path} line {i} is damaged (not a log row): repair or delete the line, then resume") from None
+            raise GanfillError(
+                f"{log_path} line {i} is damaged (not a log row): repair or delete the line, then resume"
+            ) from None
         rows.append(row)
     return rows
 
