@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# faces128 (issue 25, in progress): DCGAN width 32 on CelebA 128x128 (celeba128/train, the same
+# identity split as celeba64), trained on the CPU in the background across sessions; on a lent
+# GPU, configs/faces128-gpu.sh continues it from the latest kept export.
+set -euo pipefail
+DATA=${DATA:-../shared/data}; RUNS=${RUNS:-runs}; GF=${GF:-.venv/bin/ganfill}
+STEPS=${STEPS:-20000}
+# the run folder does not survive between sessions: INIT continues from the latest export kept
+# in the repository (runs-keep/), whose iteration count carries on
+INIT=${INIT:-$(ls runs-keep/faces128-step*.safetensors 2>/dev/null | sort | tail -1)}
+[ -d "$RUNS/data/celeba128-train" ] || $GF prepare "$DATA/celeba128/train" "$RUNS/data/celeba128-train" --crop none
+[ -d "$RUNS/data/celeba128-val" ] || $GF prepare "$DATA/celeba128/val" "$RUNS/data/celeba128-val" --crop none
+if [ -d "$RUNS/faces128/checkpoints" ]; then
+  $GF train --out "$RUNS/faces128" --resume --steps "$STEPS" --quiet
+elif [ -n "$INIT" ]; then
+  $GF train "$RUNS/data/celeba128-train" --out "$RUNS/faces128" --init "$INIT" --steps "$STEPS" --quiet
+else
+  $GF train "$RUNS/data/celeba128-train" --out "$RUNS/faces128" --arch dcgan --g-width 32 --d-width 32 \
+    --steps "$STEPS" --checkpoint-every 250 --keep 3 --quiet
+fi
+# keep the latest weights in the repository (fp16, about 13 MB) for the next session's INIT
+$GF export "$RUNS/faces128" "runs-keep/faces128-step$(printf %05d "$(ls "$RUNS/faces128/checkpoints" | sort | tail -1 | tr -dc 0-9 | sed 's/^0*//')").safetensors" --crop center:128
