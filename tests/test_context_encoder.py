@@ -274,7 +274,7 @@ def test_web_page_streams_every_mode(pair):
     hole[8:24, 8:24] = True
     config = CompleteConfig(num_steps=4, record_every=2)
     inpainters = {method: load_inpainter(model, method, cnn=ce, config=config) for method in ("sharp", "faithful", "fast")}
-    item = fill.make_item(image, inpainters["sharp"], fit=False, hole_domain=hole)
+    item = fill.make_item(image, inpainters["sharp"], hole_domain=hole)
     finals = {}
     for method in ("sharp", "faithful", "fast"):
         messages = list(web.stream_completion(inpainters[method], item, seed=0))
@@ -285,5 +285,5 @@ def test_web_page_streams_every_mode(pair):
         finals[method] = final
     # the same completions as the command line's
     for method in ("sharp", "faithful", "fast"):
-        done, out = fill.complete_items(inpainters[method], [item], seed=0)
+        done, out, _ = fill.complete_items(inpainters[method], [item], seed=0)
         assert np.array_equal(out[0], finals[method])

@@ -12,6 +12,7 @@ from PIL import Image
 
 from ganfill.apps import fill
 from ganfill.core.images import to_tensor
+from ganfill.data.framing import Frame
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import load_inpainter
 from ganfill.inpainting.search import complete
@@ -130,7 +131,7 @@ def test_fit_mode_touches_only_the_hole_at_full_resolution(tiny_run, tmp_path):
         [tmp_path / "in"],
         tmp_path / "out",
         mask=str(tmp_path / "hole.png"),
-        fit=True,
+        framing="fit",
         progress=False,
     )
     completed = _png(tmp_path / "out" / "big" / "completed.png")
@@ -139,8 +140,10 @@ def test_fit_mode_touches_only_the_hole_at_full_resolution(tiny_run, tmp_path):
     assert np.array_equal(completed[~inside], photo[~inside])
     assert not np.array_equal(completed[inside], photo[inside])
     record = json.loads((tmp_path / "out" / "big" / "record.json").read_text())
-    left, top, right, bottom = record["box"]
-    assert right - left == bottom - top and left <= 90 and right >= 130 and top <= 40 and bottom >= 70
+    assert record["framing"] == "fit" and len(record["frames"]) == 1
+    corners = Frame(np.array(record["frames"][0]["matrix"]), 32).corners()  # the square's box in the photo
+    (left, top), (right, bottom) = corners.min(0), corners.max(0)
+    assert np.isclose(right - left, bottom - top) and left <= 90 and right >= 130 and top <= 40 and bottom >= 70
 
 
 def test_mask_folder_is_matched_by_stem(tiny_run, photos, tmp_path):
@@ -241,7 +244,9 @@ def test_cli_mask_that_hides_everything_warns_pure_generation(tiny_run, photos, 
     )
     assert proc.returncode == 0, proc.stderr
     assert "pure generation" in proc.stderr and "Traceback" not in proc.stderr
-    assert _png(tmp_path / "out" / "rgb" / "completed.png").shape == (32, 32, 3)
+    # auto framing: the model's square would shrink the photo more than 2x, so a box around the hole,
+    # the photo back at its size
+    assert _png(tmp_path / "out" / "rgb" / "completed.png").shape == _png(photos / "rgb.png").shape
 
 
 def test_torchrun_two_process_sharded_run(tiny_run, photos, tmp_path):

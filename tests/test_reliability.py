@@ -224,9 +224,7 @@ def test_web_page_extreme_lambda_is_a_message_not_a_black_hole(model_file):
     from ganfill.apps import web
 
     inpainter = load_inpainter(model_file, "sharp", config=CompleteConfig(num_steps=5, lam=1e300))
-    item = web.make_item(
-        blob_images(1, 32)[0], "x.png", inpainter, hole_choice="center", editor=None, mode="model square", seed=0
-    )
+    item = web.make_item(blob_images(1, 32)[0], "x.png", inpainter, hole_choice="center", editor=None, mode="domain", seed=0)
     messages = list(web.stream_completion(inpainter, item, seed=0))
     assert messages[-1][0] == "error" and isinstance(messages[-1][1], GanfillError)
     assert "NaN or infinite" in str(messages[-1][1])
@@ -240,7 +238,7 @@ def test_record_json_is_always_strict_json(model_file, photo, tmp_path):
         raise AssertionError(f"{token} in record.json")
 
     json.loads((tmp_path / "out" / "photo" / "record.json").read_text(), parse_constant=refuse)
-    item = fill.load_item(photo, inpainter, fill.MaskSource("center"), fit=False, seed=0)
+    item = fill.load_item(photo, inpainter, fill.MaskSource("center"), seed=0)
     with pytest.raises(GanfillError, match="not finite"):
         fill.write_outputs(tmp_path / "nan", item, item.x, item.x, [], {"loss": [1.0, math.nan]})
     assert not (tmp_path / "nan" / "record.json").exists() and not _temps(tmp_path / "nan")
@@ -356,13 +354,13 @@ def test_max_pixels_overrides_the_limit(model_file, photo, tmp_path):
         fill.run(inpainter, [photo], tmp_path / "out", progress=False, max_pixels=0)
 
 
-@pytest.mark.parametrize("command", ["inpaint", "inpaint --fit", "train", "evaluate"])
+@pytest.mark.parametrize("command", ["inpaint", "inpaint --framing fit", "train", "evaluate"])
 def test_cli_out_that_is_an_existing_file(model_file, photo, tiny_dataset, tmp_path, command):
     out = tmp_path / "taken"
     out.write_text("mine\n")
     args = {
         "inpaint": ["inpaint", model_file, photo],
-        "inpaint --fit": ["inpaint", model_file, photo, "--fit", "--mask", photo],
+        "inpaint --framing fit": ["inpaint", model_file, photo, "--framing", "fit", "--mask", photo],
         "train": ["train", tiny_dataset, *TINY_TRAIN_ARGS],
         "evaluate": ["evaluate", model_file, tiny_dataset, "--quiet"],
     }[command]

@@ -97,7 +97,7 @@ def test_inpaint_evaluate_api_and_web_give_bit_identical_completions(model_file,
     # the web page's path (same fill.Item as the page builds, streamed through a worker thread)
     web = pytest.importorskip("ganfill.apps.web")
     inpainter = load_inpainter(model, "sharp", config=CFG)
-    item = fill.make_item(images[1], inpainter, fit=False, hole_domain=~known[1], path=folder / "renamed-upload.png")
+    item = fill.make_item(images[1], inpainter, hole_domain=~known[1], path=folder / "renamed-upload.png")
     messages = list(web.stream_completion(inpainter, item, seed=7))
     kind, final, fake, *_ = messages[-1]
     assert kind == "done" and np.array_equal(final, api.completed["poisson"][1]) and np.array_equal(fake, api.fake[1])

@@ -29,10 +29,10 @@ from conftest import TINY
 SHIPPED = checkpoint.shipped_models()
 # what each reference model must be: resolution and domain (the crop users' images get)
 EXPECTED = {
-    "faces64": (64, Domain("center:108")),
+    "faces64": (64, Domain("center:108", faces="celeba")),
     "pokemon64": (64, Domain("pad")),
     "glyphs32": (32, Domain("pad")),
-    "faces64-ce": (64, Domain("center:108")),  # the context encoder beside faces64
+    "faces64-ce": (64, Domain("center:108", faces="celeba")),  # the context encoder beside faces64
     "pokemon64-ce": (64, Domain("pad")),  # the context encoder beside pokemon64
 }
 GANS = sorted(name for name in SHIPPED if checkpoint.describe(SHIPPED[name]).kind == "gan")

@@ -46,7 +46,7 @@ def results(tmp_path_factory):
         progress=False,
         notify=lambda message: None,
     )
-    fill.run(load_inpainter(model, "sharp", config=config), [src / "photo.png"], out, fit=True, progress=False)
+    fill.run(load_inpainter(model, "sharp", config=config), [src / "photo.png"], out, framing="fit", progress=False)
     return out
 
 

@@ -78,7 +78,7 @@ def results(tiny_model, tmp_path_factory) -> Path:
     model = checkpoint.load(tiny_model)
     config = CompleteConfig(num_steps=3)
     fill.run(load_inpainter(model, "sharp", config=config), [src / f"small{i}.png" for i in range(4)], out, progress=False)
-    fill.run(load_inpainter(model, "sharp", config=config), [src / "large.png"], out, fit=True, progress=False)
+    fill.run(load_inpainter(model, "sharp", config=config), [src / "large.png"], out, framing="fit", progress=False)
     return out
 
 
@@ -365,7 +365,7 @@ def test_repair_paint_stream_download(page, tmp_path):
     ] = True
     assert region.mean() < 0.25, "the stroke should be a small part of the picture"
 
-    page.locator("#mode").get_by_label("fit").check()
+    page.locator("#mode").get_by_label("box around the hole").check()
     page.locator("#steps input").fill("40")
     page.evaluate(RECORDER)
     t0 = time.monotonic()

@@ -6,3 +6,15 @@ Tensor convention inside: NCHW float in [-1, 1]; masks are N1HW float with 1 = k
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "load", "repair"]
+
+
+def __getattr__(name: str):
+    """``ganfill.repair`` and ``ganfill.load`` (``apps.api``), imported on first use so that
+    ``import ganfill`` stays free of torch."""
+    if name in ("repair", "load"):
+        from ganfill.apps import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'ganfill' has no attribute {name!r}")

@@ -384,10 +384,15 @@ def sample(ckpt, n, seed, out, device, precision):
     help="mask images: a pixel above this grey level is a hole (raise it for noisy JPEG masks)",
 )
 @click.option(
-    "--fit",
-    is_flag=True,
-    help="fill a box around the hole of a large photo at model resolution, then blend it back at full resolution",
+    "--framing",
+    type=click.Choice(["auto", "domain", "face", "fit"]),
+    default="auto",
+    show_default=True,
+    help="where the model's square goes: face (on each face the hole touches, by its landmarks), fit (a box around "
+    "the hole), domain (the whole image, cropped like the training images); auto: face for a face model and a drawn "
+    "mask, else domain. With face and fit the result is the whole photo at its size",
 )
+@click.option("--frame", metavar="X,Y,SIZE", help="the model's square given by hand: its top-left corner and side, in pixels")
 @click.option("--batch-size", default=64, show_default=True, help="images completed together")
 @click.option(
     "--seed", default=0, show_default=True, help="seeds z (by each image's known pixels) and random masks (by file name)"
@@ -416,7 +421,8 @@ def inpaint(
     out_dir,
     mask,
     mask_level,
-    fit,
+    framing,
+    frame,
     batch_size,
     seed,
     max_pixels,
@@ -450,6 +456,7 @@ def inpaint(
     import os
 
     from ganfill.apps import fill
+    from ganfill.data.framing import parse_frame
     from ganfill.inpainting.inpainter import load_inpainter
 
     ckpt, inputs = (model_spec, args) if model_spec is not None else (args[0], args[1:])
@@ -470,7 +477,8 @@ def inpaint(
         out_dir,
         mask=mask,
         mask_level=mask_level,
-        fit=fit,
+        framing=framing,
+        frames=None if frame is None else [parse_frame(frame, inpainter.resolution)],
         batch_size=batch_size,
         seed=seed,
         overwrite=overwrite,
@@ -536,8 +544,9 @@ def demo(out_dir, images, model, mask, quiet, device, precision, **options):
     "trained on already-cropped CelebA faces",
 )
 @click.option("--background", help="replace the domain's background colour (pad policy)")
+@click.option("--faces", help="a face model: the landmark template its faces are aligned to (celeba), for photos")
 @click.option("--card-data", multiple=True, help="a line for the skeleton card's 'Training data' section (repeatable)")
-def export(ckpt, name_or_path, dtype, crop, background, card_data):
+def export(ckpt, name_or_path, dtype, crop, background, faces, card_data):
     """Write a shipped model (EMA generator + discriminator) from a checkpoint.
 
     NAME_OR_PATH: a name (faces64) writes ganfill/assets/models/NAME.safetensors in the package,
@@ -547,7 +556,8 @@ def export(ckpt, name_or_path, dtype, crop, background, card_data):
     from ganfill.models import cards
     from ganfill.models import files as checkpoint
 
-    domain = {k: v for k, v in (("crop", crop), ("background", background and list(_colour(background)))) if v}
+    given = (("crop", crop), ("background", background and list(_colour(background))), ("faces", faces))
+    domain = {k: v for k, v in given if v}
     out = checkpoint.export(ckpt, checkpoint.shipped_path(name_or_path), dtype=checkpoint.DTYPES[dtype], domain=domain)
     d = checkpoint.describe(out)
     click.echo(

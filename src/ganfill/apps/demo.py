@@ -42,6 +42,7 @@ from ganfill.core.files import atomic_path, output_name, write_json
 from ganfill.core.images import grid, save_image
 from ganfill.core.runtime import Runtime
 from ganfill.data.domain import to_domain
+from ganfill.data.framing import crop_box
 from ganfill.data.glyphs import GLYPH_CHARS, find_fonts, matplotlib_font_dir, render_chars
 from ganfill.data.reading import list_images, load_image
 from ganfill.evaluation.judges import detect_faces, faces_found
@@ -110,7 +111,7 @@ def face_box(image: np.ndarray, *, min_face: float = 0.1, min_neighbours: int = 
         left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
         boxes.append((left, top, left + int(round(side)), top + int(round(side))))
     if boxes:
-        crops = np.stack([to_domain(fill.crop_box(image, b), resolution=64, crop="none") for b in boxes])
+        crops = np.stack([to_domain(crop_box(image, b), resolution=64, crop="none") for b in boxes])
         for box, found in zip(boxes, faces_found(crops)):
             if found:
                 return box
@@ -123,7 +124,7 @@ def face_inputs(*, resolution: int) -> list[tuple[str, np.ndarray]]:
     from skimage.data import astronaut
 
     photo = astronaut()
-    crop = fill.crop_box(photo, face_box(photo))
+    crop = crop_box(photo, face_box(photo))
     return [("astronaut-eileen-collins", to_domain(crop, resolution=resolution, crop="none"))]
 
 
@@ -169,7 +170,7 @@ def complete_section(
         folder = completions / output_name(path.stem)
         if json.loads((folder / fill.RECORD).read_text()).get("unchanged"):
             continue  # no hole: nothing to compare
-        item = fill.load_item(path, inpainter, masks, fit=False, seed=seed)
+        item = fill.load_item(path, inpainter, masks, seed=seed)
         original, hole = item.x, item.hole
         completed = load_image(folder / "completed.png")
         telea = BASELINES["telea"](original, hole)  # the baseline never sees the hole's content

@@ -5,9 +5,12 @@ The algorithm is ``inpainting.search.complete`` (pure, tensors only); this modul
 * *domain* framing (default): each image is brought into the model's square exactly as the
   model's training set was (``data.domain.to_domain`` with the checkpoint's crop policy), a user mask
   image takes the same crop and resize, and results are written at model resolution.
-* *fit* framing: a square box around the hole of a larger photo is cut out, resized to model
-  resolution and completed there; G(z^) is resized back to the box and blended into the hole
-  at full resolution, so every pixel outside the hole keeps its exact value.
+* *face*, *fit* or a given frame (``data.framing``): the model's square is put on the photo
+  (on each face the hole touches, by its landmarks, for a face model; a box around the hole;
+  or a box given by hand), the photo is warped into it and completed there, and the fill is
+  warped back and blended into the hole at the photo's own resolution: the result is the
+  whole photo at its size, every pixel outside the hole with its exact value.  ``auto`` is
+  *face* for a face model (its domain records a landmark template), *domain* otherwise.
 
 Outputs, per image, in ``OUT/<name>/``, the input's stem made safe (``core.files.output_name``:
 nothing lands outside OUT, and two inputs that would share a folder are an error)::
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +42,16 @@ from ganfill.core.constants import IMAGE_SUFFIXES, MAX_PIXELS
 from ganfill.core.errors import GanfillError
 from ganfill.core.files import FolderLock, atomic_path, output_name, remove_stale_temps, write_json
 from ganfill.core.images import HOLE_GREY, save_image, to_tensor, to_uint8
-from ganfill.data.domain import to_domain
+from ganfill.data.domain import domain_box, to_domain
+from ganfill.data.framing import Frame, face_frames, fit_frame
 from ganfill.data.masks import MASKS, from_image, make_mask
 from ganfill.data.reading import list_images, load_image, open_image
 from ganfill.inpainting.blend import blend
 from ganfill.inpainting.inpainter import Inpainter
 
 RECORD = "record.json"
+FIT_ABOVE = 2.0  # auto framing: fit when the model's square would shrink the image by more than this
+INVERTED_FRACTION = 0.6  # a mask hiding more than this share of an image is warned about (inverted?)
 
 
 # ---- inputs -------------------------------------------------------------------------------
@@ -105,33 +111,6 @@ class MaskSource:
 # ---- geometry -----------------------------------------------------------------------------
 
 
-def fit_box(hole: np.ndarray, *, min_side: int, context: float = 2.0) -> tuple[int, int, int, int]:
-    """A square (left, top, right, bottom) around the hole's bounding box, `context` times its side.
-
-    The box is at least `min_side` (the model resolution: never upsample context) and is
-    shifted to stay inside the image where it fits; otherwise it extends past the edges.
-    """
-    ys, xs = np.nonzero(hole)
-    h, w = hole.shape
-    side = max(np.ptp(ys) + 1, np.ptp(xs) + 1)
-    side = int(max(min_side, round(side * context)))
-    side = min(side, max(h, w))
-    cy, cx = (ys.min() + ys.max() + 1) / 2, (xs.min() + xs.max() + 1) / 2
-    top, left = int(round(cy - side / 2)), int(round(cx - side / 2))
-    top = min(max(top, 0), max(h - side, 0)) if side <= h else (h - side) // 2
-    left = min(max(left, 0), max(w - side, 0)) if side <= w else (w - side) // 2
-    return left, top, left + side, top + side
-
-
-def crop_box(array: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """Cut box out of (H, W[, C]); parts outside the image repeat the edge pixels."""
-    left, top, right, bottom = box
-    h, w = array.shape[:2]
-    ys = np.clip(np.arange(top, bottom), 0, h - 1)
-    xs = np.clip(np.arange(left, right), 0, w - 1)
-    return array[ys][:, xs]
-
-
 def _resize(array: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(array).resize((size, size), Image.Resampling.BICUBIC))
 
@@ -145,44 +124,70 @@ def _hole_to(hole: np.ndarray, size: int) -> np.ndarray:
 # ---- one batch ----------------------------------------------------------------------------
 
 
+FRAMINGS = ("auto", "domain", "face", "fit")
+
+
 @dataclass
 class Item:
+    """One input as the model sees it: F squares (one per frame; 1 in domain framing)."""
+
     path: Path
     image: np.ndarray  # uint8 (H, W, 3), the full input
-    hole: np.ndarray  # bool (H, W) in fit mode, (R, R) in domain mode
-    x: np.ndarray  # uint8 (R, R, 3) what the model sees
-    mask: np.ndarray  # bool (R, R), True = known
-    box: tuple[int, int, int, int] | None = None  # fit mode: the box in the full image
+    hole: np.ndarray  # bool (H, W) with frames, (R, R) in domain framing
+    xs: np.ndarray  # uint8 (F, R, R, 3) what the model sees
+    masks: np.ndarray  # bool (F, R, R), True = known
+    frames: list[Frame] = field(default_factory=list)  # empty in domain framing
 
     @property
     def name(self) -> str:
         """The folder of its results inside the output folder."""
         return output_name(self.path.stem)
 
+    @property
+    def x(self) -> np.ndarray:
+        """uint8 (R, R, 3): the first square."""
+        return self.xs[0]
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.masks[0]
+
+    @property
+    def framing(self) -> str:
+        return self.frames[0].kind if self.frames else "domain"
+
 
 def make_item(
     image: np.ndarray,
     frame: Inpainter,
     *,
-    fit: bool,
+    framing: str = "domain",
     hole: np.ndarray | None = None,
     hole_domain: np.ndarray | None = None,
+    frames: list[Frame] | None = None,
+    finder=None,
     path: Path = Path("image.png"),
 ) -> Item:
     """Bring one uint8 (H, W, 3) image and its hole into the square of ``frame`` (an Inpainter:
     its ``resolution`` and ``domain``).
 
-    hole: bool (H, W), True = missing, drawn on the image itself (required with ``fit``).
-    hole_domain: bool (R, R) already in the model's square (a generated mask, domain framing only).
+    framing: one of ``FRAMINGS`` (``auto``: ``face`` for a face model, else ``domain``);
+    ``frames`` given by hand replace it.  hole: bool (H, W), True = missing, drawn on the image
+    itself (required but in domain framing with ``hole_domain``, a bool (R, R) mask already in
+    the model's square).  finder: a ``data.faces.FaceFinder`` (made when face framing needs one).
     """
     r, domain = frame.resolution, frame.domain
-    if fit:
-        assert hole is not None and hole.shape == image.shape[:2], "fit mode needs a full-size hole"
+    framing = resolve_framing(framing, domain, image.shape[:2], r)
+    if frames is None and framing != "domain":
+        assert hole is not None and hole.shape == image.shape[:2], "framing a photo needs a full-size hole"
         if not hole.any():
-            return Item(path, image, hole, to_domain(image, resolution=r, crop="none"), ~_hole_to(hole, r))
-        box = fit_box(hole, min_side=r)
-        x = _resize(crop_box(image, box), r)  # (R, R, 3)
-        return Item(path, image, hole, x, ~_hole_to(crop_box(hole, box), r), box)
+            x = to_domain(image, resolution=r, crop="none")
+            return Item(path, image, hole, x[None], ~_hole_to(hole, r)[None])
+        frames = _frames(image, hole, frame, framing, finder, path)
+    if frames:
+        assert hole is not None and hole.shape == image.shape[:2], "a frame needs a full-size hole"
+        xs = np.stack([f.to_square(image) for f in frames])  # (F, R, R, 3)
+        return Item(path, image, hole, xs, np.stack([f.known_in_square(hole) for f in frames]), list(frames))
     x = domain.square(image, r)  # (R, R, 3)
     if hole_domain is None:  # a hole drawn on the original image takes the same crop and resize
         assert hole is not None and hole.shape == image.shape[:2], "give a hole the size of the image"
@@ -191,36 +196,88 @@ def make_item(
         )
         hole_domain = mapped[..., 0] > 127
     assert hole_domain.shape == (r, r), hole_domain.shape
-    return Item(path, image, hole_domain, x, ~hole_domain)
+    return Item(path, image, hole_domain, x[None], ~hole_domain[None])
 
 
-def load_item(path: Path, frame: Inpainter, masks: MaskSource, *, fit: bool, seed: int) -> Item:
+def resolve_framing(framing: str, domain, shape: tuple[int, int], resolution: int) -> str:
+    """What ``auto`` means for an image of ``shape`` (H, W): ``face`` for a face model's photo;
+    for any other model ``fit`` when the model's square would shrink the image more than
+    ``FIT_ABOVE`` times, else ``domain`` (and ``domain`` for an image already the square's size)."""
+    if framing not in FRAMINGS:
+        raise GanfillError(f"unknown framing {framing!r}: choose {', '.join(FRAMINGS)}")
+    if framing != "auto":
+        return framing
+    if tuple(shape) == (resolution, resolution):
+        return "domain"
+    if domain.faces:
+        return "face"
+    h, w = shape
+    left, top, right, bottom = domain_box(w, h, crop=domain.crop)
+    return "fit" if max(right - left, bottom - top) > FIT_ABOVE * resolution else "domain"
+
+
+def _frames(image: np.ndarray, hole: np.ndarray, frame: Inpainter, framing: str, finder, path: Path) -> list[Frame]:
+    r, domain = frame.resolution, frame.domain
+    if framing == "fit":
+        return [fit_frame(hole, r)]
+    if not domain.faces:
+        raise GanfillError(
+            f"face framing needs a face model (its domain names a landmark template); this one's is {domain.text()}: "
+            "use --framing fit or domain"
+        )
+    if finder is None:
+        from ganfill.data.faces import FaceFinder
+
+        finder = FaceFinder()
+    found = face_frames(finder, image, hole, domain, r)
+    if not found:
+        raise GanfillError(
+            f"the hole in {path.name} touches no face the detector found: give the model's square by hand "
+            "(--frame X,Y,SIZE: its top-left corner and side in pixels), or --framing fit"
+        )
+    return found
+
+
+def load_item(
+    path: Path, frame: Inpainter, masks: MaskSource, *, framing: str = "domain", frames=None, finder=None, seed: int
+) -> Item:
     """Read one input file and its mask (named, file or folder) into an Item in ``frame``'s
     square; images of more pixels than the mask source's ``max_pixels`` are refused before
     they are decoded."""
     r = frame.resolution
     image = load_image(path, background=frame.domain.background, max_pixels=masks.max_pixels)
-    if masks.kind == "named" and not fit:
-        return make_item(image, frame, fit=False, hole_domain=masks.hole(path, (r, r), seed), path=path)
-    return make_item(image, frame, fit=fit, hole=masks.hole(path, image.shape[:2], seed), path=path)
+    if framing == "auto" and masks.kind == "named":
+        framing = "domain"  # a named mask is drawn in the model's square
+    framing = resolve_framing(framing, frame.domain, image.shape[:2], r)
+    if masks.kind == "named" and framing == "domain" and frames is None:
+        return make_item(image, frame, hole_domain=masks.hole(path, (r, r), seed), path=path)
+    hole = masks.hole(path, image.shape[:2], seed)
+    return make_item(image, frame, framing=framing, hole=hole, frames=frames, finder=finder, path=path)
 
 
-def compose(item: Item, completed: np.ndarray, fake: np.ndarray, *, method: str = "poisson") -> np.ndarray:
-    """The final uint8 image: the model-resolution result, or in fit mode the full photo with
-    G(z^) resized to the box and blended into the hole (every other pixel keeps its value)."""
-    if item.box is None:
-        return completed
-    left, top, right, bottom = item.box
-    side = right - left
-    fake_up = to_tensor(_resize(fake, side))  # (1, 3, side, side)
-    box_img = to_tensor(crop_box(item.image, item.box))  # (1, 3, side, side)
-    box_known = torch.from_numpy(~crop_box(item.hole, item.box)).float()[None, None]  # (1, 1, side, side)
-    filled = to_uint8(blend(fake_up, box_img, box_known, method=method))[0]
-    full = item.image.copy()
-    h, w = full.shape[:2]
-    y0, y1, x0, x1 = max(top, 0), min(bottom, h), max(left, 0), min(right, w)
-    region = filled[y0 - top : y1 - top, x0 - left : x1 - left]
-    full[y0:y1, x0:x1] = np.where(item.hole[y0:y1, x0:x1, None], region, full[y0:y1, x0:x1])
+def compose(item: Item, completed: np.ndarray, fakes: np.ndarray, *, method: str = "poisson") -> np.ndarray:
+    """The final uint8 image: in domain framing the model-resolution result ``completed[0]``;
+    with frames the whole photo, each frame's fill ``fakes[f]`` (R, R, 3) warped back and
+    blended into the part of the hole it covers (the largest face first; what no frame covers
+    is filled by Telea), every other pixel with its value."""
+    if not item.frames:
+        return completed[0]
+    full, todo = item.image.copy(), item.hole.copy()
+    h, w = todo.shape
+    for f, fake in zip(item.frames, fakes):
+        x0, y0, x1, y1 = f.footprint(h, w)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        fill_up = to_tensor(f.from_square(fake, h, w)[y0:y1, x0:x1][None])  # (1, 3, h', w')
+        known = torch.from_numpy(~item.hole[y0:y1, x0:x1]).float()[None, None]  # (1, 1, h', w')
+        filled = to_uint8(blend(fill_up, to_tensor(full[y0:y1, x0:x1][None]), known, method=method))[0]
+        take = todo[y0:y1, x0:x1] & f.covers(h, w)[y0:y1, x0:x1]
+        full[y0:y1, x0:x1][take] = filled[take]
+        todo[y0:y1, x0:x1] &= ~take
+    if todo.any():
+        import cv2
+
+        full = np.where(todo[..., None], cv2.inpaint(full, todo.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA), full)
     return full
 
 
@@ -244,7 +301,7 @@ def write_outputs(
 ) -> None:
     """Write one image's results; record.json goes last, so its presence means done."""
     out.mkdir(parents=True, exist_ok=True)
-    shown = item.image if item.box is not None else item.x
+    shown = item.image if item.frames else item.x
     hole = item.hole
     masked = shown.copy()
     masked[hole] = HOLE_GREY
@@ -253,13 +310,10 @@ def write_outputs(
     save_image(masked, out / "masked.png")
     save_image(np.repeat(hole[..., None], 3, axis=2).astype(np.uint8) * 255, out / "mask.png")  # white = hole
     r = item.x.shape[0]
-    if item.box is None:
+    if not item.frames:
         panels = [("masked", masked), ("best fake", fake), ("repaired", completed), ("original", item.x)]
-    else:  # large photos: show the box around the hole, at model resolution
-
-        def view(a):
-            return _resize(crop_box(a, item.box), r)
-
+    else:  # photos: show the (first) frame, at model resolution
+        view = item.frames[0].to_square
         panels = [("masked", view(masked)), ("best fake", fake), ("repaired", view(completed)), ("original", view(item.image))]
     save_image(_figure(panels, scale=max(1, 256 // r)), out / "figure.png")
     if frames:
@@ -286,11 +340,15 @@ def write_unchanged(out: Path, item: Item, *, mask_spec: str) -> None:
 def complete_items(inpainter: Inpainter, items: list[Item], *, seed: int, callback=None):
     """Complete a batch of items (each with a hole) with ``inpainter``; returns the Completion
     and, per item, the final uint8 image (``compose``, in the inpainter's first blend)."""
-    images, known = np.stack([it.x for it in items]), np.stack([it.mask for it in items])
+    images, known = np.concatenate([it.xs for it in items]), np.concatenate([it.masks for it in items])  # (sum F, R, R, ...)
     done = inpainter(images, known, seed=seed, callback=callback)
     blend_name = inpainter.blends[0]
-    finals = [compose(it, done.completed[blend_name][i], done.fake[i], method=blend_name) for i, it in enumerate(items)]
-    return done, finals
+    ends = np.cumsum([len(it.xs) for it in items])  # item i is rows ends[i] - F_i .. ends[i] - 1
+    finals = [
+        compose(it, done.completed[blend_name][end - len(it.xs) : end], done.fake[end - len(it.xs) : end], method=blend_name)
+        for it, end in zip(items, ends)
+    ]
+    return done, finals, [int(e) - len(it.xs) for it, e in zip(items, ends)]
 
 
 def run_batch(inpainter: Inpainter, items: list[Item], *, seed: int, out_dir: Path, progress=None, mask_spec: str = "") -> None:
@@ -303,19 +361,19 @@ def run_batch(inpainter: Inpainter, items: list[Item], *, seed: int, out_dir: Pa
             progress.set_postfix_str(f"loss {losses.mean().item():.1f}", refresh=False)
         last[0] = step
 
-    done, finals = complete_items(inpainter, items, seed=seed, callback=callback)
+    done, finals, rows = complete_items(inpainter, items, seed=seed, callback=callback)
     result = done.result
     if progress is not None:
         progress.update((max(inpainter.steps, 1) - last[0]) * len(items))
     frames = [(step, to_uint8(f)) for step, f in result.frames] if result is not None else []
     blend_name = inpainter.blends[0]
     described = inpainter.describe()
-    for i, item in enumerate(items):
+    for i, (item, row) in enumerate(zip(items, rows)):
         record = {"ganfill_version": __version__, "input": str(item.path)}
         record |= {k: v for k, v in described.items() if k != "config"}
         record |= {
-            "framing": "fit" if item.box is not None else "domain",
-            "box": item.box,
+            "framing": item.framing,
+            "frames": [f.to_dict() for f in item.frames],
             "mask": mask_spec,
             "hole_fraction": float(item.hole.mean()),
             "seed": seed,
@@ -327,13 +385,13 @@ def run_batch(inpainter: Inpainter, items: list[Item], *, seed: int, out_dir: Pa
             record |= {
                 "config": described.get("config"),
                 "steps_run": result.steps_run,
-                "restart_kept": int(result.restart[i]),
+                "restart_kept": int(result.restart[row]),
                 "init": result.init,
-                "loss": result.losses[:, i].tolist(),
-                "contextual": result.contextual[:, i].tolist(),
-                "perceptual": result.perceptual[:, i].tolist(),
+                "loss": result.losses[:, row].tolist(),
+                "contextual": result.contextual[:, row].tolist(),
+                "perceptual": result.perceptual[:, row].tolist(),
             }
-        write_outputs(out_dir / item.name, item, finals[i], done.fake[i], [(s, f[i]) for s, f in frames], record)
+        write_outputs(out_dir / item.name, item, finals[i], done.fake[row], [(s, f[row]) for s, f in frames], record)
 
 
 def run(
@@ -344,7 +402,8 @@ def run(
     mask: str = "center",
     mask_level: int = 0,
     mask_options: dict | None = None,
-    fit: bool = False,
+    framing: str = "domain",
+    frames: list[Frame] | None = None,
     batch_size: int = 64,
     seed: int = 0,
     overwrite: bool = False,
@@ -357,7 +416,9 @@ def run(
     """Complete every input (this process's shard: inputs[rank::world]) with ``inpainter``
     (``inpainting.inpainter.load_inpainter``); skip those already done.
 
-    `notify(message)` receives warnings (a mask with no hole, a mask that hides everything).
+    framing: ``FRAMINGS``' (see the module docstring); ``frames``: the model's square(s) given by
+    hand, for every input.  `notify(message)` receives warnings (a mask with no hole, a mask
+    that hides everything or most of the photo).
     `max_pixels`: input and mask images with more pixels are refused before they are decoded.
     A second process on the same `out_dir` is refused (see the module docstring).
     Returns counts: {"done": completed now, "unchanged": inputs whose mask had no hole,
@@ -388,20 +449,31 @@ def run(
     )
     with lock, bar:
         remove_stale_temps(*(out_dir / output_name(f.stem) / sub for f in mine for sub in ("", "frames")))
+        finder = None
+        if frames is None and (framing == "face" or (framing == "auto" and inpainter.domain.faces and masks.kind != "named")):
+            from ganfill.data.faces import FaceFinder
+
+            finder = FaceFinder()
         for start in range(0, len(todo), batch_size):
-            items = [load_item(p, inpainter, masks, fit=fit, seed=seed) for p in todo[start : start + batch_size]]
+            batch = todo[start : start + batch_size]
+            items = [load_item(p, inpainter, masks, framing=framing, frames=frames, finder=finder, seed=seed) for p in batch]
             for item in items:
                 if not item.hole.any():
                     notify(f"the mask for {item.path.name} has no hole: nothing to fill, the input is returned unchanged")
                     write_unchanged(out_dir / item.name, item, mask_spec=mask)
                     bar.update(per_image)
-                elif item.mask is not None and not item.mask.any():
+                elif not item.masks.any():
                     notify(
                         f"the mask for {item.path.name} hides every pixel the model sees: "
                         "the result is pure generation from the prior, not a repair"
                     )
+                elif masks.kind != "named" and item.hole.mean() > INVERTED_FRACTION:
+                    notify(
+                        f"the mask for {item.path.name} hides {item.hole.mean():.0%} of the image: "
+                        "is it inverted? white (or transparent) marks the hole, black what is kept"
+                    )
             items = [it for it in items if it.hole.any()]
-            unchanged += len(todo[start : start + batch_size]) - len(items)
+            unchanged += len(batch) - len(items)
             if items:
                 run_batch(inpainter, items, seed=seed, out_dir=out_dir, progress=bar, mask_spec=mask)
     return {"done": len(todo) - unchanged, "unchanged": unchanged, "skipped": len(mine) - len(todo), "total": len(mine)}

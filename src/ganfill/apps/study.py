@@ -165,7 +165,7 @@ def image_of(pair: Pair, kind: str) -> np.ndarray:
     if kind != "original":
         raise ValueError(kind)
     image = load_image(pair.original, background=pair.background)
-    if pair.mode == "fit":
+    if pair.mode != "domain":  # face, fit or a given frame: the whole photo at its size
         return image
     return to_domain(image, resolution=pair.resolution, crop=pair.crop, background=pair.background)
 

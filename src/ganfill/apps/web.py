@@ -6,13 +6,15 @@ answers.
 
 Repair tab. The photo is uploaded as a file (so that it can be checked before anything decodes
 it) and shown in an image editor, on whose layer the hole is painted with the brush; a preset
-hole (center, half, ...) can be chosen instead. *auto* mode uses the model's square (the crop
-and resize its training images had; the result is at model resolution) unless that square would
-shrink the photo more than 2x, in which case it uses *fit* mode (``ganfill inpaint --fit``: a
-box around the hole is filled at model resolution and blended back at full resolution, every
-other pixel unchanged). While the latent search runs (in a worker thread), what the model sees
-is streamed every few steps; progress and the queue position are shown in the status box, never
-over the images. Stop ends the search early and still shows and offers the result so far.
+hole (center, half, ...) can be chosen instead. The *framing* says where the model's square
+goes (``data.framing``): *auto* puts a face model's square on each face the hole touches (by
+its landmarks), and for other models uses the model's square (the crop and resize its training
+images had; the result is at model resolution) unless that square would shrink the photo more
+than 2x, in which case it uses *fit* (a box around the hole).  With *face* and *fit* the fill
+is blended back at full resolution, every other pixel unchanged.  While the latent search runs
+(in a worker thread), what the model sees is streamed every few steps; progress and the queue
+position are shown in the status box, never over the images. Stop ends the search early and
+still shows and offers the result so far.
 
 Limits: an upload may have at most ``MAX_UPLOAD_BYTES`` (20 MB) and ``MAX_PIXELS`` (40
 megapixels, read from the file header before decoding); larger files, files that are not
@@ -47,7 +49,6 @@ from ganfill.core.constants import BLENDS, MAX_PIXELS
 from ganfill.core.errors import GanfillError
 from ganfill.core.images import save_image, to_tensor, to_uint8
 from ganfill.core.runtime import Runtime
-from ganfill.data.domain import domain_box
 from ganfill.data.masks import MASKS
 from ganfill.data.reading import load_image
 from ganfill.inpainting.blend import paste
@@ -58,11 +59,10 @@ from ganfill.models import files as checkpoint
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MB
 DISPLAY_SIDE = 1024  # the editor shows larger photos scaled down to this; the hole is scaled back up
-FIT_ABOVE = 2.0  # auto mode: fit when the model's square would shrink the photo by more than this
 FRAMES = 30  # about this many live frames per run
 PAINTED = "painted with the brush"
 BRUSH_COLOUR = "#ff00ff"
-MODES = ("auto", "model square", "fit")
+FRAMING_CHOICES = (("auto", "auto"), ("face", "face"), ("box around the hole", "fit"), ("model square", "domain"))
 PAPER_STEPS = PAPER_SCHEDULE.num_steps
 PRIOR_RESTARTS = START_DEFAULTS["prior"]["restarts"]
 
@@ -153,36 +153,28 @@ def painted_hole(editor: dict | None, size: tuple[int, int]) -> np.ndarray:
     return hole
 
 
-def _use_fit(mode: str, image: np.ndarray, frame: Inpainter) -> bool:
-    if mode != "auto":
-        return mode == "fit"
-    h, w = image.shape[:2]
-    left, top, right, bottom = domain_box(w, h, crop=frame.domain.crop)
-    return max(right - left, bottom - top) > FIT_ABOVE * frame.resolution
-
-
 def make_item(
     image: np.ndarray, name: str, frame: Inpainter, *, hole_choice: str, editor: dict | None, mode: str, seed: int
 ) -> fill.Item:
     """The page's inputs as a fill.Item in ``frame``'s square (what ``ganfill inpaint`` would
     build from files)."""
-    fit = _use_fit(mode, image, frame)
+    framing = fill.resolve_framing(mode, frame.domain, image.shape[:2], frame.resolution)
     r, path = frame.resolution, Path(name)
     if hole_choice == PAINTED:
         hole = painted_hole(editor, image.shape[:2])
         if not hole.any():
             raise GanfillError("the hole is empty: paint over the part to repair with the brush, or choose a preset hole")
-        item = fill.make_item(image, frame, fit=fit, hole=hole, path=path)
+        item = fill.make_item(image, frame, framing=framing, hole=hole, path=path)
         if not item.hole.any():
             raise GanfillError(
                 "the painted hole is outside the part of the image the model sees "
-                f"(its crop: {frame.domain.crop}): paint inside it, or use fit mode"
+                f"(its crop: {frame.domain.crop}): paint inside it, or frame a box around the hole"
             )
         return item
     masks = fill.MaskSource(hole_choice)
-    if fit:
-        return fill.make_item(image, frame, fit=True, hole=masks.hole(path, image.shape[:2], seed), path=path)
-    return fill.make_item(image, frame, fit=False, hole_domain=masks.hole(path, (r, r), seed), path=path)
+    if framing != "domain":
+        return fill.make_item(image, frame, framing=framing, hole=masks.hole(path, image.shape[:2], seed), path=path)
+    return fill.make_item(image, frame, hole_domain=masks.hole(path, (r, r), seed), path=path)
 
 
 # ---- the latent search, streamed ----------------------------------------------------------
@@ -196,8 +188,8 @@ def stream_completion(
     filled with the current G(z)), then ``("done", final, fake, result, seconds)`` or
     ``("error", exception)``. Setting ``stop`` ends the search at its next frame (the result so
     far is still composed and returned); closing the iterator stops it too."""
-    x = to_tensor(item.x)  # (1, 3, R, R), for the live frames
-    m = torch.from_numpy(item.mask).float()[None, None]  # (1, 1, R, R), 1 = known
+    x = to_tensor(item.xs)  # (F, 3, R, R), for the live frames (the first square's)
+    m = torch.from_numpy(item.masks).float()[:, None]  # (F, 1, R, R), 1 = known
     messages: queue.Queue = queue.Queue()
     stop = stop or threading.Event()
 
@@ -208,7 +200,7 @@ def stream_completion(
     def work():
         try:
             t0 = time.perf_counter()
-            done, finals = fill.complete_items(inpainter, [item], seed=seed, callback=callback)
+            done, finals, _ = fill.complete_items(inpainter, [item], seed=seed, callback=callback)
             messages.put(("done", finals[0], done.fake[0], done.result, time.perf_counter() - t0))
         except Exception as e:  # noqa: BLE001 - handed to the page
             messages.put(("error", e))
@@ -280,12 +272,12 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
             )
             hole = gr.Dropdown(choices=[PAINTED, *MASKS], value=PAINTED, label="Hole", elem_id="hole")
             mode = gr.Radio(
-                list(MODES),
+                list(FRAMING_CHOICES),
                 value="auto",
-                label="Mode",
+                label="Framing",
                 elem_id="mode",
-                info="model square: crop and resize like the training images (result at model "
-                "resolution); fit: fill a box around the hole, keep the full resolution",
+                info="where the model's square goes: on the face (face models), a box around the hole, or the whole "
+                "image cropped like the training images (result at model resolution)",
             )
             with gr.Row():
                 steps = gr.Number(
@@ -417,7 +409,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
             yield {status: _warn(e)}
             return
         r, method_choice, n_total = inpainter.resolution, inpainter.mode, inpainter.steps
-        where = f"fit: a {item.box[2] - item.box[0]} px box at {r}x{r}" if item.box else f"model square {r}x{r}"
+        where = f"{item.framing}: {len(item.frames)} square(s) at {r}x{r}" if item.frames else f"model square {r}x{r}"
         masked = item.x.copy()
         masked[~item.mask] = fill.HOLE_GREY
         yield {

@@ -101,16 +101,26 @@ class Domain:
     """How a model's training images were brought into its square, so user images get the same.
 
     crop: a crop policy (``center:N``, ``pad`` or ``none``; see ``parse_crop``), stored in its
-    canonical spelling.  background: the RGB colour of padding and transparency.
+    canonical spelling.  background: the RGB colour of padding and transparency.  faces: for a
+    face model, the landmark template its faces are aligned to (``data.faces.TEMPLATES``, e.g.
+    ``celeba``: the crop is then a box of the template's frame), so faces in photos can be
+    framed the same way; None for every other subject.
     Saved with every model (checkpoint metadata); models saved without one get ``Domain()``.
     """
 
     crop: str = "none"
     background: Color = WHITE
+    faces: str | None = None
 
     def __post_init__(self):
+        from ganfill.data.faces import TEMPLATES
+
         object.__setattr__(self, "crop", str(parse_crop(self.crop)))
         object.__setattr__(self, "background", parse_color(self.background))
+        if self.faces is not None and self.faces not in TEMPLATES:
+            raise GanfillError(f"unknown face template {self.faces!r}: choose {', '.join(TEMPLATES)}")
+        if self.faces is not None and not self.crop.startswith("center:"):
+            raise GanfillError(f"a face model's crop is a box of the template's frame (center:N), got {self.crop}")
 
     @classmethod
     def from_dict(cls, d) -> Domain:
@@ -118,13 +128,15 @@ class Domain:
         if not isinstance(d, dict):
             raise GanfillError(f"a domain must be a JSON object, got {type(d).__name__}: give its 'crop' and 'background'")
         crop = d.get("crop", "none")
-        return cls("pad" if crop == "glyph" else crop, tuple(d.get("background", WHITE)))
+        return cls("pad" if crop == "glyph" else crop, tuple(d.get("background", WHITE)), d.get("faces"))
 
     def to_dict(self) -> dict:
-        return {"crop": self.crop, "background": list(self.background)}
+        return {"crop": self.crop, "background": list(self.background)} | ({"faces": self.faces} if self.faces else {})
 
     def text(self) -> str:
         """``center:108``, ``none``, or ``pad on #ffffff``."""
+        if self.faces:
+            return f"{self.crop}, faces aligned as {self.faces}'s"
         return "pad on #{:02x}{:02x}{:02x}".format(*self.background) if self.crop == "pad" else self.crop
 
     def square(self, image: np.ndarray, resolution: int) -> np.ndarray:

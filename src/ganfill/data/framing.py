@@ -1,0 +1,148 @@
+"""Framing: where a model's square sits in a photo, and the warps into it and back.
+
+A ``Frame`` is an affine map (2x3, ``cv2.warpAffine``'s convention) from photo pixels to the
+pixels of an R x R square.  Three ways make one:
+
+* ``face_frames``: a face model's square, put on each face a hole touches by its landmarks
+  (``data.faces``): a similarity transform onto the template the training faces were aligned
+  to;
+* ``fit_frame``: a box twice the hole's size around it (any other model);
+* ``box_frame``: a box given by hand (``--frame X,Y,SIZE``).
+
+Into the square, the photo is first shrunk with an area filter (no aliasing) and then warped;
+back, the square is warped bicubically onto the photo.  Pixels of the square outside the photo
+count as missing.  Every warp leaves the photo's known pixels alone: the fill only ever goes
+into the hole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ganfill.core.errors import GanfillError
+from ganfill.data.domain import Domain, parse_crop
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The model's R x R square in a photo: ``matrix`` (2, 3) maps photo (x, y) to square (x, y).
+
+    kind: how it was found (``face``, ``fit``, ``frame``), for records.
+    """
+
+    matrix: np.ndarray
+    resolution: int
+    kind: str = "frame"
+
+    @property
+    def scale(self) -> float:
+        """Square pixels per photo pixel."""
+        return float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
+
+    def corners(self) -> np.ndarray:
+        """The square's corners in the photo (4, 2): top-left, top-right, bottom-right, bottom-left."""
+        r = self.resolution
+        inverse = cv2.invertAffineTransform(self.matrix)
+        square = np.array([[0, 0], [r, 0], [r, r], [0, r]], np.float64)
+        return square @ inverse[:, :2].T + inverse[:, 2]
+
+    def footprint(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """The photo box (x0, y0, x1, y1) that the square covers, clipped to the photo."""
+        c = self.corners()
+        x0, y0 = np.floor(c.min(0)).astype(int) - 2
+        x1, y1 = np.ceil(c.max(0)).astype(int) + 2
+        return max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+
+    def to_square(self, image: np.ndarray) -> np.ndarray:
+        """uint8 or float (H, W[, C]) -> the same in the square (R, R[, C]), antialiased; outside
+        the photo: 0."""
+        m, shrink = self.matrix, min(1.0, self.scale)
+        if shrink < 0.999:  # area-filter down to about the square's scale first, then warp the rest
+            h, w = image.shape[:2]
+            size = (max(1, round(w * shrink)), max(1, round(h * shrink)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            sx, sy = size[0] / w, size[1] / h
+            m = m @ np.array([[1 / sx, 0, 0], [0, 1 / sy, 0], [0, 0, 1]])
+        r = self.resolution
+        return cv2.warpAffine(image, m, (r, r), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    def known_in_square(self, hole: np.ndarray) -> np.ndarray:
+        """bool (R, R): square pixels that come from the photo and from none of its ``hole``
+        (bool (H, W)) pixels."""
+        h, w = hole.shape
+        inside = self.to_square(np.ones((h, w), np.float32)) > 0.999
+        missing = self.to_square(hole.astype(np.float32)) > 1e-3
+        return inside & ~missing
+
+    def from_square(self, square: np.ndarray, height: int, width: int) -> np.ndarray:
+        """The square's pixels (R, R[, C]) warped back onto a (height, width) photo (bicubic)."""
+        flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+        return cv2.warpAffine(square, self.matrix, (width, height), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+    def covers(self, height: int, width: int) -> np.ndarray:
+        """bool (height, width): photo pixels inside the square (a pixel's margin in)."""
+        r = self.resolution
+        inner = np.zeros((r, r), np.uint8)
+        inner[1:-1, 1:-1] = 1
+        return self.from_square(inner, height, width) > 0
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "matrix": np.round(self.matrix, 6).tolist(), "resolution": self.resolution}
+
+
+def box_frame(left: float, top: float, side: float, resolution: int, *, kind: str = "frame") -> Frame:
+    """The axis-aligned square box (left, top, side) of a photo as the model's square."""
+    if side <= 0:
+        raise GanfillError(f"a frame needs a positive size, got {side}")
+    s = resolution / side
+    return Frame(np.array([[s, 0.0, -left * s], [0.0, s, -top * s]]), resolution, kind)
+
+
+def parse_frame(spec: str, resolution: int) -> Frame:
+    """``X,Y,SIZE`` (the top-left corner and side of a square box, photo pixels) -> a Frame."""
+    try:
+        x, y, side = (float(v) for v in spec.split(","))
+    except ValueError:
+        raise GanfillError(f"--frame takes X,Y,SIZE (the square's top-left corner and side in pixels), got {spec!r}") from None
+    return box_frame(x, y, side, resolution)
+
+
+def fit_frame(hole: np.ndarray, resolution: int, *, context: float = 2.0) -> Frame:
+    """A square ``context`` times the side of the hole's bounding box, around it, at least
+    ``resolution`` pixels (context is never upsampled), kept inside the photo where it fits."""
+    ys, xs = np.nonzero(hole)
+    h, w = hole.shape
+    side = max(np.ptp(ys) + 1, np.ptp(xs) + 1)
+    side = int(min(max(resolution, round(side * context)), max(h, w)))
+    cy, cx = (ys.min() + ys.max() + 1) / 2, (xs.min() + xs.max() + 1) / 2
+    top, left = int(round(cy - side / 2)), int(round(cx - side / 2))
+    top = min(max(top, 0), max(h - side, 0)) if side <= h else (h - side) // 2
+    left = min(max(left, 0), max(w - side, 0)) if side <= w else (w - side) // 2
+    return box_frame(left, top, side, resolution, kind="fit")
+
+
+def face_frames(finder, image: np.ndarray, hole: np.ndarray, domain: Domain, resolution: int) -> list[Frame]:
+    """The square of a face model (``domain.faces``) on every face in ``image`` whose square
+    holds part of ``hole`` (bool (H, W)), largest face first."""
+    from ganfill.data.faces import face_frame, template_in_square
+
+    target = template_in_square(domain.faces, parse_crop(domain.crop).size, resolution)
+    frames = []
+    for face in finder.find(image, hole):
+        frame = Frame(face_frame(face, target, hole), resolution, "face")
+        if (frame.covers(*hole.shape) & hole).any():
+            frames.append(frame)
+    return frames
+
+
+def crop_box(array: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Cut ``box`` (left, top, right, bottom) out of (H, W[, C]); parts outside the image repeat
+    the edge pixels."""
+    left, top, right, bottom = box
+    h, w = array.shape[:2]
+    ys = np.clip(np.arange(top, bottom), 0, h - 1)
+    xs = np.clip(np.arange(left, right), 0, w - 1)
+    return array[ys][:, xs]

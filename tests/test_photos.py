@@ -1,0 +1,146 @@
+"""Photos repaired where they are: frames into the model's square and back, faces found by their
+landmarks, the guard for a face model on a hole that touches no face, and the Python API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.data import astronaut
+
+import ganfill
+from ganfill.apps import fill
+from ganfill.core.errors import GanfillError
+from ganfill.data.domain import Domain
+from ganfill.data.framing import Frame, box_frame, fit_frame
+from ganfill.inpainting.config import CompleteConfig
+from ganfill.inpainting.inpainter import load_inpainter
+from ganfill.models import files as checkpoint
+
+from conftest import REPO, blob_images, tiny_gan
+
+FAST = CompleteConfig(num_steps=3)
+EYES = (slice(88, 118), slice(185, 266))  # the astronaut's eyes (skimage.data.astronaut, 512x512)
+
+
+@pytest.fixture(scope="module")
+def face_model(tmp_path_factory):
+    """A tiny GAN whose domain says it is a face model (CelebA-aligned, centre 108 box)."""
+    path = tmp_path_factory.mktemp("face") / "tinyface.safetensors"
+    return checkpoint.save(path, tiny_gan(calibrate=256, domain=Domain("center:108", faces="celeba")))
+
+
+def _rotated_frame(r=32):
+    angle, scale = np.radians(12), 0.21
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    return Frame(np.array([[c, -s, -10.0], [s, c, -30.0]]), r, "frame")
+
+
+def test_a_frame_warps_in_and_back_and_leaves_known_pixels_bit_exact(face_model):
+    photo = blob_images(1, 240, seed=4)[0]
+    hole = np.zeros((240, 240), bool)
+    hole[100:140, 90:170] = True
+    inpainter = load_inpainter(face_model, "sharp", config=FAST)
+    for frame in (_rotated_frame(), box_frame(60, 50, 150, 32), fit_frame(hole, 32)):
+        item = fill.make_item(photo, inpainter, hole=hole, frames=[frame])
+        assert item.xs.shape == (1, 32, 32, 3) and item.masks.shape == (1, 32, 32)
+        assert not item.masks[0].all() and item.masks[0].any()
+        _, finals, _ = fill.complete_items(inpainter, [item], seed=0)
+        out = finals[0]
+        assert out.shape == photo.shape and np.array_equal(out[~hole], photo[~hole])
+        assert not np.array_equal(out[hole], photo[hole])
+    # into the square and back is the identity up to resampling where the square covers the photo
+    frame = box_frame(40, 40, 64, 64)
+    back = frame.from_square(frame.to_square(photo), 240, 240)
+    inside = frame.covers(240, 240)
+    assert inside[41:103, 41:103].all() and not inside[:30].any()
+    assert np.abs(back[inside].astype(int) - photo[inside]).mean() < 3
+
+
+def test_pixels_of_the_square_outside_the_photo_count_as_missing():
+    frame = box_frame(-20, -20, 80, 40)  # the square's top-left quarter lies outside the photo
+    known = frame.known_in_square(np.zeros((100, 100), bool))
+    assert not known[:9, :].any() and not known[:, :9].any() and known[12:, 12:].all()
+
+
+def test_a_face_model_on_a_hole_that_touches_no_face_stops_with_one_line(face_model, tmp_path):
+    Image.fromarray(blob_images(1, 200, seed=1)[0]).save(tmp_path / "blob.png")
+    mask = np.zeros((200, 200), np.uint8)
+    mask[80:120, 80:120] = 255
+    Image.fromarray(mask).save(tmp_path / "hole.png")
+    args = ["inpaint", face_model, tmp_path / "blob.png", "--mask", tmp_path / "hole.png", "--out", tmp_path / "out"]
+    proc = subprocess.run([sys.executable, "-m", "ganfill", *map(str, args), "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "touches no face" in proc.stderr and "--frame X,Y,SIZE" in proc.stderr
+    assert not (tmp_path / "out").exists()
+    # the frame given by hand repairs it: the whole photo back at its size
+    proc = subprocess.run(
+        [sys.executable, "-m", "ganfill", *map(str, args), "--frame", "40,40,120", "--num-steps", "3", "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((tmp_path / "out" / "blob" / "record.json").read_text())
+    assert record["framing"] == "frame" and np.asarray(Image.open(tmp_path / "out" / "blob" / "completed.png")).shape == (
+        200,
+        200,
+        3,
+    )
+
+
+def test_the_face_a_hole_touches_is_framed_by_its_landmarks(face_model):
+    photo = astronaut()
+    hole = np.zeros(photo.shape[:2], bool)
+    hole[EYES] = True
+    item = fill.make_item(photo, load_inpainter(face_model, "sharp", config=FAST), framing="auto", hole=hole)
+    assert item.framing == "face" and len(item.frames) == 1
+    corners = item.frames[0].corners()
+    side = np.hypot(*(corners[1] - corners[0]))
+    centre = corners.mean(0)  # the eyes (x 225, y 103) sit about the middle of CelebA's 108 box
+    assert 100 < side < 260 and abs(centre[0] - 225) < 0.15 * side and abs(centre[1] - 103) < 0.2 * side
+
+
+def test_a_mask_that_hides_most_of_the_image_is_warned_about(face_model, tmp_path):
+    Image.fromarray(blob_images(1, 32, seed=1)[0]).save(tmp_path / "p.png")
+    Image.fromarray(np.full((32, 32), 255, np.uint8) * (np.arange(32)[:, None] > 3)).save(tmp_path / "m.png")
+    notes = []
+    fill.run(load_inpainter(face_model, "sharp", config=FAST), [tmp_path / "p.png"], tmp_path / "out",
+             mask=str(tmp_path / "m.png"), progress=False, notify=notes.append)  # fmt: skip
+    assert any("is it inverted?" in n for n in notes), notes
+
+
+def test_repair_returns_the_photo_at_its_size_as_it_was_given(face_model):
+    photo = blob_images(1, 150, seed=2)[0]
+    hole = np.zeros((150, 150), bool)
+    hole[60:90, 50:100] = True
+    repairer = ganfill.load(face_model, mode="sharp", config=FAST)
+    out = repairer.repair(photo, hole, frame=(20, 20, 110))
+    assert isinstance(out, np.ndarray) and out.shape == photo.shape and np.array_equal(out[~hole], photo[~hole])
+    pil = repairer.repair(Image.fromarray(photo), Image.fromarray(hole.astype(np.uint8) * 255), frame=(20, 20, 110))
+    assert isinstance(pil, Image.Image) and np.array_equal(np.asarray(pil), out)  # PIL in, PIL out, the same repair
+    with pytest.raises(GanfillError, match="touches no face"):
+        repairer.repair(photo, hole)
+    with pytest.raises(GanfillError, match="the hole is 10x10 but the image is 150x150"):
+        repairer.repair(photo, np.ones((10, 10), bool))
+
+
+def test_the_readme_photo_example_runs(tmp_path, monkeypatch):
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Your photo, from Python") :]
+    start = section.index("```python\n") + len("```python\n")
+    code = section[start : section.index("```\n", start)]
+    monkeypatch.chdir(tmp_path)
+    photo = astronaut()
+    Image.fromarray(photo).save("photo.jpg", quality=95)
+    hole = np.zeros(photo.shape[:2], np.uint8)
+    hole[EYES] = 255
+    Image.fromarray(hole).save("hole.png")
+    exec(compile(code, "README.md", "exec"), {})
+    repaired = np.asarray(Image.open("repaired.png"))
+    original = np.asarray(Image.open("photo.jpg"))
+    assert repaired.shape == original.shape and np.array_equal(repaired[hole == 0], original[hole == 0])
+    assert not np.array_equal(repaired[hole > 0], original[hole > 0])
