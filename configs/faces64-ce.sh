@@ -11,7 +11,7 @@ else
   $GF train-ce "$RUNS/data/celeba64-train" --out "$RUNS/ce-faces64" --width 64 --bottleneck 256 --adv-width 32 \
     --steps "$CE_STEPS" --checkpoint-every 500 --keep 20
 fi
-$GF export "$RUNS/ce-faces64" faces64-ce --crop center:108
+$GF export "$RUNS/ce-faces64" src/ganfill/assets/models/faces64-ce.safetensors --crop center:108
 # the plain GAN (fully connected G and D), for the comparison only
 if [ -d "$RUNS/gan-faces64/checkpoints" ]; then
   $GF train --out "$RUNS/gan-faces64" --resume --steps "$GAN_STEPS"

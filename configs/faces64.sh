@@ -25,4 +25,4 @@ else
   $GF train-encoder "$RUNS/faces64-gan.safetensors" "$RUNS/data/celeba64-train" --out "$RUNS/faces64-encoder" \
     --steps "$ENC_STEPS" --checkpoint-every 500 ${INIT:+--init "$INIT"}
 fi
-$GF export "$RUNS/faces64-encoder" faces64
+$GF export "$RUNS/faces64-encoder" src/ganfill/assets/models/faces64.safetensors  # ships it

@@ -30,4 +30,4 @@ else
   $GF train-encoder "$RUNS/glyphs32-gan.safetensors" "$RUNS/data/glyphs32/train" --out "$RUNS/glyphs32-encoder" \
     --steps "$ENC_STEPS" --checkpoint-every 500
 fi
-$GF export "$RUNS/glyphs32-encoder" glyphs32
+$GF export "$RUNS/glyphs32-encoder" src/ganfill/assets/models/glyphs32.safetensors  # ships it

@@ -31,7 +31,7 @@ else
   $GF train-encoder "$RUNS/pokemon64-gan.safetensors" "$RUNS/data/pokemon64-train" --out "$RUNS/pokemon64-encoder" \
     --steps "$ENC_STEPS" --checkpoint-every 500
 fi
-$GF export "$RUNS/pokemon64-encoder" pokemon64
+$GF export "$RUNS/pokemon64-encoder" src/ganfill/assets/models/pokemon64.safetensors  # ships it
 CE_STEPS=${CE_STEPS:-4000}
 if [ -d "$RUNS/pokemon64-ce/checkpoints" ]; then
   $GF train-ce --out "$RUNS/pokemon64-ce" --resume --steps "$CE_STEPS"
@@ -40,4 +40,4 @@ else
     --steps "$CE_STEPS" --checkpoint-every 500 --keep 20
 fi
 # shipped: iteration 1,000; on 769 images the CNN overfits after it (held-out hole PSNR falls: pokemon64-ce.md)
-$GF export "$RUNS/pokemon64-ce/checkpoints/step-00001000" pokemon64-ce
+$GF export "$RUNS/pokemon64-ce/checkpoints/step-00001000" src/ganfill/assets/models/pokemon64-ce.safetensors

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from ganfill.core.errors import GanfillError
+from ganfill.core.errors import GanfillError, GanfillTypeError
 
 
 def _rgb(image) -> np.ndarray:
@@ -28,7 +28,9 @@ def _rgb(image) -> np.ndarray:
             flat.paste(image, mask=image.getchannel("A"))
             image = flat
         return np.asarray(image.convert("RGB")).copy()
-    a = np.asarray(image)
+    if not isinstance(image, np.ndarray):
+        raise GanfillTypeError(f"expected a PIL image or a uint8 (H, W, 3) numpy array, got {type(image).__name__}")
+    a = image
     if a.dtype != np.uint8 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
         raise GanfillError(f"expected a PIL image or a uint8 (H, W, 3) array, got {a.dtype} {a.shape}")
     if a.ndim == 2:
@@ -42,9 +44,13 @@ def _hole(hole, shape: tuple[int, int]) -> np.ndarray:
 
     if isinstance(hole, Image.Image):
         hole = np.asarray(hole.convert("L")) > 127
-    h = np.asarray(hole)
+    if not isinstance(hole, np.ndarray):
+        raise GanfillTypeError(f"the hole must be a PIL image or a numpy array the image's size, got {type(hole).__name__}")
+    h = hole
     if h.ndim == 3:
         h = h[..., 0]
+    if h.ndim != 2 or h.dtype.kind not in "biuf":
+        raise GanfillError(f"the hole must be (H, W) of bools or numbers (white / True = missing), got {h.dtype} {h.shape}")
     h = h.astype(bool) if h.dtype == bool else h > (127 if h.dtype == np.uint8 else 0.5)
     if h.shape != tuple(shape):
         raise GanfillError(f"the hole is {h.shape[1]}x{h.shape[0]} but the image is {shape[1]}x{shape[0]}: give one of its size")
@@ -89,6 +95,8 @@ class Repairer:
         r = self.inpainter.resolution
         if framing == "auto" and frame is None and not self.inpainter.domain.faces and rgb.shape[:2] != (r, r):
             framing = "fit"  # the photo at its size, whatever the model
+        if frame is not None and (isinstance(frame, (str, bytes)) or not hasattr(frame, "__len__") or len(frame) != 3):
+            raise GanfillTypeError(f"frame must be (x, y, size), the model's square in photo pixels, got {frame!r}")
         frames = None if frame is None else [box_frame(*frame, r)]
         if self._finder is None and frame is None and framing in ("auto", "face") and self.inpainter.domain.faces:
             from ganfill.data.faces import FaceFinder

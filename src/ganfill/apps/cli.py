@@ -8,26 +8,43 @@ does every operating-system error (permissions, a full disk, a file where a fold
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
 import click
 
 from ganfill.apps.config import IMAGES_MODEL, DemoConfig
-from ganfill.core.constants import BLENDS, DTYPE_NAMES, MAX_PIXELS
-from ganfill.core.errors import GanfillError, os_error_message
+from ganfill.core.checks import kind_of
+from ganfill.core.constants import BLENDS, DTYPE_NAMES, MAX_BATCH, MAX_IMAGES, MAX_PIXELS, MAX_SAMPLES, PORTS, SEEDS
+from ganfill.core.errors import GanfillError, GanfillWarning, os_error_message
 from ganfill.core.files import atomic_path, check_out_folder
 from ganfill.inpainting.config import START_DEFAULTS, CompleteConfig
+from ganfill.models.config import CE_WIDTH, LIMITS
 from ganfill.training.config import CETrainConfig, EncoderConfig, TrainConfig
 
 PATH = click.Path(path_type=Path)
+SHOW_WARNING = warnings.showwarning  # Python's own, for warnings that are not ganfill's
 INPAINT_DEFAULTS = {"record_every": 50}  # the CLI keeps progress frames for its GIF
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` for the command line: a GanfillWarning as one line, others as Python shows them."""
+    if issubclass(category, GanfillWarning):
+        _warn(str(message))
+    else:
+        SHOW_WARNING(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the command; any user error becomes one line on stderr and exit code 2."""
+    """Entry point: run the command; any user error becomes one line on stderr and exit code 2;
+    a batch that skipped inputs ends with exit code 3 (``PARTIAL``)."""
     try:
-        cli.main(args=argv, prog_name="ganfill", standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            code = cli.main(args=argv, prog_name="ganfill", standalone_mode=False)
+        if code:
+            sys.exit(code)
     except GanfillError as e:
         click.echo(f"ganfill: error: {e}", err=True)
         sys.exit(2)
@@ -52,8 +69,38 @@ def cli():
     """ganfill: semantic image inpainting with a DCGAN prior (Yeh et al., CVPR 2017).
 
     Typical flow: prepare (or glyphs) -> train -> export -> sample / inpaint / evaluate.
-    `ganfill models` lists the models that ship with ganfill; `ganfill demo` shows them at work.
+    `ganfill models` lists the models that ship with ganfill and yours; `ganfill demo` shows them at work.
+    Exit codes: 0 done, 2 bad input (one line on stderr, nothing written), 3 a batch finished
+    but skipped inputs it could not read or match (each named on stderr), 130 interrupted.
     """
+
+
+PARTIAL = 3  # the exit code of a batch that finished but skipped inputs it could not read or match
+WARNINGS_SHOWN = 20  # per-file warnings printed of a long list; the rest are counted
+
+
+def _warn(message: str) -> None:
+    click.echo(f"ganfill: warning: {message}", err=True)
+
+
+def _warn_each(lines: list[str], *, more: str) -> None:
+    """One warning per line, the first WARNINGS_SHOWN of them; the rest counted, pointing at ``more``."""
+    for line in lines[:WARNINGS_SHOWN]:
+        _warn(line)
+    if len(lines) > WARNINGS_SHOWN:
+        _warn(f"... and {len(lines) - WARNINGS_SHOWN} more, all listed in {more}")
+
+
+def _quiet_option(f):
+    return click.option("--quiet", is_flag=True, help="no progress bars or start-up lines (warnings and errors still show)")(f)
+
+
+def _seed_option(help: str):
+    return click.option("--seed", type=click.IntRange(*SEEDS), default=0, show_default=True, help=help)
+
+
+def _port_option(f):
+    return click.option("--port", type=click.IntRange(*PORTS), default=7860, show_default=True, help="TCP port to serve on")(f)
 
 
 def _colour(value: str) -> tuple[int, int, int]:
@@ -77,11 +124,26 @@ def _colour(value: str) -> tuple[int, int, int]:
 )
 @click.option("--background", default="white", show_default=True, help="colour for padding and transparency")
 @click.option("--overwrite", is_flag=True, help="replace OUT if it exists")
-def prepare(src_dir, out, resolution, crop, background, overwrite):
-    """Turn a folder of images into a training dataset (uint8 shards + manifest)."""
+@_quiet_option
+def prepare(src_dir, out, resolution, crop, background, overwrite, quiet):
+    """Turn a folder of images into a training dataset (uint8 shards + manifest).
+
+    Reads every image file under SRC_DIR (jpg, png, webp, bmp, gif, tiff; GIF and TIFF: the
+    first frame); every file left out (unreadable, or not an image) is named with the reason,
+    here and in OUT/manifest.json.
+    """
     from ganfill.data.datasets import prepare as run
 
-    m = run(src_dir, out, resolution=int(resolution), crop=crop, background=_colour(background), overwrite=overwrite)
+    m = run(
+        src_dir,
+        out,
+        resolution=int(resolution),
+        crop=crop,
+        background=_colour(background),
+        overwrite=overwrite,
+        progress=not quiet,
+    )
+    _warn_each([f"skipped {s['file']}: {s['reason']}" for s in m["skipped"]], more=f"{out}/manifest.json")
     click.echo(
         f"{m['count']} images at {m['resolution']}x{m['resolution']} written to {out}"
         + (f"; {len(m['skipped'])} skipped (listed in {out}/manifest.json)" if m["skipped"] else "")
@@ -98,15 +160,28 @@ def prepare(src_dir, out, resolution, crop, background, overwrite):
     help="font folder to search (repeatable); default: matplotlib's fonts and the system's",
 )
 @click.option("--resolution", type=click.Choice(["32", "64", "128"]), default="64", show_default=True)
-@click.option("--holdout", default=0.1, show_default=True, help="fraction of font families held out in OUT/val")
-@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.1,
+    show_default=True,
+    help="fraction of font families held out in OUT/val",
+)
+@_seed_option("seeds the split of font families")
 @click.option("--overwrite", is_flag=True, help="replace OUT if it exists")
-def glyphs(out, font_dirs, resolution, holdout, seed, overwrite):
+@_quiet_option
+def glyphs(out, font_dirs, resolution, holdout, seed, overwrite, quiet):
     """Render the built-in characters dataset (0-9, A-Z, a-z from every font; Chars74K Fnt style)."""
     from ganfill.data.glyphs import render_glyphs
 
     m = render_glyphs(
-        out, font_dirs=list(font_dirs) or None, resolution=int(resolution), holdout=holdout, seed=seed, overwrite=overwrite
+        out,
+        font_dirs=list(font_dirs) or None,
+        resolution=int(resolution),
+        holdout=holdout,
+        seed=seed,
+        overwrite=overwrite,
+        progress=not quiet,
     )
     click.echo(f"glyphs written to {out}/train ({m['train']['count']} images) and {out}/val ({m['val']['count']} images)")
 
@@ -122,8 +197,25 @@ AUTO_DEFAULTS["steps"] = (
 )
 
 
+def _click_type(field):
+    """The click type of a config field declared with ``core.checks.option``: its choices, or its
+    span as an IntRange / FloatRange (checked at parse time and shown in --help)."""
+    meta, kind = field.metadata, kind_of(field)
+    if meta.get("choices") is not None:
+        return click.Choice(list(meta["choices"]))
+    span = meta.get("span")
+    if kind == "int":
+        return click.IntRange(span.lo, span.hi) if span is not None else int
+    if kind == "float":
+        if span is None:
+            return float
+        return click.FloatRange(span.lo, span.hi, min_open=span.lo_open, max_open=span.hi_open)
+    return str
+
+
 def _config_options(cls, *, defaults: dict | None = None):
-    """One CLI option per field of a config dataclass, so defaults are documented in one place.
+    """One CLI option per field of a config dataclass, so defaults, ranges, choices and help
+    texts are documented in one place (the fields, ``core.checks.option``).
 
     Options default to None (= the dataclass default); bools become --x/--no-x flags.
     """
@@ -134,16 +226,16 @@ def _config_options(cls, *, defaults: dict | None = None):
             if default is None and field.name in AUTO_DEFAULTS:
                 default = AUTO_DEFAULTS[field.name]
             name = "--" + field.name.replace("_", "-")
-            kind = str(field.type)
-            if "bool" in kind:
-                f = click.option(f"{name}/--no-{name[2:]}", field.name, default=None, help=f"default: {default}")(f)
-            elif "tuple" in kind:
-                f = click.option(
-                    name, field.name, type=float, nargs=2, default=None, help=f"default: {' '.join(map(str, default))}"
-                )(f)
+            kind = kind_of(field)
+            shown = " ".join(map(str, default)) if kind == "tuple" else ("none" if default == "" else default)
+            words = field.metadata.get("help")
+            help = f"{words} (default: {shown})" if words else f"default: {shown}"
+            if kind == "bool":
+                f = click.option(f"{name}/--no-{name[2:]}", field.name, default=None, help=help)(f)
+            elif kind == "tuple":
+                f = click.option(name, field.name, type=float, nargs=2, default=None, help=help)(f)
             else:
-                typ = int if "int" in kind else float if "float" in kind else str
-                f = click.option(name, field.name, type=typ, default=None, help=f"default: {default}")(f)
+                f = click.option(name, field.name, type=_click_type(field), default=None, help=help)(f)
         return f
 
     return decorate
@@ -162,9 +254,21 @@ def _given(options: dict) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
+def _device_option(f):
+    from ganfill.core.constants import DEVICES
+
+    return click.option(
+        "--device",
+        type=click.Choice(list(DEVICES)),
+        default="auto",
+        show_default=True,
+        help="auto: CUDA when present, else the CPU",
+    )(f)
+
+
 def _runtime_options(f):
     """--device and --precision, as `ganfill train` has them, for every command that runs a model."""
-    from ganfill.core.constants import DEVICES, PRECISIONS
+    from ganfill.core.constants import PRECISIONS
 
     f = click.option(
         "--precision",
@@ -173,13 +277,7 @@ def _runtime_options(f):
         show_default=True,
         help="bf16 only where the hardware runs it natively (CUDA, AVX-512 BF16 / AMX CPUs)",
     )(f)
-    return click.option(
-        "--device",
-        type=click.Choice(list(DEVICES)),
-        default="auto",
-        show_default=True,
-        help="auto: CUDA when present, else the CPU",
-    )(f)
+    return _device_option(f)
 
 
 def _mode_options(f):
@@ -220,10 +318,24 @@ def _runtime(device: str, precision: str):
     help="architecture preset: dcgan (Radford et al.), paper (the research paper's), gan (fully connected, "
     "Goodfellow et al. 2014)",
 )
-@click.option("--resolution", type=int, default=None, help="32, 64 or 128 (default: the dataset's)")
-@click.option("--z-dim", default=100, show_default=True)
-@click.option("--g-width", default=64, show_default=True)
-@click.option("--d-width", default=64, show_default=True)
+@click.option("--resolution", type=click.Choice(["32", "64", "128"]), default=None, help="image side (default: the dataset's)")
+@click.option(
+    "--z-dim", type=click.IntRange(1, LIMITS["z_dim"]), default=100, show_default=True, help="size of the latent vector z"
+)
+@click.option(
+    "--g-width",
+    type=click.IntRange(1, LIMITS["g_width"]),
+    default=64,
+    show_default=True,
+    help="channels of G's last hidden layer, doubled at each step towards 4x4",
+)
+@click.option(
+    "--d-width",
+    type=click.IntRange(1, LIMITS["d_width"]),
+    default=64,
+    show_default=True,
+    help="channels of D's first layer, doubled at each step towards 4x4",
+)
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
 @click.option(
     "--init",
@@ -233,8 +345,8 @@ def _runtime(device: str, precision: str):
     help="start a new run from MODEL's weights (a shipped name or .safetensors file): its architecture, "
     "training options and iteration count carry on; options given here replace its options",
 )
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@_device_option
+@_quiet_option
 @_config_options(TrainConfig)
 def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, init, device, quiet, **overrides):
     """Train a DCGAN on DATA (a folder made by `prepare` or `glyphs`), writing RUN folder --out.
@@ -259,8 +371,7 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, init
     else:
         if data is None:
             raise GanfillError("missing DATA: give the dataset folder made by `ganfill prepare` or `ganfill glyphs`")
-        if resolution is None:
-            resolution = open_dataset(data).resolution
+        resolution = open_dataset(data).resolution if resolution is None else int(resolution)
         model = ModelConfig(arch=arch, resolution=resolution, z_dim=z_dim, g_width=g_width, d_width=d_width)
         last = run(data, run_dir, model=model, config=TrainConfig(**overrides), device=device, progress=not quiet)
     click.echo(f"checkpoint: {last}")
@@ -278,8 +389,8 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, init
     metavar="MODEL",
     help="start from MODEL's encoder (e.g. the one shipped for an earlier G of the same architecture) instead of random weights",
 )
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@_device_option
+@_quiet_option
 @_config_options(EncoderConfig)
 def train_encoder(model, data, run_dir, resume, init, device, quiet, **overrides):
     """Train an encoder of z for MODEL's generator on the real images DATA (a `prepare` folder).
@@ -303,12 +414,12 @@ def train_encoder(model, data, run_dir, resume, init, device, quiet, **overrides
 @cli.command("train-ce")
 @click.argument("data", required=False, type=PATH)
 @click.option("--out", "run_dir", required=True, type=PATH, help="run folder")
-@click.option("--width", type=int, help="encoder / decoder width (default 64: 64-128-256-512)")
-@click.option("--bottleneck", type=int, help="size of the code between encoder and decoder (default 256)")
-@click.option("--adv-width", type=int, help="width of the adversarial loss's discriminator (default 32)")
+@click.option("--width", type=click.IntRange(1, CE_WIDTH), help="encoder / decoder width (default 64: 64-128-256-512)")
+@click.option("--bottleneck", type=click.IntRange(1, CE_WIDTH), help="size of the code between encoder and decoder (default 256)")
+@click.option("--adv-width", type=click.IntRange(1, CE_WIDTH), help="width of the adversarial loss's discriminator (default 32)")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@_device_option
+@_quiet_option
 @_config_options(CETrainConfig)
 def train_ce(data, run_dir, width, bottleneck, adv_width, resume, device, quiet, **overrides):
     """Train a context encoder (Pathak et al. 2016: the CNN of the paper's comparison) on DATA.
@@ -338,8 +449,8 @@ def train_ce(data, run_dir, width, bottleneck, adv_width, resume, device, quiet,
 
 @cli.command()
 @click.argument("ckpt", type=PATH)
-@click.option("-n", "n", default=64, show_default=True, help="number of samples")
-@click.option("--seed", default=0, show_default=True)
+@click.option("-n", "n", type=click.IntRange(1, MAX_SAMPLES), default=64, show_default=True, help="number of samples")
+@_seed_option("seeds the latents drawn")
 @click.option("--out", required=True, type=PATH, help="grid image to write (.png)")
 @_runtime_options
 def sample(ckpt, n, seed, out, device, precision):
@@ -352,8 +463,6 @@ def sample(ckpt, n, seed, out, device, precision):
     from ganfill.models import files as checkpoint
     from ganfill.training.gan import sample as draw
 
-    if n < 1:
-        raise GanfillError(f"-n must be at least 1, got {n}")
     if out.is_dir():
         raise GanfillError(f"--out {out} is a folder: give the grid image's file name, e.g. {out / 'samples.png'}")
     loaded = checkpoint.load(ckpt, kind="gan")
@@ -379,6 +488,7 @@ def sample(ckpt, n, seed, out, device, precision):
 )
 @click.option(
     "--mask-level",
+    type=click.IntRange(0, 254),
     default=0,
     show_default=True,
     help="mask images: a pixel above this grey level is a hole (raise it for noisy JPEG masks)",
@@ -393,12 +503,11 @@ def sample(ckpt, n, seed, out, device, precision):
     "mask, else domain. With face and fit the result is the whole photo at its size",
 )
 @click.option("--frame", metavar="X,Y,SIZE", help="the model's square given by hand: its top-left corner and side, in pixels")
-@click.option("--batch-size", default=64, show_default=True, help="images completed together")
-@click.option(
-    "--seed", default=0, show_default=True, help="seeds z (by each image's known pixels) and random masks (by file name)"
-)
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH), default=64, show_default=True, help="images completed together")
+@_seed_option("seeds z (by each image's known pixels) and random masks (by file name)")
 @click.option(
     "--max-pixels",
+    type=click.IntRange(1, None),
     default=MAX_PIXELS,
     show_default=True,
     help="larger input and mask images are refused before they are decoded (the web page's limit)",
@@ -412,7 +521,7 @@ def sample(ckpt, n, seed, out, device, precision):
     help="poisson: seamless (Yeh et al.); paste: G(z) pasted into the hole (the research paper's LC)",
 )
 @_mode_options
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@_quiet_option
 @_runtime_options
 @_config_options(CompleteConfig, defaults=INPAINT_DEFAULTS)
 def inpaint(
@@ -486,11 +595,14 @@ def inpaint(
         world=world,
         progress=not quiet,
         max_pixels=max_pixels,
-        notify=lambda message: click.echo(f"ganfill: warning: {message}", err=True),
+        notify=_warn,
     )
     extra = [f"{counts['unchanged']} unchanged (no hole)"] if counts["unchanged"] else []
     extra += [f"{counts['skipped']} already done"] if counts["skipped"] else []
+    extra += [f"{len(counts['failed'])} skipped, each named above"] if counts["failed"] else []
     click.echo(f"{counts['done']} image(s) completed in {out_dir}" + (f" ({', '.join(extra)})" if extra else ""))
+    if counts["failed"]:
+        raise click.exceptions.Exit(PARTIAL)
 
 
 @cli.command()
@@ -509,7 +621,7 @@ def inpaint(
     show_default=True,
     help="as for `ganfill inpaint`: center, pattern, random80, half, grid, strokes, a mask image or folder",
 )
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@_quiet_option
 @_runtime_options
 @_config_options(DemoConfig)
 def demo(out_dir, images, model, mask, quiet, device, precision, **options):
@@ -547,18 +659,21 @@ def demo(out_dir, images, model, mask, quiet, device, precision, **options):
 @click.option("--faces", help="a face model: the landmark template its faces are aligned to (celeba), for photos")
 @click.option("--card-data", multiple=True, help="a line for the skeleton card's 'Training data' section (repeatable)")
 def export(ckpt, name_or_path, dtype, crop, background, faces, card_data):
-    """Write a shipped model (EMA generator + discriminator) from a checkpoint.
+    """Write a model file (EMA generator + discriminator, or a context encoder) from a checkpoint.
 
-    NAME_OR_PATH: a name (faces64) writes ganfill/assets/models/NAME.safetensors in the package,
-    a path ending in .safetensors writes there. A skeleton model card NAME.md (config, parameter
-    counts, training steps and images, file size) is written beside it unless one exists.
+    NAME_OR_PATH: a name (mine64) writes NAME.safetensors into your models folder,
+    $GANFILL_HOME/models (default ~/.local/share/ganfill/models; outside the installed package,
+    so it survives upgrades and `pip uninstall`), where every command finds it by that name and
+    `ganfill models` lists it; a path ending in .safetensors writes there. A skeleton model card
+    NAME.md (config, parameter counts, training steps and images, file size) is written beside
+    it unless one exists.
     """
     from ganfill.models import cards
     from ganfill.models import files as checkpoint
 
     given = (("crop", crop), ("background", background and list(_colour(background))), ("faces", faces))
     domain = {k: v for k, v in given if v}
-    out = checkpoint.export(ckpt, checkpoint.shipped_path(name_or_path), dtype=checkpoint.DTYPES[dtype], domain=domain)
+    out = checkpoint.export(ckpt, checkpoint.export_path(name_or_path), dtype=checkpoint.DTYPES[dtype], domain=domain)
     d = checkpoint.describe(out)
     click.echo(
         f"{out} ({d.size / 1e6:.1f} MB, {d.dtype}, {d.config.resolution}x{d.config.resolution}, "
@@ -575,16 +690,18 @@ def export(ckpt, name_or_path, dtype, crop, background, faces, card_data):
 
 @cli.command()
 def models():
-    """List the shipped models: name, resolution, domain, file size and the first line of the card."""
+    """List the models a name finds: those that ship with ganfill and yours (`ganfill export RUN
+    NAME` writes them into $GANFILL_HOME/models): name, resolution, domain, size, where, card title."""
     from ganfill.models import cards
     from ganfill.models import files as checkpoint
 
-    shipped = checkpoint.shipped_models()
-    if not shipped:
-        click.echo(f"no shipped models in {checkpoint.SHIPPED_DIR}")
+    shipped, yours = checkpoint.shipped_models(), checkpoint.user_models()
+    named = checkpoint.named_models()
+    if not named:
+        click.echo(f"no models in {checkpoint.SHIPPED_DIR} or {checkpoint.user_models_dir()}")
         return
-    rows = [("name", "resolution", "domain", "size", "card")]
-    for name, path in shipped.items():
+    rows = [("name", "resolution", "domain", "size", "from", "card")]
+    for name, path in named.items():
         d = checkpoint.describe(path)
         rows.append(
             (
@@ -592,12 +709,15 @@ def models():
                 f"{d.config.resolution}x{d.config.resolution}",
                 d.domain.text(),
                 f"{d.size / 1e6:.1f} MB",
+                "shipped" if name in shipped else "yours",
                 cards.card_title(path) or "(no model card)",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    if yours:
+        click.echo(f"yours are in {checkpoint.user_models_dir()} (GANFILL_HOME)")
 
 
 @cli.command()
@@ -625,16 +745,25 @@ def models():
     help="the context encoder of the faithful and context-encoder methods (default: the one beside "
     "the model, e.g. faces64-ce for faces64)",
 )
-@click.option("-n", "--num-images", default=100, show_default=True, help="held-out images (the first n in a seeded random order)")
-@click.option("--seed", default=0, show_default=True, help="seeds the image order, the masks and z")
-@click.option("--batch-size", default=64, show_default=True, help="images searched together by ganfill")
+@click.option(
+    "-n",
+    "--num-images",
+    type=click.IntRange(1, MAX_IMAGES),
+    default=100,
+    show_default=True,
+    help="images to score (the first n in a seeded random order); hold them out of training for a fair score",
+)
+@_seed_option("seeds the image order, the masks and z")
+@click.option(
+    "--batch-size", type=click.IntRange(1, MAX_BATCH), default=64, show_default=True, help="images searched together by ganfill"
+)
 @click.option(
     "--face-detector/--no-face-detector",
     default=None,
     help="face-detection rates (faces only); default: on when a face is found in half the originals",
 )
-@click.option("--figure-rows", default=4, show_default=True, help="images per mask in figure.png")
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--figure-rows", type=click.IntRange(1, 100), default=4, show_default=True, help="images per mask in figure.png")
+@_quiet_option
 @_runtime_options
 @_config_options(CompleteConfig)
 def evaluate(
@@ -654,7 +783,8 @@ def evaluate(
     precision,
     **options,
 ):
-    """Score ganfill against classical inpainting on held-out images DATA (a dataset or image folder).
+    """Score ganfill against classical inpainting on images DATA (a dataset or image folder; images
+    held out of the model's training, for a fair score: the report says when DATA is its training data).
 
     CKPT: a shipped model's name (see `ganfill models`), a run folder, a checkpoint folder or a
     .safetensors model file.
@@ -675,6 +805,8 @@ def evaluate(
     runtime = _runtime(device, precision)
     split = [s.strip() for s in methods.split(",") if s.strip()]
     method_list = list(ev.method_names()) if split == ["all"] else split
+    if cnn is not None and checkpoint.describe(cnn).kind != "context-encoder":
+        raise GanfillError(f"--cnn {cnn} is a {checkpoint.describe(cnn).kind} model, not a context encoder (`ganfill train-ce`)")
     model = checkpoint.load(ckpt)
     if split == ["all"] and getattr(model, "E", None) is None:  # without an encoder the random start is `ganfill` itself
         method_list.remove(ev.RANDOM_START)
@@ -756,7 +888,7 @@ def _web():
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (0.0.0.0: every interface)")
-@click.option("--port", default=7860, show_default=True)
+@_port_option
 @click.option(
     "--models",
     "model_specs",
@@ -768,7 +900,9 @@ def _web():
 @click.option("--db", type=PATH, help="the study's answers (default: RESULTS/study.sqlite3)")
 @click.option("--originals", type=PATH, help="study: folder to find input files by name if they moved")
 @click.option("--subject", default="face", show_default=True, help="what the study asks about: 'a real ...?'")
-@click.option("--concurrency", default=1, show_default=True, help="latent searches run at once; others queue")
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=1, show_default=True, help="latent searches run at once; others queue"
+)
 @_runtime_options
 def serve(host, port, model_specs, results_dir, db, originals, subject, concurrency, device, precision):
     """Serve the repair page in the browser (Gradio): upload, paint the hole, watch it fill."""
@@ -796,7 +930,7 @@ def serve(host, port, model_specs, results_dir, db, originals, subject, concurre
 @cli.command()
 @click.argument("results_dir", type=PATH)
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (0.0.0.0: every interface)")
-@click.option("--port", default=7860, show_default=True)
+@_port_option
 @click.option("--db", type=PATH, help="where answers are kept (default: RESULTS_DIR/study.sqlite3)")
 @click.option("--originals", type=PATH, help="folder to find input files by name if they moved")
 @click.option("--subject", default="face", show_default=True, help="what raters are asked about: 'a real ...?'")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ganfill.core.checks import Span, check_options, option
+from ganfill.core.constants import MAX_RESTARTS, MAX_SEARCH_STEPS, SEEDS
+
 DEFAULT_MODELS = ("glyphs32", "faces64")  # the built-in sections, in report order
 IMAGES_MODEL = "faces64"  # the model for --images when none is named
 
@@ -19,7 +22,10 @@ class DemoConfig:
     seed: seeds z (and random masks) per image.
     """
 
-    steps: int | None = None
-    restarts: int = 2
-    glyphs: int = 24
-    seed: int = 0
+    steps: int | None = option(None, "Adam steps of the latent search per start", span=Span(1, MAX_SEARCH_STEPS))
+    restarts: int = option(2, "z per image, the best kept", span=Span(1, MAX_RESTARTS))
+    glyphs: int = option(24, "characters completed in the glyphs32 section", span=Span(1, 1000))
+    seed: int = option(0, "seeds z (and random masks) per image", span=Span(*SEEDS))
+
+    def __post_init__(self):
+        check_options(self)

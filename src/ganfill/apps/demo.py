@@ -154,7 +154,7 @@ def complete_section(
     against the original (the input in the model's square); one row per image, paths relative
     to ``root``."""
     completions = out / "completions"
-    fill.run(
+    counts = fill.run(
         inpainter,
         files,
         completions,
@@ -166,7 +166,10 @@ def complete_section(
     )
     masks = fill.MaskSource(mask)
     rows = []
+    failed = {f["file"] for f in counts["failed"]}  # each named by a warning
     for path in files:
+        if str(path) in failed:
+            continue
         folder = completions / output_name(path.stem)
         if json.loads((folder / fill.RECORD).read_text()).get("unchanged"):
             continue  # no hole: nothing to compare
@@ -297,8 +300,6 @@ def run(
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
-    if (config.steps is not None and config.steps < 1) or config.restarts < 1:
-        raise GanfillError(f"--steps and --restarts must be at least 1, got {config.steps} and {config.restarts}")
     fill.MaskSource(mask)  # a bad --mask fails before any work
     if images is not None:
         files = list_images([images])  # an empty folder or a missing path is an error here
@@ -344,6 +345,7 @@ def run(
         sections.append({"model": name, "title": title, "notes": notes, "rows": rows, "overview": f"{name}/overview.png"})
     seconds = time.perf_counter() - t0
     steps = f"{config.steps}" if config.steps is not None else "the model's default number of"
+    settings = asdict(config) | {"steps": config.steps if config.steps is not None else "the model's default"}
     notes = [
         f"ganfill: Yeh et al.'s latent search ({steps} cosine-decayed Adam steps, {config.restarts} restart(s), "
         "starting from the z of the model's encoder when it has one; "
@@ -351,7 +353,7 @@ def run(
         "against OpenCV's Telea inpainting (radius 3), which never sees the hole. Metrics compare with "
         "the original: PSNR and L1 over the hole, SSIM over the whole image.",
         "Settings: "
-        + ", ".join(f"{k} {v}" for k, v in asdict(config).items())
+        + ", ".join(f"{k} {v}" for k, v in settings.items())
         + f"; mask {mask}; {runtime.describe()}. Wall time: {seconds:.0f} s.",
     ]
     return report(out, sections, title="ganfill demo: the shipped models on images they never saw", notes=notes)

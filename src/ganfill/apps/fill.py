@@ -38,9 +38,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ganfill import __version__
 from ganfill.core.checks import integer
-from ganfill.core.constants import IMAGE_SUFFIXES, MAX_PIXELS
+from ganfill.core.checks import seed as check_seed
+from ganfill.core.constants import IMAGE_SUFFIXES, MAX_BATCH, MAX_PIXELS
 from ganfill.core.errors import GanfillError
-from ganfill.core.files import FolderLock, atomic_path, output_name, remove_stale_temps, write_json
+from ganfill.core.files import FolderLock, atomic_folder, atomic_path, output_name, remove_stale_temps, write_json
 from ganfill.core.images import HOLE_GREY, save_image, to_tensor, to_uint8
 from ganfill.data.domain import domain_box, to_domain
 from ganfill.data.framing import Frame, face_frames, fit_frame
@@ -75,23 +76,19 @@ class MaskSource:
             self.files = {p.stem: p for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
         elif path.is_file():
             self.kind = "file"
+            self._open(path).close()  # one mask for every image: a bad one fails before any work
         else:
             raise GanfillError(f"--mask {spec!r} is neither a mask name ({', '.join(MASKS)}) nor an existing file or folder")
 
     def check(self, images: list[Path]) -> None:
-        if self.kind == "folder":
-            missing = [p.name for p in images if p.stem not in self.files]
-            if missing:
-                raise GanfillError(
-                    f"no mask for {missing[0]} in {self.spec} ({len(missing)} missing): name masks after their images"
-                )
+        """A folder of masks that matches none of ``images`` is an error (the wrong folder?); an
+        image without a mask is the error of its own ``hole`` (a batch skips it)."""
+        if self.kind == "folder" and images and not any(p.stem in self.files for p in images):
+            raise GanfillError(
+                f"no mask in {self.spec} is named after an image ({images[0].name}, ...): name masks after their images"
+            )
 
-    def hole(self, image_path: Path, size: tuple[int, int], seed: int) -> np.ndarray:
-        """Boolean (H, W) hole map (True = missing) at `size` for one image."""
-        if self.kind == "named":
-            g = torch.Generator().manual_seed(image_seed(seed, image_path.stem))
-            return make_mask(self.spec, 1, size, generator=g, **self.options)[0, 0].numpy() < 0.5
-        file = self.files[image_path.stem] if self.kind == "folder" else Path(self.spec)
+    def _open(self, file: Path):
         try:
             mask_image = open_image(file, max_pixels=self.max_pixels)  # too many pixels: a GanfillError
             mask_image.load()
@@ -99,6 +96,17 @@ class MaskSource:
             raise GanfillError(
                 f"mask {file} is not a readable image ({e.__class__.__name__}): give a black/white image"
             ) from None
+        return mask_image
+
+    def hole(self, image_path: Path, size: tuple[int, int], seed: int) -> np.ndarray:
+        """Boolean (H, W) hole map (True = missing) at `size` for one image."""
+        if self.kind == "named":
+            g = torch.Generator().manual_seed(image_seed(seed, image_path.stem))
+            return make_mask(self.spec, 1, size, generator=g, **self.options)[0, 0].numpy() < 0.5
+        if self.kind == "folder" and image_path.stem not in self.files:
+            raise GanfillError(f"no mask for {image_path.name} in {self.spec}: name masks after their images")
+        file = self.files[image_path.stem] if self.kind == "folder" else Path(self.spec)
+        mask_image = self._open(file)
         (h, w), (mw, mh) = size, mask_image.size
         if abs(mw / mh - w / h) > 0.02 * (w / h):
             raise GanfillError(
@@ -299,8 +307,16 @@ def _figure(panels: list[tuple[str, np.ndarray]], *, scale: int) -> np.ndarray:
 def write_outputs(
     out: Path, item: Item, completed: np.ndarray, fake: np.ndarray, frames: list[tuple[int, np.ndarray]], record: dict
 ) -> None:
-    """Write one image's results; record.json goes last, so its presence means done."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write one image's results into the folder ``out``, which appears whole or not at all
+    (``core.files.atomic_folder``: a full disk or a kill leaves no half-made folder); record.json
+    goes last, so its presence means done."""
+    with atomic_folder(out) as tmp:
+        _write_outputs(tmp, item, completed, fake, frames, record)
+
+
+def _write_outputs(
+    out: Path, item: Item, completed: np.ndarray, fake: np.ndarray, frames: list[tuple[int, np.ndarray]], record: dict
+) -> None:
     shown = item.image if item.frames else item.x
     hole = item.hole
     masked = shown.copy()
@@ -328,13 +344,11 @@ def write_outputs(
 
 
 def write_unchanged(out: Path, item: Item, *, mask_spec: str) -> None:
-    """A mask with no hole: the result is the input itself."""
-    out.mkdir(parents=True, exist_ok=True)
-    save_image(item.image, out / "completed.png")
-    write_json(
-        {"ganfill_version": __version__, "input": str(item.path), "mask": mask_spec, "hole_fraction": 0.0, "unchanged": True},
-        out / RECORD,
-    )
+    """A mask with no hole: the result is the input itself (the folder appears whole, as ``write_outputs``')."""
+    with atomic_folder(out) as tmp:
+        save_image(item.image, tmp / "completed.png")
+        record = {"ganfill_version": __version__, "input": str(item.path), "mask": mask_spec, "hole_fraction": 0.0}
+        write_json(record | {"unchanged": True}, tmp / RECORD)
 
 
 def complete_items(inpainter: Inpainter, items: list[Item], *, seed: int, callback=None):
@@ -418,45 +432,62 @@ def run(
 
     framing: ``FRAMINGS``' (see the module docstring); ``frames``: the model's square(s) given by
     hand, for every input.  `notify(message)` receives warnings (a mask with no hole, a mask
-    that hides everything or most of the photo).
+    that hides everything or most of the photo, files of a folder that are not images, an
+    input skipped).
     `max_pixels`: input and mask images with more pixels are refused before they are decoded.
     A second process on the same `out_dir` is refused (see the module docstring).
+
+    A batch finishes: an input that cannot be read or matched (an unreadable or too large
+    image, no mask of its name in a mask folder, a mask of another shape, a face model's hole
+    that touches no face) is skipped with a ``notify`` naming it and why, and the rest are
+    completed; only when there is a single input, or none of them can be completed, is it
+    an error.  Every image's folder appears whole (``write_outputs``): nothing half-made.
     Returns counts: {"done": completed now, "unchanged": inputs whose mask had no hole,
-    "skipped": already done, "total": in this shard}.
+    "skipped": already done, "total": in this shard, "failed": [{"file", "reason"}] of the
+    inputs skipped}.
     """
     from tqdm import tqdm
 
-    if batch_size < 1:
-        raise GanfillError(f"--batch-size must be at least 1, got {batch_size}")
+    integer(batch_size, "--batch-size", lo=1, hi=MAX_BATCH)
+    seed = check_seed(seed, "--seed")
     if max_pixels is not None:
         integer(max_pixels, "--max-pixels", lo=1)
     out_dir = Path(out_dir)
-    files = list_images(inputs, exclude=out_dir)
+    files = list_images(inputs, exclude=out_dir, notify=notify)
     masks = MaskSource(mask, level=mask_level, options=mask_options, max_pixels=max_pixels)
     masks.check(files)
     mine = files[rank::world]
     todo = [f for f in mine if overwrite or not (out_dir / output_name(f.stem) / RECORD).is_file()]
-    unchanged = 0
+    unchanged, failed = 0, []
     per_image = max(inpainter.steps, 1)
     lock = FolderLock(out_dir, shared=world > 1)  # before the progress bar: a refusal is one line
     bar = tqdm(
         total=len(todo) * per_image,
         unit="img-it",
-        unit_scale=True,
         disable=not progress,
         desc=f"inpaint{f' [{rank}/{world}]' if world > 1 else ''}",
         dynamic_ncols=True,
     )
     with lock, bar:
-        remove_stale_temps(*(out_dir / output_name(f.stem) / sub for f in mine for sub in ("", "frames")))
+        names = [output_name(f.stem) for f in mine]
+        remove_stale_temps(out_dir, of=names)  # what a run killed mid-write left (this shard's names only)
+        remove_stale_temps(*(out_dir / name / sub for name in names for sub in ("", "frames")))
         finder = None
         if frames is None and (framing == "face" or (framing == "auto" and inpainter.domain.faces and masks.kind != "named")):
             from ganfill.data.faces import FaceFinder
 
             finder = FaceFinder()
         for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
-            items = [load_item(p, inpainter, masks, framing=framing, frames=frames, finder=finder, seed=seed) for p in batch]
+            items = []
+            for path in todo[start : start + batch_size]:
+                try:
+                    items.append(load_item(path, inpainter, masks, framing=framing, frames=frames, finder=finder, seed=seed))
+                except GanfillError as e:
+                    if len(todo) == 1:
+                        raise
+                    failed.append({"file": str(path), "reason": str(e)})
+                    notify(f"skipped {path}: {e}")
+                    bar.update(per_image)
             for item in items:
                 if not item.hole.any():
                     notify(f"the mask for {item.path.name} has no hole: nothing to fill, the input is returned unchanged")
@@ -472,8 +503,11 @@ def run(
                         f"the mask for {item.path.name} hides {item.hole.mean():.0%} of the image: "
                         "is it inverted? white (or transparent) marks the hole, black what is kept"
                     )
-            items = [it for it in items if it.hole.any()]
-            unchanged += len(batch) - len(items)
-            if items:
-                run_batch(inpainter, items, seed=seed, out_dir=out_dir, progress=bar, mask_spec=mask)
-    return {"done": len(todo) - unchanged, "unchanged": unchanged, "skipped": len(mine) - len(todo), "total": len(mine)}
+            holes = [it for it in items if it.hole.any()]
+            unchanged += len(items) - len(holes)
+            if holes:
+                run_batch(inpainter, holes, seed=seed, out_dir=out_dir, progress=bar, mask_spec=mask)
+    if failed and len(failed) == len(todo):
+        raise GanfillError(f"none of the {len(todo)} inputs could be completed (each is named above with the reason)")
+    done = len(todo) - unchanged - len(failed)
+    return {"done": done, "unchanged": unchanged, "skipped": len(mine) - len(todo), "total": len(mine), "failed": failed}

@@ -32,9 +32,11 @@ pair once (a unique key on rater and pair): a repeated submission is ignored.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -199,6 +201,16 @@ def next_item(names: Sequence[str], rater: str, answered: Iterable[str]) -> tupl
     return (todo[0] if todo else None), len(done)
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")  # what Markdown reads as markup (< > & go to html.escape)
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as Markdown that shows it as written: markup characters backslash-escaped, HTML's
+    ``< > &`` as entities, so a name like ``<script>`` or ``**x**`` is shown, never run or styled.
+    Everything a user types goes through it before the page shows it."""
+    return html.escape(_MARKDOWN.sub(r"\\\1", str(text)), quote=False)
+
+
 def clean_rater(name: str | None) -> str:
     """A rater's name as stored: trimmed, 1 to 64 characters."""
     name = " ".join((name or "").split())
@@ -323,7 +335,7 @@ def format_table2(table: dict[str, dict[str, int]], *, subject: str = "face") ->
     for q in QUESTIONS:
         count, pct = PAPER_TABLE2[q.key]
         lines.append(
-            f"| {q.row.format(subject=subject)} | {_cell(rep[q.key], rep['n'])} "
+            f"| {q.row.format(subject=markdown_text(subject))} | {_cell(rep[q.key], rep['n'])} "
             f"| {_cell(orig[q.key], orig['n'])} | {count} ({pct}%) |"
         )
     lines.append(f"| answers | {rep['n']} | {orig['n']} | |")

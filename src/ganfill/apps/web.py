@@ -520,14 +520,15 @@ def _study_tab(results_dir: Path, *, db: Path | None, originals: Path | None, su
     def show_next(name: str, note: str = ""):
         shown, done = study.next_item(names, name, store.answered(name))
         cleared = [None] * len(answers)
+        shown_name = study.markdown_text(name)  # as typed, never as markup
         if shown is None:
-            return [None, None, f"**{name}**: all {len(names)} pictures answered. Thank you!", *cleared, note]
+            return [None, None, f"**{shown_name}**: all {len(names)} pictures answered. Thank you!", *cleared, note]
         image = study.image_of(by_name[shown.name], shown.kind)  # both versions of a pair: same size, same look
         current = {"rater": name, "name": shown.name, "kind": shown.kind, "since": time.time()}
         return [
             current,
             gr.Image(image, elem_classes=_look(image)),
-            f"**{name}**: picture {done + 1} of {len(names)}",
+            f"**{shown_name}**: picture {done + 1} of {len(names)}",
             *cleared,
             note,
         ]
@@ -631,6 +632,6 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, block: 
             run_history=False,
             show_error=True,
         )
-    except OSError as e:
+    except (OSError, OverflowError) as e:  # in use, not allowed, or not a port at all
         reason = str(e).split(". ")[0]
         raise GanfillError(f"cannot serve on {host}:{port} ({reason}): is the port in use? pick another with --port") from None

@@ -12,6 +12,17 @@ class GanfillError(Exception):
     """A problem with the user's input: says what is wrong and what to do about it."""
 
 
+class GanfillTypeError(GanfillError, TypeError):
+    """A value of the wrong type (a list where an array goes, 2.5 where an integer goes): the
+    Python API's ``TypeError``, the command line's one line like any ``GanfillError``."""
+
+
+class GanfillWarning(UserWarning):
+    """Something the user should know that does not stop the work (an earlier checkpoint used
+    because the latest is damaged, ...): ``warnings.warn(message, GanfillWarning)``; the command
+    line prints it as one line, ``ganfill: warning: ...``."""
+
+
 _DENIED = "permission denied: check its permissions, or write somewhere else"
 OS_ADVICE = {  # errno -> what happened and what to do
     errno.EACCES: _DENIED,

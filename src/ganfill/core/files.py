@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,17 +53,20 @@ def writing(path: str | os.PathLike, tmp: str | os.PathLike):
         raise GanfillError(f"cannot write {os_error_message(e, path=path)}") from None
 
 
-def remove_stale_temps(*folders: str | os.PathLike, of: str | None = None) -> int:
+def remove_stale_temps(*folders: str | os.PathLike, of: str | Iterable[str] | None = None) -> int:
     """Delete the files and folders named like ``temp_name``'s in each folder (not below), only
-    those for the name ``of`` when it is given; missing folders are passed over. Returns how
-    many were removed. Only for folders no other process is writing into at the same time."""
-    pattern = re.compile(_TEMP.format(name=re.escape(of) if of is not None else ".+"))
+    those for the name ``of`` (or the names ``of`` lists) when it is given; missing folders are
+    passed over. Returns how many were removed. Only for folders (or names) no other process
+    is writing into at the same time."""
+    pattern = re.compile(_TEMP.format(name="(?P<name>.+)"))
+    names = None if of is None else {of} if isinstance(of, str) else set(of)
     removed = 0
     for folder in map(Path, folders):
         if not folder.is_dir():
             continue
         for entry in folder.iterdir():
-            if pattern.fullmatch(entry.name):
+            match = pattern.fullmatch(entry.name)
+            if match and (names is None or match["name"] in names):
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry)
                 else:
@@ -96,11 +100,12 @@ class FolderLock:
 
     shared: the processes of one job (torchrun ranks, which write disjoint parts) hold it
     together and exclude only an exclusive holder, and an exclusive holder excludes them.
-    The folder is made if needed, and removed again on release if this lock made it and
-    nothing else was written there (a run that failed before its first result leaves nothing).
-    The operating system ends the lock with the process however it ends (kill -9 included),
-    so there is never a stale lock to clear. Where fcntl is missing (Windows) or the file system
-    has no locks, nothing is locked.
+    The folder is made if needed; on release the lock file goes (unless another process of
+    the job still holds it), and so does the folder if this lock made it and nothing else was
+    written there (a run that failed before its first result leaves nothing). The operating
+    system ends the lock with the process however it ends (kill -9 included), so a lock file
+    left by a killed process is never a stale lock: the next run takes it and removes it.
+    Where fcntl is missing (Windows) or the file system has no locks, nothing is locked.
     Use it as a context manager, or call ``release``.
     """
 
@@ -136,14 +141,16 @@ class FolderLock:
         raise GanfillError(f"cannot lock {self.path}: other processes keep replacing it; try again")
 
     def release(self) -> None:
-        """Unlock; remove the folder if this lock made it, nothing else is in it and no one else holds it."""
+        """Unlock and remove the lock file, unless another process holds it too (a shared
+        lock); remove the folder too if this lock made it and nothing else is in it. A process
+        that opened the file meanwhile finds it unlinked and takes a fresh one (``_acquire``)."""
         if self.fd is None:
             return
         fd, self.fd = self.fd, None
         try:
-            if self.made and [p.name for p in self.folder.iterdir()] == [LOCK_FILE]:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: another holder (shared)
-                self.path.unlink()
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: another holder (shared)
+            self.path.unlink()
+            if self.made and not any(self.folder.iterdir()):
                 self.folder.rmdir()
         except OSError:
             pass  # in use, or changed meanwhile: leave it as it is
@@ -179,6 +186,50 @@ def atomic_path(path: str | os.PathLike):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike, *, before_replace: Callable[[], None] | None = None):
+    """Yield a fresh hidden folder beside ``path`` (``temp_name``) to fill; only if the block
+    succeeds does it replace ``path`` (an existing folder is moved aside under a temporary name
+    first and removed after; ``before_replace()`` may refuse at that moment). On an error,
+    nothing of it stays; what a killed process leaves has ``temp_name``'s shape, for
+    ``remove_stale_temps``. An operating-system error is a GanfillError that names ``path``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise GanfillError(f"{path} is a file, not a folder: give another name for the folder to write")
+    tmp = temp_name(path)
+    try:
+        with writing(path, tmp):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.mkdir()
+            yield tmp
+            if before_replace is not None:
+                before_replace()
+            old = temp_name(path) if path.exists() else None
+            if old is not None:
+                os.replace(path, old)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                if old is not None:
+                    os.replace(old, path)
+                raise
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ganfill_home() -> Path:
+    """The user's ganfill folder, for models exported by name (``ganfill export RUN NAME``):
+    ``$GANFILL_HOME`` when set, else ``$XDG_DATA_HOME/ganfill``, else ``~/.local/share/ganfill``.
+    Outside the installed package, so such models survive ``pip uninstall`` and upgrades."""
+    if os.environ.get("GANFILL_HOME"):
+        return Path(os.environ["GANFILL_HOME"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base).expanduser() / "ganfill"
 
 
 def write_json(obj, path: str | os.PathLike, *, indent: int = 1) -> Path:

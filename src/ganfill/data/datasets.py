@@ -5,9 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import secrets
-import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,14 +16,15 @@ from tqdm import tqdm
 from ganfill import __version__
 from ganfill.core.constants import IMAGE_SUFFIXES, RESOLUTIONS
 from ganfill.core.errors import GanfillError
-from ganfill.core.files import remove_stale_temps, temp_name, writing
+from ganfill.core.files import atomic_folder, remove_stale_temps
 from ganfill.data.domain import parse_crop, to_domain
-from ganfill.data.reading import WHITE, PathLike, _decode, _reason, image_files, parse_color
+from ganfill.data.reading import WHITE, PathLike, _decode, _reason, parse_color, scan_folder
 
 MANIFEST = "manifest.json"
 FORMAT = "ganfill-dataset"
 VERSION = 1
 SHARD_SIZE = 8192  # images per shard file (a writer holds one shard in memory)
+NOT_AN_IMAGE = f"not an image file by its suffix (ganfill reads {', '.join(IMAGE_SUFFIXES)})"
 
 
 # -----------------------------------------------------------------------------
@@ -103,35 +101,14 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
 
 @contextmanager
 def _atomic_dir(out_dir: Path, overwrite: bool) -> Iterator[Path]:
-    """Yield an empty hidden sibling folder; on success it replaces ``out_dir``, on error it goes.
-
-    The old ``out_dir`` (empty, or a ganfill output with overwrite=True) is moved aside
-    first and deleted only after the new folder is in place.
-    """
+    """Yield an empty hidden sibling folder; on success it replaces ``out_dir``, on error it goes
+    (``core.files.atomic_folder``). The old ``out_dir`` (empty, or a ganfill output with
+    overwrite=True) is checked again just before it is replaced."""
     _check_out_dir(out_dir, overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out_dir.parent, of=out_dir.name)  # what a killed run left
-    tmp = temp_name(out_dir)
-    try:
-        with writing(out_dir, tmp):
-            tmp.mkdir()
-            yield tmp
-            _check_out_dir(out_dir, overwrite)  # again: the folder may have changed meanwhile
-            old = None
-            if out_dir.exists():
-                old = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
-                os.replace(out_dir, old)
-            try:
-                os.replace(tmp, out_dir)
-            except BaseException:
-                if old is not None:
-                    os.replace(old, out_dir)
-                raise
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_folder(out_dir, before_replace=lambda: _check_out_dir(out_dir, overwrite)) as tmp:
+        yield tmp
 
 
 def _check_resolution(resolution: int) -> int:
@@ -153,10 +130,12 @@ def prepare(
 ) -> dict[str, Any]:
     """Turn a folder of images into a dataset folder; returns the manifest.
 
-    Every *.jpg, *.jpeg, *.png, *.webp and *.bmp under ``src_dir`` (recursive, any case,
-    hidden files and folders skipped) is read with ``load_image`` and brought into the
-    domain with ``to_domain``, in sorted relative-path order. Files that cannot be read are
-    listed in the manifest's ``skipped`` with the reason; other files are ignored.
+    Every image file under ``src_dir`` (``data.reading.scan_folder``: the suffixes of
+    ``IMAGE_SUFFIXES`` in any case, recursive, hidden folders passed over; GIF and TIFF give
+    their first frame) is read with ``load_image`` and brought into the domain with
+    ``to_domain``, in sorted relative-path order. Every file left out is listed in the
+    manifest's ``skipped`` with the reason: image files that cannot be read, and the files
+    that are not images by their suffix.
     The output appears atomically; nothing is left behind on error.
     """
     src, out = Path(src_dir).expanduser(), Path(out_dir).expanduser()
@@ -171,12 +150,13 @@ def prepare(
     if src_abs == out_abs or out_abs in src_abs.parents:
         raise GanfillError(f"output folder {out} contains the source folder {src}; choose another output folder")
     _check_out_dir(out, overwrite)  # fail before the slow part
-    files = image_files(src)
+    files, others = scan_folder(src)
     if not files:
-        raise GanfillError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) found under {src}; check the folder")
+        found = f" (only {len(others)} other file(s))" if others else ""
+        raise GanfillError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) found under {src}{found}; check the folder")
 
     sources: list[dict[str, str]] = []
-    skipped: list[dict[str, str]] = []
+    skipped = [{"file": p.relative_to(src).as_posix(), "reason": NOT_AN_IMAGE} for p in others]
     with _atomic_dir(out, overwrite) as tmp:
         writer = _ShardWriter(tmp, resolution, min(shard_size, len(files)))
         for path in tqdm(files, desc="prepare", unit="img", disable=not progress):
@@ -193,7 +173,7 @@ def prepare(
             sources.append({"file": rel, "sha256": hashlib.sha256(raw).hexdigest()})
         writer.flush()
         if not sources:
-            first = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped[:3])
+            first = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped[len(others) :][:3])
             raise GanfillError(f"none of the {len(files)} image files under {src} could be read ({first}); check the files")
         manifest = {
             "format": FORMAT,
@@ -205,7 +185,7 @@ def prepare(
             "resample": "bicubic",
             "shards": writer.shards,
             "sources": sources,
-            "skipped": skipped,
+            "skipped": sorted(skipped, key=lambda s: s["file"]),
             "created_by": f"ganfill {__version__}",
         }
         _write_manifest(tmp, manifest)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ganfill.core.checks import number
 from ganfill.core.errors import GanfillError
 from ganfill.data.domain import Domain, parse_crop
 
@@ -94,9 +95,10 @@ class Frame:
 
 
 def box_frame(left: float, top: float, side: float, resolution: int, *, kind: str = "frame") -> Frame:
-    """The axis-aligned square box (left, top, side) of a photo as the model's square."""
-    if side <= 0:
-        raise GanfillError(f"a frame needs a positive size, got {side}")
+    """The axis-aligned square box (left, top, side) of a photo as the model's square: finite
+    numbers, the side greater than 0."""
+    left, top = (number(v, f"the frame's {name}", lambda v: True, "in pixels") for v, name in ((left, "x"), (top, "y")))
+    side = number(side, "a frame's size", lambda v: v > 0, "greater than 0 (a positive size)")
     s = resolution / side
     return Frame(np.array([[s, 0.0, -left * s], [0.0, s, -top * s]]), resolution, kind)
 

@@ -145,7 +145,8 @@ def load_image(
     max_pixels: int | None = MAX_PIXELS,
     name: str | None = None,
 ) -> np.ndarray:
-    """Read an image file (jpg, png, webp, bmp, anything Pillow opens) as uint8 RGB (H, W, 3).
+    """Read an image file (jpg, png, webp, bmp, gif, tiff, anything Pillow opens) as uint8 RGB
+    (H, W, 3); of an animated GIF or a multi-page TIFF, the first frame.
 
     EXIF orientation is applied. Transparent pixels (alpha channels, palette or colour-key
     transparency) are composited onto ``background``. 16-bit and float images are scaled
@@ -164,7 +165,7 @@ def load_image(
     except FileNotFoundError:
         raise GanfillError(f"image file {name} does not exist; check the path") from None
     except Exception as e:  # noqa: BLE001 - Pillow raises many types for bad data
-        raise GanfillError(f"cannot read image {name}: {_reason(e)}; use a jpg, png, webp or bmp file") from None
+        raise GanfillError(f"cannot read image {name}: {_reason(e)}; use a jpg, png, webp, bmp, gif or tiff file") from None
 
 
 def _reason(error: BaseException) -> str:
@@ -178,29 +179,47 @@ def _reason(error: BaseException) -> str:
 # ---- folders of images -----------------------------------------------------------------
 
 
-def image_files(folder: Path, *, exclude: str | os.PathLike | None = None) -> list[Path]:
-    """The image files under ``folder`` (``IMAGE_SUFFIXES``, recursive; hidden files and folders
-    skipped, and everything under ``exclude``), sorted by their path inside it."""
+def scan_folder(folder: Path, *, exclude: str | os.PathLike | None = None) -> tuple[list[Path], list[Path]]:
+    """(image files, other files) under ``folder``, recursive, each sorted by its path inside it.
+    Image files are those of ``IMAGE_SUFFIXES`` (any case), whatever their name (``..png`` and
+    ``.photo.jpg`` too); hidden folders (``.git``, a run's temporary folders) and everything
+    under ``exclude`` (the output folder) are passed over."""
     skip = _parts_inside(folder, exclude)
-    found = []
+    images, others = [], []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(root, f) for f in files if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES)]
+        for f in files:
+            (images if f.lower().endswith(IMAGE_SUFFIXES) else others).append(Path(root, f))
     if skip is not None:
-        found = [p for p in found if p.relative_to(folder).parts[: len(skip)] != skip]
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+        images, others = ([p for p in found if p.relative_to(folder).parts[: len(skip)] != skip] for found in (images, others))
+    key = lambda p: p.relative_to(folder).as_posix()  # noqa: E731
+    return sorted(images, key=key), sorted(others, key=key)
 
 
-def list_images(inputs: list[str | os.PathLike], *, exclude: str | os.PathLike | None = None) -> list[Path]:
+def image_files(folder: Path, *, exclude: str | os.PathLike | None = None) -> list[Path]:
+    """The image files under ``folder`` (``scan_folder``'s first list)."""
+    return scan_folder(folder, exclude=exclude)[0]
+
+
+def not_images_note(folder: Path, others: list[Path]) -> str:
+    """One line on the files of ``folder`` left out because they are not images by their suffix."""
+    names = ", ".join(p.relative_to(folder).as_posix() for p in others[:3]) + (", ..." if len(others) > 3 else "")
+    return f"left out {len(others)} file(s) of {folder} that are not images ({names}): ganfill reads {', '.join(IMAGE_SUFFIXES)}"
+
+
+def list_images(inputs: list[str | os.PathLike], *, exclude: str | os.PathLike | None = None, notify=None) -> list[Path]:
     """Files as given, folders expanded to their image files (sorted); two inputs whose results
     would share a folder (``core.files.output_name``) are an error. Files in folders under ``exclude``
-    (the output folder) are left out: a rerun must not repair its own results."""
+    (the output folder) are left out: a rerun must not repair its own results. ``notify(line)``
+    hears of the files of a folder left out because they are not images (``not_images_note``)."""
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = image_files(item, exclude=exclude)
+            found, others = scan_folder(item, exclude=exclude)
             if not found:
                 raise GanfillError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {item}")
+            if others and notify is not None:
+                notify(not_images_note(item, others))
             files += found
         elif item.is_file():
             files.append(item)

@@ -442,8 +442,8 @@ DEFINITIONS = {
 }
 
 
-def _fmt(value, spec: str, scale: float = 1.0) -> str:
-    return "n/a" if value is None else format(value * scale, spec)
+def _fmt(value, spec: str, scale: float = 1.0, unit: str = "") -> str:
+    return "n/a" if value is None else format(value * scale, spec) + unit
 
 
 def _seconds(value: float) -> str:
@@ -468,8 +468,8 @@ def markdown(ev: Evaluation, *, bins: list[dict], title: str, notes: list[str]) 
     lines += [
         "## Reference",
         "",
-        f"- detectability of originals vs originals (disjoint halves): {_fmt(ref['detectability_originals'], '.1f', 100)}%",
-        f"- faces found in the originals: {_fmt(ref['face_rate_originals'], '.1f', 100)}% "
+        f"- detectability of originals vs originals (disjoint halves): {_fmt(ref['detectability_originals'], '.1f', 100, '%')}",
+        f"- faces found in the originals: {_fmt(ref['face_rate_originals'], '.1f', 100, '%')} "
         f"(face detector {ref['face_detector']}, {ref['face_detector_rule']})",
         "",
     ]
@@ -554,7 +554,8 @@ def write_report(
     cfg = options.get("complete", {})
     notes = [
         f"Checkpoint: `{options.get('checkpoint')}`; data: `{options.get('data')}` "
-        f"({len(ev.images)} held-out images, first in a random order seeded {options.get('seed')}).",
+        f"({len(ev.images)} images, the first in a random order seeded {options.get('seed')}"
+        + ("; the model's own training images, not held out: the scores flatter it)." if options.get("trained_on") else ")."),
         f"ganfill: {cfg.get('num_steps')} Adam steps, lambda {cfg.get('lam')}, {cfg.get('restarts')} restart(s); "
         "`ganfill` blends with Poisson, `ganfill-paste` pastes the same G(z^).",
         f"Command: `{options['command']}`" if options.get("command") else "",
@@ -594,7 +595,8 @@ def run(
     command: str | None = None,
     **options,
 ) -> tuple[Evaluation, dict[str, Path]]:
-    """`ganfill evaluate`: load ``num_images`` held-out images of ``data``, ``evaluate`` them
+    """`ganfill evaluate`: load ``num_images`` images of ``data`` (held-out ones for a fair score;
+    the report says when they are the model's own training data), ``evaluate`` them
     (``options``: its keyword arguments), write the run folder (``write_report``)."""
     import cv2
     import skimage
@@ -606,9 +608,11 @@ def run(
     methods = _check_names("method", a["methods"] if a["methods"] is not None else method_names(), method_names())
     images, names = load_images(data, model, n=num_images, seed=a["seed"])
     cnn = a["cnn"]
+    trained_on = model.info.get("data")  # a training checkpoint records its data folder
     record = {
         "checkpoint": str(model.path),
         "data": str(data),
+        "trained_on": bool(trained_on) and Path(trained_on).resolve() == Path(data).resolve(),
         "num_images": len(images),
         "masks": list(masks),
         "methods": list(methods),

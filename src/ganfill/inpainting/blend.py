@@ -88,6 +88,8 @@ class _PoissonSystem:
 def _check(fake: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     if fake.ndim != 4 or fake.shape != image.shape:
         raise GanfillError(f"fake {tuple(fake.shape)} and image {tuple(image.shape)} must both be (N, C, H, W)")
+    if not bool(torch.isfinite(fake).all()):
+        raise GanfillError("the fill holds NaN or infinite values: nothing was blended (the model or the search diverged)")
     n, _, h, w = image.shape
     if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[2:] != (h, w) or mask.shape[0] not in (1, n):
         raise GanfillError(f"mask must be (N, 1, H, W) or (1, 1, H, W) for images {tuple(image.shape)}, got {tuple(mask.shape)}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
+from numbers import Integral
 from typing import TYPE_CHECKING
 
-from ganfill.core.constants import LATENT_CLIP
-from ganfill.core.errors import GanfillError
+from ganfill.core.checks import Span, check_options, number, option
+from ganfill.core.constants import LATENT_CLIP, MAX_RESTARTS, MAX_SEARCH_STEPS
+from ganfill.core.errors import GanfillError, GanfillTypeError
 
 if TYPE_CHECKING:
     from ganfill.models.prior import Prior
@@ -43,50 +44,31 @@ class CompleteConfig:
         (a random z, as the paper) or ``auto`` (the encoder where the model has one).
     """
 
-    num_steps: int | None = None
-    lam: float = 0.003
-    lr: float | None = None
-    betas: tuple[float, float] = (0.9, 0.999)
-    schedule: str = "cosine"
-    contextual: str = "weighted"
-    window: int = 7
-    restarts: int | None = None
-    patience: int | None = None
-    tol: float = 1e-4
-    clip: float | None = LATENT_CLIP
-    record_every: int = 0
-    init: str = "auto"
+    num_steps: int | None = option(None, "Adam steps of the search per start", span=Span(0, MAX_SEARCH_STEPS))
+    lam: float = option(0.003, "weight of the perceptual loss (the paper's lambda)", span=Span(0, None))
+    lr: float | None = option(None, "Adam's learning rate on z", span=Span(0, None, lo_open=True))
+    betas: tuple[float, float] = option((0.9, 0.999), "Adam's betas on z, two numbers in [0, 1)")
+    schedule: str = option("cosine", "learning rate: constant (the paper) or cosine (decays to 0)", choices=SCHEDULES)
+    contextual: str = option(
+        "weighted", "contextual loss: weighted (the paper's importance weights), l1 or l2", choices=CONTEXTUAL_KINDS
+    )
+    window: int = option(7, "side of the importance weights' window, an odd number", span=Span(1, MAX_WINDOW))
+    restarts: int | None = option(None, "z per image searched together, the best kept", span=Span(1, MAX_RESTARTS))
+    patience: int | None = option(None, "stop after this many steps without improvement (default: never)", span=Span(1, None))
+    tol: float = option(1e-4, "the relative improvement --patience waits for", span=Span(0, None))
+    clip: float | None = option(LATENT_CLIP, "clamp z to [-clip, clip] after every step", span=Span(0, None, lo_open=True))
+    record_every: int = option(0, "keep a progress frame every k steps (0: never)", span=Span(0, MAX_SEARCH_STEPS))
+    init: str = option("auto", "the first start: encoder (the model's guess of z), prior (random) or auto", choices=INITS)
 
     def __post_init__(self):
-        def bad(what: str) -> None:
-            raise GanfillError(f"inpainting config: {what}")
-
-        if self.num_steps is not None and int(self.num_steps) < 0:
-            bad(f"num_steps must be >= 0, got {self.num_steps}")
-        if not 0 <= self.lam < math.inf:
-            bad(f"lam must be a finite number >= 0, got {self.lam}")
-        if self.lr is not None and not 0 < self.lr < math.inf:
-            bad(f"lr must be a finite number > 0, got {self.lr}")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            bad(f"betas must be two numbers in [0, 1), got {self.betas}")
-        if self.schedule not in SCHEDULES:
-            bad(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
-        if self.contextual not in CONTEXTUAL_KINDS:
-            bad(f"unknown contextual loss {self.contextual!r}: choose one of {', '.join(CONTEXTUAL_KINDS)}")
-        if not 1 <= int(self.window) <= MAX_WINDOW or int(self.window) % 2 == 0:
-            bad(f"window must be an odd number from 1 to {MAX_WINDOW}, got {self.window}")
-        if self.restarts is not None and int(self.restarts) < 1:
-            bad(f"restarts must be >= 1, got {self.restarts}")
-        if self.patience is not None and int(self.patience) < 1:
-            bad(f"patience must be >= 1 or None, got {self.patience}")
-        if not 0 <= self.tol < math.inf:
-            bad(f"tol must be a finite number >= 0, got {self.tol}")
-        if self.clip is not None and not 0 < self.clip < math.inf:
-            bad(f"clip must be > 0 or None, got {self.clip}")
-        if int(self.record_every) < 0:
-            bad(f"record_every must be >= 0, got {self.record_every}")
-        if self.init not in INITS:
-            bad(f"unknown init {self.init!r}: choose one of {', '.join(INITS)}")
+        w = self.window
+        if isinstance(w, Integral) and not isinstance(w, bool) and (w % 2 == 0 or not 1 <= w <= MAX_WINDOW):
+            raise GanfillError(f"window must be an odd number from 1 to {MAX_WINDOW}, got {w}")
+        check_options(self, name=lambda n: n)
+        if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
+            raise GanfillTypeError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        for b in self.betas:
+            number(b, "betas", lambda v: 0 <= v < 1, "in [0, 1)")
 
     def resolved(self, prior: Prior) -> CompleteConfig:
         """The concrete settings for ``prior``: ``init="auto"`` becomes ``encoder`` when the prior
@@ -100,6 +82,17 @@ class CompleteConfig:
         return replace(
             self, init=init, num_steps=int(merged["num_steps"]), lr=float(merged["lr"]), restarts=int(merged["restarts"])
         )
+
+
+def check_config(config) -> CompleteConfig:
+    """``config`` itself if it is a ``CompleteConfig``; anything else (a dict, None) is a
+    GanfillTypeError that says how to make one."""
+    if not isinstance(config, CompleteConfig):
+        raise GanfillTypeError(
+            f"config must be a CompleteConfig, got {type(config).__name__}: e.g. CompleteConfig(num_steps=100) "
+            "(from ganfill.inpainting.config)"
+        )
+    return config
 
 
 # The settings that depend on where the search starts (measured: see CompleteConfig.num_steps).

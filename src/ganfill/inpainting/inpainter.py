@@ -37,15 +37,16 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from ganfill.core.checks import seed as check_seed
 from ganfill.core.constants import BLENDS
-from ganfill.core.errors import GanfillError
+from ganfill.core.errors import GanfillError, GanfillTypeError
 from ganfill.core.images import to_tensor, to_uint8
 from ganfill.core.runtime import Runtime
 from ganfill.data.domain import Domain
 from ganfill.inpainting.baselines import BASELINES
 from ganfill.inpainting.blend import blend
-from ganfill.inpainting.config import CompleteConfig
-from ganfill.inpainting.search import Result, complete, faithful_fill
+from ganfill.inpainting.config import CompleteConfig, check_config
+from ganfill.inpainting.search import Result, check_prior, complete, faithful_fill
 from ganfill.models import files as checkpoint
 from ganfill.models.prior import OnePass, Prior
 from ganfill.models.registry import Model
@@ -92,16 +93,24 @@ class Completion:
 
 
 def _tensors(images: np.ndarray, known: np.ndarray, *, resolution: int, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Checked uint8 images (N, R, R, C) and bool known maps (N, R, R) -> x (N, C, R, R) in [-1, 1], m (N, 1, R, R)."""
+    """Checked uint8 images (N, R, R, C) and bool known maps (N, R, R) -> x (N, C, R, R) in [-1, 1], m (N, 1, R, R):
+    anything else (a list, None, no image at all) is a one-line error, a GanfillTypeError for the wrong type."""
     r = resolution
+    for name, value in (("images", images), ("known", known)):
+        if not isinstance(value, np.ndarray):
+            raise GanfillTypeError(f"{name} must be a numpy array (np.stack a list of images), got {type(value).__name__}")
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (r, r, channels):
         raise GanfillError(f"images must be uint8 (N, {r}, {r}, {channels}) for this model, got {images.dtype} {images.shape}")
     if known.shape != images.shape[:3] or known.dtype != bool:
         raise GanfillError(f"known must be bool (N, {r}, {r}) like the images, got {known.dtype} {known.shape}")
+    if len(images) == 0:
+        raise GanfillError("no images to complete: images holds 0 of them")
     return to_tensor(images), torch.from_numpy(np.ascontiguousarray(known)).float()[:, None]
 
 
 def _check_blends(blends: tuple[str, ...]) -> None:
+    if isinstance(blends, str) or not isinstance(blends, (tuple, list)):
+        raise GanfillTypeError(f"blends must be a tuple of names ({', '.join(BLENDS)}), got {blends!r}")
     unknown = [b for b in blends if b not in BLENDS]
     if unknown or not blends:
         raise GanfillError(f"unknown blend {unknown[0] if unknown else '(none)'}: choose from {', '.join(BLENDS)}")
@@ -160,6 +169,9 @@ def complete_images(
     ``search_seconds`` includes the CNN).  ``blends``: ``poisson`` and/or ``paste`` (the
     search runs once; each blend is applied to the same fill).  ``callback`` is
     ``inpainting.search.complete``'s.  Deterministic for a given seed (see the module docstring)."""
+    check_prior(prior)
+    check_config(config)
+    seed = check_seed(seed)
     _check_blends(blends)
     if cnn is not None and (cnn.resolution, cnn.channels) != (prior.resolution, prior.channels):
         raise GanfillError(
@@ -235,7 +247,7 @@ class Sharp:
 
     def __post_init__(self):
         _check_blends(self.blends)
-        self.config = self.config.resolved(self.prior)
+        self.config = check_config(self.config).resolved(check_prior(self.prior))
         self.resolution, self.channels, self.domain = self.prior.resolution, self.prior.channels, self.prior.domain
         self.steps = self.config.num_steps
 
@@ -462,8 +474,9 @@ def load_inpainter(
     (anything ``models.files.resolve`` takes, or a loaded ``Model``); ``cnn``: the context
     encoder of the faithful and fast modes (default: the one beside the GAN).  A mode that
     needs what the model lacks is a one-line error."""
-    if mode != "auto" and mode not in MODES:
+    if not isinstance(mode, str) or (mode != "auto" and mode not in MODES):
         raise GanfillError(f"unknown mode {mode!r}: choose one of auto, {', '.join(MODES)}")
+    check_config(config)
     model = spec if isinstance(spec, Model) else checkpoint.load(spec)
     if model.kind == "context-encoder" and mode in ("sharp", "faithful"):
         raise GanfillError(

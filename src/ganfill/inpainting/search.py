@@ -31,10 +31,10 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
-from ganfill.core.errors import GanfillError
+from ganfill.core.errors import GanfillError, GanfillTypeError
 from ganfill.data.masks import gaussian_blur
 from ganfill.inpainting.blend import paste
-from ganfill.inpainting.config import CONTEXTUAL_KINDS, CompleteConfig
+from ganfill.inpainting.config import CONTEXTUAL_KINDS, CompleteConfig, check_config
 from ganfill.models.prior import Prior
 
 # ----------------------------------------------------------------------------------- losses
@@ -140,9 +140,18 @@ def check_finite_loss(total: torch.Tensor, step: int, *, lam: float) -> None:
         )
 
 
-def _validate(prior: Prior, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def check_prior(prior) -> Prior:
+    """``prior`` itself if it is a ``Prior``; anything else (None, a Model, a generator) is a GanfillTypeError."""
     if not isinstance(prior, Prior):
-        raise GanfillError(f"complete() takes a Prior (e.g. DCGANPrior(G, D)) as its first argument, got {type(prior).__name__}")
+        raise GanfillTypeError(
+            f"the search takes a Prior (e.g. models.files.load('faces64').prior() or DCGANPrior(G, D)), "
+            f"got {type(prior).__name__}"
+        )
+    return prior
+
+
+def _validate(prior: Prior, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    check_prior(prior)
     r, c = prior.resolution, prior.channels
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != (c, r, r):
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
@@ -207,6 +216,7 @@ def complete(
     Returns G(z^) and the loss curves, not a blended image: ``blend.blend(result.fake, images,
     masks)`` fills the hole (``inpainting.inpainter.complete_images`` does both for uint8 images).
     """
+    check_config(config)
     images, masks = _validate(prior, images, masks)
     if z_init is not None and config.restarts is None:  # the starts given say how many there are
         config = replace(config, restarts=z_init.shape[1] if z_init.dim() == 3 else 1)

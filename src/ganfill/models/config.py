@@ -12,6 +12,7 @@ from ganfill.core.errors import GanfillError
 
 ARCHS = ("dcgan", "paper", "gan")
 LIMITS = {"z_dim": 4096, "g_width": 1024, "d_width": 1024, "channels": 4}  # the largest sane value of each
+CE_WIDTH = 4 * LIMITS["g_width"]  # the largest width, bottleneck and adv_width of a context encoder
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class CEConfig:
             raise GanfillError(f"impossible resolution {self.resolution}: choose one of {', '.join(map(str, RESOLUTIONS))}")
         integer(self.channels, "channels", lo=1, hi=LIMITS["channels"])
         for name in ("width", "bottleneck", "adv_width"):
-            integer(getattr(self, name), name, lo=1, hi=LIMITS["g_width"] * 4)
+            integer(getattr(self, name), name, lo=1, hi=CE_WIDTH)
 
     @property
     def n_up(self) -> int:

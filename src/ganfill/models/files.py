@@ -19,6 +19,10 @@ A *shipped model* is a bare model file inside the package, ``ganfill/assets/mode
 training step and images seen in ``step`` / ``images_seen``), next to its hand-written model card
 ``NAME.md``. ``export`` writes one from a training checkpoint; ``resolve`` turns a shipped name
 or a path into a model file, and every command that takes a checkpoint goes through it.
+
+A *user's model* is the same kind of file that ``ganfill export RUN NAME`` wrote into the user's
+folder (``user_models_dir``: ``GANFILL_HOME/models``, never inside the installed package, so it
+survives ``pip uninstall`` and upgrades); a name finds it like a shipped one.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import json
 import os
 import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +42,8 @@ from safetensors.torch import save as save_bytes
 
 from ganfill import __version__
 from ganfill.core.constants import DTYPE_NAMES
-from ganfill.core.errors import GanfillError
-from ganfill.core.files import atomic_path, temp_name, writing
+from ganfill.core.errors import GanfillError, GanfillWarning
+from ganfill.core.files import atomic_path, ganfill_home, temp_name, writing
 from ganfill.data.datasets import manifest_summary
 from ganfill.data.domain import Domain
 from ganfill.models.registry import LEGACY_KIND, Model, kind_class
@@ -111,17 +116,56 @@ def save(
     return path
 
 
+def _damage(step_dir: Path, files: tuple[str, ...]) -> str | None:
+    """Why the checkpoint folder ``step_dir`` is damaged (a model or state file that is missing,
+    truncated or not safetensors; a config.json that is not JSON), or None when it is whole."""
+    for name in files:
+        try:
+            _header(step_dir / name)
+        except GanfillError as e:
+            return str(e)
+    if (step_dir / CONFIG_FILE).is_file():
+        try:
+            json.loads((step_dir / CONFIG_FILE).read_text())
+        except (OSError, ValueError):
+            return f"{step_dir / CONFIG_FILE} is not valid JSON"
+    return None
+
+
+def latest_intact(steps: list[Path], *, files: tuple[str, ...] = (MODEL_FILE,)) -> Path | None:
+    """The newest of the checkpoint folders ``steps`` (in step order) that is whole; when newer
+    ones are damaged (a disk that filled up, a copy cut short), a ``GanfillWarning`` names them
+    and the one used. None if ``steps`` is empty; an error when every one is damaged."""
+    damaged = []
+    for step_dir in reversed(steps):
+        why = _damage(step_dir, files)
+        if why is None:
+            if damaged:
+                warnings.warn(
+                    f"the latest checkpoint {damaged[0][0]} is damaged ({damaged[0][1]}): "
+                    f"using {step_dir.name}, the newest intact one",
+                    GanfillWarning,
+                    stacklevel=2,
+                )
+            return step_dir
+        damaged.append((step_dir, why))
+    if damaged:
+        raise GanfillError(f"every checkpoint of {steps[0].parent.parent} is damaged, the latest: {damaged[0][1]}")
+    return None
+
+
 def find_checkpoint(path: str | os.PathLike) -> Path:
-    """Resolve a run folder (latest checkpoint), a checkpoint folder, or a model file to a model file."""
+    """Resolve a run folder (its latest intact checkpoint, ``latest_intact``), a checkpoint folder,
+    or a model file to a model file."""
     path = Path(path)
     if path.is_dir():
         if (path / MODEL_FILE).is_file():
             return path / MODEL_FILE
         steps = sorted((path / "checkpoints").glob(CKPT_GLOB)) if (path / "checkpoints").is_dir() else []
-        steps = [s for s in steps if (s / MODEL_FILE).is_file()]
-        if not steps:
+        found = latest_intact([s for s in steps if (s / MODEL_FILE).is_file()])
+        if found is None:
             raise GanfillError(f"{path} holds no checkpoint: give a run folder, a checkpoint folder or a .safetensors model file")
-        return steps[-1] / MODEL_FILE
+        return found / MODEL_FILE
     if not path.exists():
         raise GanfillError(
             f"checkpoint {path} does not exist: give a run folder, a checkpoint folder or a .safetensors model file"
@@ -129,15 +173,36 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
     return path
 
 
+def _models_in(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.glob("*.safetensors"), key=lambda p: p.stem)} if folder.is_dir() else {}
+
+
 def shipped_models() -> dict[str, Path]:
     """The models that ship with ganfill, by name (the file stem), in name order: GANs and
     context encoders (``NAME-ce``, see ``context_encoder_for``)."""
-    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.safetensors"), key=lambda p: p.stem)}
+    return _models_in(SHIPPED_DIR)
+
+
+def user_models_dir() -> Path:
+    """Where ``ganfill export RUN NAME`` writes the user's models: ``GANFILL_HOME/models``
+    (``core.files.ganfill_home``), outside the installed package."""
+    return ganfill_home() / "models"
+
+
+def user_models() -> dict[str, Path]:
+    """The user's models (``user_models_dir``), by name, in name order."""
+    return _models_in(user_models_dir())
+
+
+def named_models() -> dict[str, Path]:
+    """Every model a name finds: the shipped ones, then the user's (a shipped name wins)."""
+    shipped = shipped_models()
+    return shipped | {k: v for k, v in user_models().items() if k not in shipped}
 
 
 def _shipped_list() -> str:
-    names = list(shipped_models())
-    return ", ".join(names) if names else f"none installed in {SHIPPED_DIR}"
+    names = list(named_models())
+    return ", ".join(names) if names else f"none installed in {SHIPPED_DIR} or {user_models_dir()}"
 
 
 def resolve(spec: str | os.PathLike) -> Path:
@@ -151,9 +216,9 @@ def resolve(spec: str | os.PathLike) -> Path:
     if path.exists():
         return find_checkpoint(path)
     text = str(spec)
-    shipped = shipped_models()
-    if text in shipped:
-        return shipped[text]
+    named = named_models()
+    if text in named:
+        return named[text]
     if NAME_PATTERN.fullmatch(text):
         raise GanfillError(
             f"no model named {text!r}: shipped models are {_shipped_list()}; "
@@ -393,10 +458,16 @@ def load_training(ckpt_dir: Path, *, nets: dict[str, torch.nn.Module], optimizer
     return info
 
 
-def latest_training_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+def training_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """The finished checkpoint folders of a run (those with a config.json), in step order."""
     root = Path(run_dir) / "checkpoints"
-    done = [p for p in sorted(root.glob(CKPT_GLOB)) if (p / CONFIG_FILE).is_file()] if root.is_dir() else []
-    return done[-1] if done else None
+    return [p for p in sorted(root.glob(CKPT_GLOB)) if (p / CONFIG_FILE).is_file()] if root.is_dir() else []
+
+
+def latest_training_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The checkpoint a ``--resume`` continues from: the newest finished one that is intact
+    (``latest_intact``), or None."""
+    return latest_intact(training_checkpoints(run_dir), files=(MODEL_FILE, STATE_FILE))
 
 
 CE_SUFFIX = "-ce"  # NAME-ce.safetensors beside NAME.safetensors: the context encoder trained on NAME's images
@@ -413,16 +484,28 @@ def context_encoder_for(model_file: str | os.PathLike) -> Path | None:
 # ---- shipped models -----------------------------------------------------------------------
 
 
-def shipped_path(name_or_path: str | os.PathLike) -> Path:
-    """Where ``export`` writes: a bare name (``faces64``) is the shipped model
-    ``SHIPPED_DIR/faces64.safetensors``; anything with a folder or a suffix is a path, and must
-    end in ``.safetensors``."""
+def export_path(name_or_path: str | os.PathLike) -> Path:
+    """Where ``export`` writes: a bare name (``mine64``) is the user's model
+    ``user_models_dir()/mine64.safetensors`` (found by that name everywhere, listed by ``ganfill
+    models``); anything with a folder or a suffix is a path, and must end in ``.safetensors``.
+    A shipped model's name, an existing folder and a path whose model card would be a folder are
+    errors, before anything is written."""
     text = str(name_or_path)
+    if Path(text).is_dir():
+        raise GanfillError(f"{text} is an existing folder: give a model name, or the path of a .safetensors file to write")
     if NAME_PATTERN.fullmatch(text):
-        return SHIPPED_DIR / f"{text}.safetensors"
-    path = Path(name_or_path)
-    if path.suffix != ".safetensors":
-        raise GanfillError(f"{path} is neither a model name (letters, digits, - and _) nor a .safetensors file path")
+        if text in shipped_models():
+            raise GanfillError(
+                f"{text} is the name of a model that ships with ganfill: choose another name, or give a .safetensors path"
+            )
+        path = user_models_dir() / f"{text}.safetensors"
+    else:
+        path = Path(name_or_path)
+        if path.suffix != ".safetensors":
+            raise GanfillError(f"{path} is neither a model name (letters, digits, - and _) nor a .safetensors file path")
+    card = path.with_suffix(CARD_SUFFIX)
+    if card.is_dir():
+        raise GanfillError(f"{card} is a folder where the model card goes: give another name")
     return path
 
 

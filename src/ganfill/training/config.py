@@ -4,13 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ganfill.core.checks import flag, integer, number
-from ganfill.core.constants import PRECISIONS
+from ganfill.core.checks import Span, check_options, option
+from ganfill.core.constants import MAX_BATCH, MAX_SAMPLES, MAX_TRAIN_STEPS, MAX_UPDATES, PRECISIONS, SEEDS
 from ganfill.core.errors import GanfillError
 
+# The options every training loop takes: help text (the command line's) and span or choices.
+RUN_OPTIONS = {
+    "steps": ("iterations to train for, in all (--resume and --init continue up to it)", Span(1, MAX_TRAIN_STEPS)),
+    "batch_size": ("images per iteration (per process under torchrun)", Span(1, MAX_BATCH)),
+    "lr": ("Adam's learning rate", Span(0, None, lo_open=True)),
+    "beta1": ("Adam's beta1", Span(0, 1, hi_open=True)),
+    "beta2": ("Adam's beta2", Span(0, 1, hi_open=True)),
+    "flip": ("flip real images left-right at random", None),
+    "checkpoint_every": ("iterations between checkpoints and sample grids", Span(1, MAX_TRAIN_STEPS)),
+    "keep": ("training checkpoints kept, the newest (0: all)", Span(0, None)),
+    "seed": ("seeds data order, noise, flips, masks and the fixed samples", Span(*SEEDS)),
+    "precision": ("auto: bf16 only where the hardware runs it natively (CUDA, AVX-512 BF16 / AMX CPUs)", PRECISIONS),
+    "channels_last": ("NHWC memory layout (faster for these convolutions on CPUs)", None),
+    "ema_decay": ("moving average of the trained weights that is saved and used", Span(0, 1, hi_open=True)),
+}
 
-def _option(name: str) -> str:
-    return "--" + name.replace("_", "-")
+
+def run_option(name: str, default):
+    """The field of option ``name`` of ``RUN_OPTIONS`` with ``default`` (each config its own default)."""
+    help, span = RUN_OPTIONS[name]
+    return option(default, help, choices=span) if isinstance(span, tuple) else option(default, help, span=span)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,35 +43,24 @@ class RunOptions:
     precision: ``auto`` picks bf16 autocast where the hardware runs it natively (AVX-512 BF16 /
         AMX CPUs, CUDA with bf16), else fp32; ``fp32`` and ``bf16`` force one.
     channels_last: NHWC memory layout (faster on CPU for these convolutions).
+    Each is checked for type and range (``RUN_OPTIONS``; options come from the command line or
+    options.json), and so are the options of each subclass declared with ``option``.
     """
 
-    steps: int = 1000
-    batch_size: int = 64
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    flip: bool = True
-    checkpoint_every: int = 1000
-    keep: int = 3
-    seed: int = 0
-    precision: str = "auto"
-    channels_last: bool = True
+    steps: int = run_option("steps", 1000)
+    batch_size: int = run_option("batch_size", 64)
+    lr: float = run_option("lr", 2e-4)
+    beta1: float = run_option("beta1", 0.5)
+    beta2: float = run_option("beta2", 0.999)
+    flip: bool = run_option("flip", True)
+    checkpoint_every: int = run_option("checkpoint_every", 1000)
+    keep: int = run_option("keep", 3)
+    seed: int = run_option("seed", 0)
+    precision: str = run_option("precision", "auto")
+    channels_last: bool = run_option("channels_last", True)
 
-    def check(self, *, counts: tuple[str, ...] = (), fractions: tuple[str, ...] = ()) -> None:
-        """Types and ranges (options come from the command line or options.json): steps,
-        batch_size, checkpoint_every and ``counts`` integers >= 1, beta1, beta2 and
-        ``fractions`` in [0, 1), lr > 0, keep >= 0, flags booleans."""
-        if self.precision not in PRECISIONS:
-            raise GanfillError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
-        for name in ("steps", "batch_size", "checkpoint_every", *counts):
-            integer(getattr(self, name), _option(name), lo=1)
-        integer(self.keep, "--keep", lo=0)
-        integer(self.seed, "--seed", lo=-(2**63))
-        number(self.lr, "--lr", lambda v: v > 0, "greater than 0")
-        for name in ("beta1", "beta2", *fractions):
-            number(getattr(self, name), _option(name), lambda v: 0 <= v < 1, "in [0, 1)")
-        for name in ("flip", "channels_last"):
-            flag(getattr(self, name), _option(name))
+    def __post_init__(self):
+        check_options(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,16 +81,16 @@ class TrainConfig(RunOptions):
         or empty (default: none).
     """
 
-    steps: int = 20_000
-    checkpoint_every: int = 2000
-    d_steps: int = 1
-    g_steps: int = 2
-    ema_decay: float = 0.999
-    n_samples: int = 64
-    augment: str = ""
+    steps: int = run_option("steps", 20_000)
+    checkpoint_every: int = run_option("checkpoint_every", 2000)
+    d_steps: int = option(1, "discriminator updates per iteration", span=Span(1, MAX_UPDATES))
+    g_steps: int = option(2, "generator updates per iteration (the paper: 2)", span=Span(1, MAX_UPDATES))
+    ema_decay: float = run_option("ema_decay", 0.999)
+    n_samples: int = option(64, "images in each sample grid", span=Span(1, MAX_SAMPLES))
+    augment: str = option("", "DiffAugment of every image D sees: a comma-separated subset of color, translation, cutout")
 
     def __post_init__(self):
-        self.check(counts=("d_steps", "g_steps", "n_samples"), fractions=("ema_decay",))
+        check_options(self)
         augment_policy(self.augment)  # validates
 
     @property
@@ -116,19 +123,16 @@ class EncoderConfig(RunOptions):
     encoder learns to guess what is missing, so the search starts near the answer).
     """
 
-    steps: int = 4000
-    lr: float = 5e-4
-    beta1: float = 0.9
-    checkpoint_every: int = 500
-    real_fraction: float = 0.5
-    latent_weight: float = 1.0
-    pixel_weight: float = 1.0
+    steps: int = run_option("steps", 4000)
+    lr: float = run_option("lr", 5e-4)
+    beta1: float = run_option("beta1", 0.9)
+    checkpoint_every: int = run_option("checkpoint_every", 500)
+    real_fraction: float = option(0.5, "share of real images in a batch (the rest: G's samples)", span=Span(0, 1))
+    latent_weight: float = option(1.0, "weight of the latent loss (z^ - z)^2 on G's samples", span=Span(0, None))
+    pixel_weight: float = option(1.0, "weight of the pixel loss |G(z^) - x| on every image", span=Span(0, None))
 
     def __post_init__(self):
-        self.check()
-        number(self.real_fraction, "--real-fraction", lambda v: 0 <= v <= 1, "in [0, 1]")
-        for name in ("latent_weight", "pixel_weight"):
-            number(getattr(self, name), _option(name), lambda v: v >= 0, "at least 0")
+        check_options(self)
         if self.latent_weight + self.pixel_weight == 0:
             raise GanfillError("--latent-weight and --pixel-weight cannot both be 0: the encoder would learn nothing")
 
@@ -149,15 +153,17 @@ class CETrainConfig(RunOptions):
     cheap way to the accuracy a decaying one would reach.
     """
 
-    steps: int = 8000
-    checkpoint_every: int = 1000
-    adv_weight: float = 0.001
-    masks: str = "mix"
-    ema_decay: float = 0.999
+    steps: int = run_option("steps", 8000)
+    checkpoint_every: int = run_option("checkpoint_every", 1000)
+    adv_weight: float = option(0.001, "weight of the adversarial loss (Pathak et al.: 0.001)", span=Span(0, 1, hi_open=True))
+    masks: str = option(
+        "mix", "the holes trained on: mix (every kind, one model for any hole) or one kind (center, pattern, random80, ...)"
+    )
+    ema_decay: float = run_option("ema_decay", 0.999)
 
     def __post_init__(self):
         from ganfill.data.masks import MASKS
 
-        self.check(fractions=("adv_weight", "ema_decay"))
+        check_options(self)
         if self.masks != "mix" and self.masks not in MASKS:
             raise GanfillError(f"unknown --masks {self.masks!r}: choose mix or one of {', '.join(MASKS)}")

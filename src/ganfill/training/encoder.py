@@ -13,7 +13,7 @@ from torch import nn
 from ganfill.core.constants import LATENT_CLIP
 from ganfill.core.errors import GanfillError
 from ganfill.core.runtime import Runtime, resolve_device, resolve_precision
-from ganfill.data.datasets import open_dataset
+from ganfill.data.datasets import manifest_summary, open_dataset
 from ganfill.data.masks import training_masks
 from ganfill.models import files as checkpoint
 from ganfill.models.dcgan import GANModel
@@ -171,6 +171,7 @@ def train_encoder(
         "encoder": asdict(config),
         "base": checkpoint.generator_record(base),  # how G was trained, for `ganfill export`
         "model_config": base.config.to_dict(),
+        "dataset": manifest_summary(dataset.manifest),
         "device": None,
         "precision": None,
         "domain": None,

@@ -144,7 +144,7 @@ def new_or_resumed(run_dir: Path, *, resume: bool, what: str, read) -> tuple[obj
     latest finished checkpoint (one-line errors for a folder that is not ``what`` run, or has
     no checkpoint); for a new run, (None, None) after checking that the folder holds no run."""
     if not resume:
-        if checkpoint.latest_training_checkpoint(run_dir) is not None:
+        if checkpoint.training_checkpoints(run_dir):
             raise GanfillError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out")
         return None, None
     try:
@@ -213,6 +213,8 @@ def training_loop(
                 open_run(run_dir, task.record, start=start)
             if resume_from is None:
                 checkpoint_now(start)
+            if progress and rank == 0:
+                tqdm.write(start_line(task, run_dir, start=start, world=world))
             bar = tqdm(total=steps, initial=start, disable=not progress or rank != 0, unit="it", dynamic_ncols=True)
             log = open(log_path, "a") if rank == 0 else None
             t0 = time.perf_counter()
@@ -239,6 +241,19 @@ def training_loop(
             dist.barrier()
             dist.destroy_process_group()
     return run_dir / "checkpoints" / f"step-{step:08d}"
+
+
+def start_line(task: Task, run_dir: Path, *, start: int, world: int = 1) -> str:
+    """What a run says when it starts (``--quiet`` silences it): where it writes, on which device in
+    which precision, the data, and the iterations ahead."""
+    record, config = task.record, task.config
+    dataset = record.get("dataset") or {}
+    size = f"{dataset['count']:,} images at {dataset['resolution']}x{dataset['resolution']}" if "count" in dataset else "?"
+    processes = f" x {world} processes" if world > 1 else ""
+    return (
+        f"training {run_dir} on {record.get('device')}{processes} in {record.get('precision')}: "
+        f"data {record.get('data')} ({size}); iterations {start + 1:,} to {config.steps:,}, batch {config.batch_size}"
+    )
 
 
 def open_run(run_dir: Path, record: dict, *, start: int) -> None:
