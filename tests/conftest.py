@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import struct
+import subprocess
 import sys
 import zlib
 from pathlib import Path
@@ -89,6 +90,29 @@ def png_header(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
+def cli(*args, **kw) -> subprocess.CompletedProcess:
+    """``python -m ganfill ARGS`` in a subprocess: its exit code, stdout and stderr as text."""
+    return subprocess.run([sys.executable, "-m", "ganfill", *map(str, args)], capture_output=True, text=True, **kw)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *words) -> None:
+    """Exit code 2 and exactly one line on stderr, `ganfill: error: ...`, holding every word."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+    assert proc.stderr.startswith("ganfill: error:") and proc.stderr.count("\n") == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr
+    for word in words:
+        assert str(word) in proc.stderr, (word, proc.stderr)
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    """A 40x40 blob image, ``TMP/in/photo.png``."""
+    path = tmp_path / "in" / "photo.png"
+    path.parent.mkdir()
+    Image.fromarray(blob_images(1, 40, seed=4)[0]).save(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     """48 blob images prepared at 32x32 with ganfill's own `prepare`."""
@@ -100,6 +124,13 @@ def tiny_dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("blobs") / "data"
     prepare(src, out, resolution=32, crop="none", progress=False)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _ganfill_home(tmp_path_factory, monkeypatch):
+    """Every test (and every command it runs) keeps the user's models in a folder of its own,
+    never in the real ~/.local/share/ganfill."""
+    monkeypatch.setenv("GANFILL_HOME", str(tmp_path_factory.mktemp("ganfill-home")))
 
 
 @pytest.fixture(autouse=True)

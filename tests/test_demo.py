@@ -106,7 +106,7 @@ def test_demo_completes_your_own_images(tmp_path):
         (["--model", "nope"], "no model named 'nope': shipped models are faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce"),
         (["--model", "pokemon64"], "pokemon64 has no built-in demo images"),
         (["--mask", "nonsense"], "is neither a mask name"),
-        (["--steps", "0"], "--steps and --restarts must be at least 1"),
+        (["--steps", "0"], "Invalid value for '--steps': 0 is not in the range 1<=x<=100000"),
     ],
 )
 def test_demo_bad_input_is_one_line_and_exit_code_2(tmp_path, args, words):

@@ -261,7 +261,7 @@ def test_evaluate_reports_face_rates_and_honours_methods(tiny_model):
     [
         (["--masks", "center,nope"], "unknown mask 'nope'"),
         (["--blend", "paste"], "No such option '--blend'"),  # both blends are methods (ganfill, ganfill-paste)
-        (["-n", "0"], "-n must be at least 1"),
+        (["-n", "0"], "Invalid value for '-n' / '--num-images': 0 is not in the range 1<=x<=100000"),
     ],
 )
 def test_evaluate_command_errors_are_one_line(tmp_path, tiny_models, tiny_dataset, capsys, args, message):

@@ -44,6 +44,8 @@ from ganfill.training.gan import train
 from ganfill.training.loop import log_rows
 
 from conftest import TINY, TINY_TRAIN_ARGS, blob_images, png_header
+from conftest import cli as _cli
+from conftest import one_line_error as _one_line_error
 
 FAST = CompleteConfig(num_steps=3)
 
@@ -96,21 +98,8 @@ main(sys.argv[3:])
 """
 
 
-def _cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "ganfill", *map(str, args)], capture_output=True, text=True, **kw)
-
-
 def _script(code: str, *args, **kw):
     return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, **kw)
-
-
-def _one_line_error(proc, *words):
-    """Exit code 2 and exactly one line on stderr, `ganfill: error: ...`, holding every word."""
-    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
-    assert proc.stderr.startswith("ganfill: error:") and proc.stderr.count("\n") == 1, proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr
-    for word in words:
-        assert str(word) in proc.stderr, (word, proc.stderr)
 
 
 def _temps(folder: Path) -> list[Path]:
@@ -124,14 +113,6 @@ def model_file(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     G, D = build(TINY)
     return checkpoint.save(tmp_path_factory.mktemp("model") / "tiny.safetensors", GANModel.from_nets(G=G, D=D))
-
-
-@pytest.fixture
-def photo(tmp_path) -> Path:
-    path = tmp_path / "in" / "photo.png"
-    path.parent.mkdir()
-    Image.fromarray(blob_images(1, 40, seed=4)[0]).save(path)
-    return path
 
 
 def _rewrite(src: Path, dst: Path, *, tensors=None, **meta) -> Path:
@@ -307,6 +288,7 @@ def test_a_rerun_with_out_inside_the_input_folder_does_not_repair_its_own_result
         "unchanged": 0,
         "skipped": 2,
         "total": 2,
+        "failed": [],
     }
 
 
@@ -414,8 +396,8 @@ def test_cli_os_errors_writing_outputs_are_one_line(model_file, photo, tiny_data
     "option, value, words",
     [
         ("--lr", "nan", "--lr must be a finite number greater than 0, got nan"),
-        ("--lr", "-1", "--lr must be a finite number greater than 0, got -1.0"),
-        ("--beta1", "1.5", "--beta1 must be a finite number in [0, 1), got 1.5"),
+        ("--lr", "-1", "Invalid value for '--lr': -1.0 is not in the range x>0"),  # click's range, at parse time
+        ("--beta1", "1.5", "Invalid value for '--beta1': 1.5 is not in the range 0<=x<1"),
     ],
 )
 def test_cli_train_bad_optimiser_numbers(tiny_dataset, tmp_path, option, value, words):
@@ -608,10 +590,11 @@ def test_kill_9_during_inpaint_output_then_rerun_and_a_second_writer_is_refused(
         _one_line_error(second, f"{out} is in use by another ganfill process")
     finally:
         _kill9(proc)
-    (tmp,) = _temps(out)
-    assert tmp.parent == out / "p0" and tmp.name.startswith(".completed.png.")
+    folder, tmp = sorted(_temps(out))  # p0's folder is made whole under a temporary name, then renamed
+    assert folder.parent == out and folder.name.startswith(".p0.") and folder.is_dir()
+    assert tmp.parent == folder and tmp.name.startswith(".completed.png.")
     written = np.asarray(Image.open(tmp).convert("RGB"))  # what the killed run had computed
-    assert not (out / "p0" / "record.json").exists()
+    assert not (out / "p0").exists()  # nothing half-made under the image's own name
     proc = _cli(*args)
     assert proc.returncode == 0 and "2 image(s) completed" in proc.stdout, proc.stderr[-3000:]
     assert _temps(out) == []
@@ -657,14 +640,16 @@ def test_folder_lock_refuses_a_second_writer_and_leaves_nothing_it_made(tmp_path
         with pytest.raises(GanfillError, match="in use"):
             FolderLock(out, shared=True)
     assert not out.exists()  # made by the lock, nothing written: gone again
-    with FolderLock(out, shared=True), FolderLock(out, shared=True):  # the ranks of one torchrun job
+    with FolderLock(out, shared=True) as first, FolderLock(out, shared=True):  # the ranks of one torchrun job
         with pytest.raises(GanfillError, match="in use"):
             FolderLock(out)
         (out / "result").mkdir()
-    assert sorted(p.name for p in out.iterdir()) == [".ganfill.lock", "result"]
+        first.release()  # the other rank still holds it: the lock file stays
+        assert sorted(p.name for p in out.iterdir()) == [".ganfill.lock", "result"]
+    assert sorted(p.name for p in out.iterdir()) == ["result"]  # the last holder removes the lock file
     with FolderLock(out):  # free again
         pass
-    assert out.is_dir()
+    assert sorted(p.name for p in out.iterdir()) == ["result"]
 
 
 # ---- helpers ---------------------------------------------------------------------------------

@@ -119,8 +119,11 @@ def _cli(*args, **kw):
     [
         (["train", "{missing}", "--out", "{run}"], "does not exist"),
         (["train", "{data}", "--out", "{run}", "--arch", "stylegan"], "stylegan"),
-        (["train", "{data}", "--out", "{run}", "--resolution", "48"], "impossible resolution"),
-        (["train", "{data}", "--out", "{run}", "--steps", "0"], "--steps must be at least 1"),
+        (["train", "{data}", "--out", "{run}", "--resolution", "48"], "'48' is not one of '32', '64', '128'"),
+        (
+            ["train", "{data}", "--out", "{run}", "--steps", "0"],
+            "Invalid value for '--steps': 0 is not in the range 1<=x<=10000000",
+        ),
         (["sample", "{missing}", "--out", "{run}/grid.png"], "does not exist"),
     ],
 )

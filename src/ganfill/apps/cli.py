@@ -16,7 +16,18 @@ import click
 
 from ganfill.apps.config import IMAGES_MODEL, DemoConfig
 from ganfill.core.checks import kind_of
-from ganfill.core.constants import BLENDS, DTYPE_NAMES, MAX_BATCH, MAX_IMAGES, MAX_PIXELS, MAX_SAMPLES, PORTS, SEEDS
+from ganfill.core.constants import (
+    BLENDS,
+    DEVICES,
+    DTYPE_NAMES,
+    MAX_BATCH,
+    MAX_IMAGES,
+    MAX_PIXELS,
+    MAX_SAMPLES,
+    PORTS,
+    PRECISIONS,
+    SEEDS,
+)
 from ganfill.core.errors import GanfillError, GanfillWarning, os_error_message
 from ganfill.core.files import atomic_path, check_out_folder
 from ganfill.inpainting.config import START_DEFAULTS, CompleteConfig
@@ -115,7 +126,9 @@ def _colour(value: str) -> tuple[int, int, int]:
 @cli.command()
 @click.argument("src_dir", type=PATH)
 @click.argument("out", type=PATH)
-@click.option("--resolution", type=click.Choice(["32", "64", "128"]), default="64", show_default=True)
+@click.option(
+    "--resolution", type=click.Choice(["32", "64", "128"]), default="64", show_default=True, help="side of the square images"
+)
 @click.option(
     "--crop",
     default="center:108",
@@ -159,7 +172,9 @@ def prepare(src_dir, out, resolution, crop, background, overwrite, quiet):
     type=PATH,
     help="font folder to search (repeatable); default: matplotlib's fonts and the system's",
 )
-@click.option("--resolution", type=click.Choice(["32", "64", "128"]), default="64", show_default=True)
+@click.option(
+    "--resolution", type=click.Choice(["32", "64", "128"]), default="64", show_default=True, help="side of the square images"
+)
 @click.option(
     "--holdout",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -254,30 +269,26 @@ def _given(options: dict) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def _device_option(f):
-    from ganfill.core.constants import DEVICES
+def _auto_choice(name: str, choices: tuple[str, ...], help: str):
+    """An option whose value is one of ``choices``, ``auto`` by default."""
+    return click.option(name, type=click.Choice(list(choices)), default="auto", show_default=True, help=help)
 
-    return click.option(
-        "--device",
-        type=click.Choice(list(DEVICES)),
-        default="auto",
-        show_default=True,
-        help="auto: CUDA when present, else the CPU",
-    )(f)
+
+def _device_option(f):
+    return _auto_choice("--device", DEVICES, "auto: CUDA when present, else the CPU")(f)
 
 
 def _runtime_options(f):
     """--device and --precision, as `ganfill train` has them, for every command that runs a model."""
-    from ganfill.core.constants import PRECISIONS
+    help = "bf16 only where the hardware runs it natively (CUDA, AVX-512 BF16 / AMX CPUs)"
+    return _device_option(_auto_choice("--precision", PRECISIONS, help)(f))
 
-    f = click.option(
-        "--precision",
-        type=click.Choice(list(PRECISIONS)),
-        default="auto",
-        show_default=True,
-        help="bf16 only where the hardware runs it natively (CUDA, AVX-512 BF16 / AMX CPUs)",
-    )(f)
-    return _device_option(f)
+
+def _width_option(name: str, help: str):
+    """--g-width or --d-width, up to ``models.config.LIMITS``."""
+    return click.option(
+        name, type=click.IntRange(1, LIMITS[name[2:].replace("-", "_")]), default=64, show_default=True, help=help
+    )
 
 
 def _mode_options(f):
@@ -322,20 +333,8 @@ def _runtime(device: str, precision: str):
 @click.option(
     "--z-dim", type=click.IntRange(1, LIMITS["z_dim"]), default=100, show_default=True, help="size of the latent vector z"
 )
-@click.option(
-    "--g-width",
-    type=click.IntRange(1, LIMITS["g_width"]),
-    default=64,
-    show_default=True,
-    help="channels of G's last hidden layer, doubled at each step towards 4x4",
-)
-@click.option(
-    "--d-width",
-    type=click.IntRange(1, LIMITS["d_width"]),
-    default=64,
-    show_default=True,
-    help="channels of D's first layer, doubled at each step towards 4x4",
-)
+@_width_option("--g-width", "channels of G's last hidden layer, doubled at each step towards 4x4")
+@_width_option("--d-width", "channels of D's first layer, doubled at each step towards 4x4")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
 @click.option(
     "--init",
@@ -627,7 +626,7 @@ def inpaint(
 def demo(out_dir, images, model, mask, quiet, device, precision, **options):
     """Complete images with the shipped models next to OpenCV's Telea; write an HTML report.
 
-    With no options (about a minute on 2 cores, no training): glyphs32 on characters from
+    With no options (about 15 s on 2 CPU cores, no training): glyphs32 on characters from
     fonts it never saw, and faces64 on NASA's portrait of Eileen Collins, center mask.
     """
     from ganfill.apps import demo as run_demo

@@ -82,9 +82,10 @@ def _look(image: np.ndarray) -> list[str]:
 
 
 def shipped_models() -> dict[str, Path]:
-    """The GANs that ship with ganfill (package data ``ganfill/assets/models/*.safetensors``), by
-    stem; their context encoders (``NAME-ce``) come with them as the faithful and fast methods."""
-    return {name: path for name, path in checkpoint.shipped_models().items() if checkpoint.describe(path).kind == "gan"}
+    """The GANs that ship with ganfill (package data ``ganfill/assets/models/*.safetensors``) and
+    the user's (``ganfill export RUN NAME``), by stem; their context encoders (``NAME-ce``) come
+    with them as the faithful and fast methods."""
+    return {name: path for name, path in checkpoint.named_models().items() if checkpoint.describe(path).kind == "gan"}
 
 
 def _model_name(path: Path) -> str:
