@@ -258,8 +258,8 @@ def image_folder(tmp_path) -> Path:
     return src
 
 
-GOOD = ["a.png", "b.JPG", "f.png", "g.png", "sub/c.webp", "sub/d.bmp", "sub/deeper/e.jpeg"]
-BAD = ["corrupt.jpg", "sub/truncated.png"]
+GOOD = [".hidden.png", "a.png", "b.JPG", "f.png", "g.png", "sub/c.webp", "sub/d.bmp", "sub/deeper/e.jpeg"]
+BAD = ["corrupt.jpg", "notes.txt", "sub/truncated.png"]  # each listed with the reason
 
 
 def test_prepare_stores_good_images_and_lists_bad_ones(image_folder, tmp_path):
@@ -276,7 +276,7 @@ def test_prepare_stores_good_images_and_lists_bad_ones(image_folder, tmp_path):
     for source in manifest["sources"]:
         assert source["sha256"] == hashlib.sha256((image_folder / source["file"]).read_bytes()).hexdigest()
 
-    assert [s["count"] for s in manifest["shards"]] == [3, 3, 1]
+    assert [s["count"] for s in manifest["shards"]] == [3, 3, 2]
     assert sorted(p.name for p in out.iterdir()) == ["images-00000.npy", "images-00001.npy", "images-00002.npy", "manifest.json"]
     assert not leftovers(tmp_path, "out")
 

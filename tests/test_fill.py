@@ -85,7 +85,7 @@ def test_total_loss_falls_with_a_trained_model(tiny_run):
 def test_domain_mode_any_size_and_mode(tiny_run, photos, tmp_path):
     model = checkpoint.load(tiny_run)
     counts = fill.run(load_inpainter(model, "sharp", config=FAST), [photos], tmp_path / "out", batch_size=3, progress=False)
-    assert counts == {"done": 5, "unchanged": 0, "skipped": 0, "total": 5}
+    assert counts == {"done": 5, "unchanged": 0, "skipped": 0, "total": 5, "failed": []}
     for name in ("rgb", "rgba", "grey", "palette", "deep"):
         out = tmp_path / "out" / name
         completed, masked, fake = (_png(out / f) for f in ("completed.png", "masked.png", "fake.png"))

@@ -35,6 +35,7 @@ from ganfill.apps.cli import PARTIAL
 from ganfill.core.errors import GanfillError, GanfillTypeError, GanfillWarning
 from ganfill.core.files import LOCK_FILE
 from ganfill.data.datasets import open_dataset, prepare
+from ganfill.data.domain import to_domain
 from ganfill.inpainting.blend import blend
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import blend_fill, complete_images, load_inpainter
@@ -316,13 +317,14 @@ def test_prepare_reads_gif_tiff_and_odd_names_and_lists_every_file_it_leaves_out
     proc = _cli("prepare", odd_folder, out, "--resolution", 32, "--crop", "none", "--quiet")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
-    assert sorted(s["file"] for s in manifest["sources"]) == [".hidden.PNG", "..png", "anim.gif", "scan.tiff"]
+    assert sorted(s["file"] for s in manifest["sources"]) == ["..png", ".hidden.PNG", "anim.gif", "scan.tiff"]
     skipped = {s["file"]: s["reason"] for s in manifest["skipped"]}
     assert sorted(skipped) == ["README", "broken.png", "photo.png.bak"]
     assert "not an image file" in skipped["README"] and "not an image file" in skipped["photo.png.bak"]
     assert len(open_dataset(out)) == 4
     first = np.asarray(Image.open(odd_folder / "anim.gif").convert("RGB"))  # the first frame
-    assert np.array_equal(open_dataset(out).read([1])[0], np.asarray(Image.fromarray(first).resize((32, 32), Image.BICUBIC)))
+    assert np.array_equal(fill.load_image(odd_folder / "anim.gif"), first)
+    assert np.array_equal(open_dataset(out).read([2])[0], to_domain(first, resolution=32, crop="none"))
     warned = proc.stderr.splitlines()
     assert len(warned) == 3 and all(line.startswith("ganfill: warning: skipped ") for line in warned)
     assert "3 skipped" in proc.stdout
@@ -331,6 +333,7 @@ def test_prepare_reads_gif_tiff_and_odd_names_and_lists_every_file_it_leaves_out
 def test_prepare_quiet_prints_no_progress(odd_folder, tmp_path):
     loud = _cli("prepare", odd_folder, tmp_path / "a", "--resolution", 32)
     quiet = _cli("prepare", odd_folder, tmp_path / "b", "--resolution", 32, "--quiet")
+    assert loud.returncode == quiet.returncode == 0, quiet.stderr
     assert "prepare:" in loud.stderr and "prepare:" not in quiet.stderr
 
 

@@ -212,11 +212,14 @@ def test_inpaint_model_option_and_ckpt_argument_give_the_same_result(tmp_path):
 # ---- export -------------------------------------------------------------------------------
 
 
-def test_shipped_path_names_and_paths(tmp_path):
-    assert checkpoint.shipped_path("faces64") == checkpoint.SHIPPED_DIR / "faces64.safetensors"
-    assert checkpoint.shipped_path(tmp_path / "m.safetensors") == tmp_path / "m.safetensors"
+def test_export_path_names_and_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANFILL_HOME", str(tmp_path / "home"))
+    assert checkpoint.export_path("mine64") == tmp_path / "home" / "models" / "mine64.safetensors"  # never the package
+    assert checkpoint.export_path(tmp_path / "m.safetensors") == tmp_path / "m.safetensors"
     with pytest.raises(GanfillError, match="neither a model name"):
-        checkpoint.shipped_path(tmp_path / "model.pt")
+        checkpoint.export_path(tmp_path / "model.pt")
+    with pytest.raises(GanfillError, match="faces64 is the name of a model that ships with ganfill"):
+        checkpoint.export_path("faces64")
 
 
 def test_export_writes_ema_generator_and_discriminator_in_fp16(tmp_path):
@@ -284,12 +287,12 @@ def test_models_lists_every_shipped_model():
     proc = _cli("models")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["name", "resolution", "domain", "size", "card"]
+    assert lines[0].split() == ["name", "resolution", "domain", "size", "from", "card"]
     assert len(lines) == 1 + len(SHIPPED) >= 2
     for line, (name, path) in zip(lines[1:], SHIPPED.items()):
         d = checkpoint.describe(path)
         assert line.split()[0] == name and f"{d.config.resolution}x{d.config.resolution}" in line
-        assert d.domain.text() in line and f"{path.stat().st_size / 1e6:.1f} MB" in line
+        assert d.domain.text() in line and f"{path.stat().st_size / 1e6:.1f} MB" in line and " shipped " in line
         assert line.endswith(cards.card_title(path))
 
 

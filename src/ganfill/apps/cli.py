@@ -555,6 +555,8 @@ def inpaint(
     the paper's). Frames for the progress GIF are
     kept every --record-every steps (50 here). Under torchrun, each process takes its share of
     the inputs; a rerun skips images already done. One run at a time writes into --out.
+    A batch finishes: an input that cannot be read or matched (no mask of its name, a damaged
+    file) is skipped with a warning that names it, the rest are completed, and the exit code is 3.
 
     --mode sharp (a GAN's default) is that search: one realistic completion. --mode faithful
     adds the coarse structure of the model's context encoder (faces64-ce for faces64, or

@@ -440,8 +440,8 @@ def run(
     A batch finishes: an input that cannot be read or matched (an unreadable or too large
     image, no mask of its name in a mask folder, a mask of another shape, a face model's hole
     that touches no face) is skipped with a ``notify`` naming it and why, and the rest are
-    completed; only when there is a single input, or none of them can be completed, is it
-    an error.  Every image's folder appears whole (``write_outputs``): nothing half-made.
+    completed; only when there is a single input, or none of them can be completed (nor was
+    done before), is it an error.  Every image's folder appears whole (``write_outputs``): nothing half-made.
     Returns counts: {"done": completed now, "unchanged": inputs whose mask had no hole,
     "skipped": already done, "total": in this shard, "failed": [{"file", "reason"}] of the
     inputs skipped}.
@@ -483,7 +483,7 @@ def run(
                 try:
                     items.append(load_item(path, inpainter, masks, framing=framing, frames=frames, finder=finder, seed=seed))
                 except GanfillError as e:
-                    if len(todo) == 1:
+                    if len(mine) == 1:
                         raise
                     failed.append({"file": str(path), "reason": str(e)})
                     notify(f"skipped {path}: {e}")
@@ -507,7 +507,7 @@ def run(
             unchanged += len(items) - len(holes)
             if holes:
                 run_batch(inpainter, holes, seed=seed, out_dir=out_dir, progress=bar, mask_spec=mask)
-    if failed and len(failed) == len(todo):
-        raise GanfillError(f"none of the {len(todo)} inputs could be completed (each is named above with the reason)")
+    if failed and len(failed) == len(mine):
+        raise GanfillError(f"none of the {len(mine)} inputs could be completed (each is named above with the reason)")
     done = len(todo) - unchanged - len(failed)
     return {"done": done, "unchanged": unchanged, "skipped": len(mine) - len(todo), "total": len(mine), "failed": failed}
