@@ -23,10 +23,11 @@ echo "== build from $SRC"
 (cd "$SRC" && "$PY" -c "from setuptools import build_meta as b; b.build_sdist('$W/dist')" >/dev/null 2>&1)
 WHEEL=$(ls "$W"/dist/*.whl) SDIST=$(ls "$W"/dist/*.tar.gz)
 echo "$(basename "$WHEEL") ($(du -h "$WHEEL" | cut -f1)), $(basename "$SDIST")"
-"$PY" -m zipfile -l "$WHEEL" | grep -i licen
-tar tzf "$SDIST" | grep -i '/LICENSE$'
-fact "the wheel holds the LICENSE" '"$PY" -m zipfile -l "$WHEEL" | grep -q "dist-info/licenses/LICENSE"'
-fact "the sdist holds the LICENSE" 'tar tzf "$SDIST" | grep -q "/LICENSE$"'
+"$PY" -m zipfile -l "$WHEEL" > "$W/wheel.txt"
+tar tzf "$SDIST" > "$W/sdist.txt"
+grep -i licen "$W/wheel.txt" "$W/sdist.txt"
+fact "the wheel holds the LICENSE" 'grep -q "dist-info/licenses/LICENSE" "$W/wheel.txt"'
+fact "the sdist holds the LICENSE" 'grep -q "/LICENSE$" "$W/sdist.txt"'
 fact "the wheel's metadata says MIT and has project URLs" \
   '"$PY" -c "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); m=[n for n in z.namelist() if n.endswith(\"METADATA\")][0]; t=z.read(m).decode(); sys.exit(not (\"License-Expression: MIT\" in t and \"Project-URL:\" in t))" "$WHEEL"'
 
@@ -53,7 +54,7 @@ echo "-- ganfill models"
 "$G" models
 fact "the export went to GANFILL_HOME" '[ -n "$(find "$W/home" -name mine32.safetensors 2>/dev/null)" ]'
 fact "the export did not go into site-packages" '[ -z "$(find "$SITE" -name "mine32*")" ]'
-fact "ganfill models lists mine32" '"$G" models | grep -q "^mine32 "'
+fact "ganfill models lists mine32" '"$G" models > "$W/models.txt" && grep -q "^mine32 " "$W/models.txt"'
 
 echo "== pip uninstall ganfill"
 "$W/venv/bin/pip" uninstall -y -q ganfill
@@ -64,6 +65,6 @@ fact "the user's model survives the uninstall" '[ -n "$(find "$W/home" -name min
 echo "== reinstall"
 "$W/venv/bin/pip" install -q --no-deps --disable-pip-version-check "$WHEEL"
 "$G" models
-fact "after a reinstall, ganfill models lists mine32" '"$G" models | grep -q "^mine32 "'
+fact "after a reinstall, ganfill models lists mine32" '"$G" models > "$W/models.txt" && grep -q "^mine32 " "$W/models.txt"'
 fact "and finds it by name" '"$G" sample mine32 -n 4 --out "$W/grid.png" >/dev/null'
 exit $failed

@@ -12,8 +12,10 @@ bad one named; for an odd but valid input, it works. Prints one line per case an
 
 from __future__ import annotations
 
+import filecmp
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -172,18 +174,27 @@ def main() -> None:
         last = proc.stderr.strip().splitlines()[-1][:110] if proc.stderr.strip() else ""
         print(f"{'clean' if clean else 'NOT  '}  {name:38s} exit {proc.returncode}: {last}")
 
-    shipped = sorted(p.name for p in (SRC / "ganfill" / "assets" / "models").iterdir())
+    assets = SRC / "ganfill" / "assets" / "models"
+    backup = W / "assets-backup"
+    shutil.copytree(assets, backup)  # an older tree's `export` writes into its package: put it back after each case
+
+    def restore_assets() -> bool:
+        """Put the package's models back as they were; True if nothing had changed."""
+        same = True
+        for extra in assets.iterdir():
+            if not (backup / extra.name).exists():
+                extra.unlink()
+                same = False
+        for kept in backup.iterdir():
+            if not filecmp.cmp(kept, assets / kept.name, shallow=False):
+                shutil.copy2(kept, assets / kept.name)
+                same = False
+        return same
+
     for name, args in cli_errors.items():
         proc = run(args)
-        clean = (
-            one_line(proc)
-            and not out.exists()
-            and shipped == sorted(p.name for p in (SRC / "ganfill" / "assets" / "models").iterdir())
-        )
-        record(name, clean, proc)
-        for extra in (SRC / "ganfill" / "assets" / "models").iterdir():
-            if extra.name not in shipped:
-                extra.unlink()  # what an old export wrote into the package
+        untouched = restore_assets()
+        record(name, one_line(proc) and not out.exists() and untouched, proc)
         subprocess.run(["rm", "-rf", str(out)])
 
     with socket.socket() as taken:
@@ -225,11 +236,7 @@ def main() -> None:
     subprocess.run(["rm", "-rf", str(out)])
 
     proc = run(["export", tiny, "mine32"])
-    in_package = (SRC / "ganfill" / "assets" / "models" / "mine32.safetensors").exists()
-    record("export NAME: outside the package", proc.returncode == 0 and not in_package, proc)
-    for extra in (SRC / "ganfill" / "assets" / "models").iterdir():
-        if extra.name not in shipped:
-            extra.unlink()
+    record("export NAME: outside the package", proc.returncode == 0 and restore_assets(), proc)
 
     train = run(
         [

@@ -62,7 +62,7 @@ def test_quiet_on_every_command_that_prints_progress(command):
 
 def test_demo_help_says_how_long_it_takes_as_measured():
     text = _cli("demo", "--help").stdout
-    assert "about a minute" not in text and "about 15 s on 2 CPU cores" in " ".join(text.split())
+    assert "about a minute" not in text and "well under a minute on 2 CPU cores" in " ".join(text.split())
 
 
 def test_demo_report_names_the_default_steps_in_words(tmp_path):

@@ -628,7 +628,7 @@ def inpaint(
 def demo(out_dir, images, model, mask, quiet, device, precision, **options):
     """Complete images with the shipped models next to OpenCV's Telea; write an HTML report.
 
-    With no options (about 15 s on 2 CPU cores, no training): glyphs32 on characters from
+    With no options (well under a minute on 2 CPU cores, no training): glyphs32 on characters from
     fonts it never saw, and faces64 on NASA's portrait of Eileen Collins, center mask.
     """
     from ganfill.apps import demo as run_demo

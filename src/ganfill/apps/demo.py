@@ -3,7 +3,7 @@
 The demo trains nothing. By default it has two sections, each completed with the center mask
 by ganfill in ``ganfill inpaint``'s default mode (``--mode auto``: faithful for faces64, whose
 context encoder ships beside it, sharp for glyphs32; ``fill.run``: ``CompleteConfig`` defaults except the number of
-steps and restarts, which ``DemoConfig`` sets so the whole demo takes about 15 s on 2 CPU
+steps and restarts, which ``DemoConfig`` sets so the whole demo takes well under a minute on 2 CPU
 cores) and by OpenCV's Telea inpainting (``inpainting.baselines.BASELINES``):
 
 * ``glyphs32``: characters rendered (``data.glyphs.render_chars``) from the fonts bundled with
