@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ganfill.core.checks import flag, integer, number
 from ganfill.core.constants import PRECISIONS
@@ -38,6 +38,13 @@ class RunOptions:
     seed: int = 0
     precision: str = "auto"
     channels_last: bool = True
+
+    @classmethod
+    def recorded(cls, recorded: dict, overrides: dict | None = None):
+        """The options recorded in options.json or a model file's metadata (keys of other
+        versions ignored), then ``overrides`` (e.g. a larger ``steps``)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**({k: v for k, v in recorded.items() if k in names} | (overrides or {})))
 
     def check(self, *, counts: tuple[str, ...] = (), fractions: tuple[str, ...] = ()) -> None:
         """Types and ranges (options come from the command line or options.json): steps,
