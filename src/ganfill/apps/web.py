@@ -69,8 +69,9 @@ from ganfill.models import files as checkpoint
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MB
 DISPLAY_SIDE = 1024  # the editor shows larger photos scaled down to this; the hole is scaled back up
 FRAMES = 30  # about this many live frames per run
-PAINTED = "painted with the brush"
-BRUSH_COLOUR = "#ff00ff"
+PAINTED = "painted"  # the Hole choice for the one painted on the editor
+BRUSH_RGB = (255, 0, 255)  # magenta: the hole as painted
+BRUSH_COLOUR = "#{:02x}{:02x}{:02x}".format(*BRUSH_RGB)
 FRAME_COLOUR = (0, 225, 255)  # the model's square drawn on the photo (cyan: the brush is magenta)
 BY_HAND = "frame"  # the page's framing for the square of the sliders (--frame X,Y,SIZE)
 FRAMING_CHOICES = (("auto", "auto"), ("box around the hole", "fit"), ("model square", "domain"), ("by hand", BY_HAND))
@@ -239,7 +240,7 @@ def _astronaut(turn: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         return photo, hole.astype(bool)
     hole[134:162, 195:252] = 1  # the mouth
     m = cv2.getRotationMatrix2D((225, 130), turn, 0.8)
-    photo = cv2.warpAffine(photo, m, (512, 512), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+    photo = cv2.warpAffine(photo, m, (512, 512), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     return photo, cv2.warpAffine(hole, m, (512, 512), flags=cv2.INTER_NEAREST) > 0
 
 
@@ -284,7 +285,7 @@ def write_examples(folder: Path, models: Iterable[str]) -> list[tuple[Example, P
             continue
         image, hole = example.make()
         shown = image.copy()
-        shown[hole] = (255, 0, 255)
+        shown[hole] = BRUSH_RGB
         picture, thumbnail = folder / example.name, folder / f"thumbnail-{example.name}"
         Image.fromarray(image).save(picture)
         Image.fromarray(shown).save(thumbnail)
@@ -297,7 +298,7 @@ def hole_layer(hole: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     painted = np.asarray(Image.fromarray(hole.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)) > 0
     layer = np.zeros((h, w, 4), np.uint8)
-    layer[painted] = (255, 0, 255, 255)
+    layer[painted] = (*BRUSH_RGB, 255)
     return layer
 
 
