@@ -14,8 +14,12 @@ square (``data.framing.Frame``) is drawn on the photo in cyan: on each face the 
 is the crop of the training images (the result is then at model resolution), and *by hand* is
 the square X, Y, Size of the sliders (``--frame X,Y,SIZE`` of the command line).  It is drawn
 when an example is chosen, when Show the frame or Repair is pressed, and when the framing, the
-model or a slider changes; moving a slider switches the framing to *by hand*, starting from the
-square last shown.  A face model on a hole that touches no face says so and what to do.
+model, the hole choice or a slider changes (not at each brush stroke: redrawing the editor sends
+the painted layer back, and a stroke made meanwhile would be lost); moving a slider switches the
+framing to *by hand*, starting from the square last shown.  These redraws run one at a time.  A
+face model on a hole that touches no face says so and what to do.  The page's *auto* keeps the
+photo at its size for every model (``fill.resolve_framing(..., fit_above=0)``, as
+``ganfill.repair`` does).
 
 The result is the whole photo at its size (only the hole changes), shown against the photo in
 a before/after slider and offered for download as PNG.  While the latent search runs (in a
