@@ -7,9 +7,9 @@ DATA=${DATA:-../shared/data}; RUNS=${RUNS:-runs}; GF=${GF:-.venv/bin/ganfill}
 STEPS=${STEPS:-20000}
 # the run folder does not survive between sessions: INIT continues from the latest export kept
 # in the repository (runs-keep/), whose iteration count carries on
-INIT=${INIT:-$(ls runs-keep/faces128-step*.safetensors 2>/dev/null | sort | tail -1)}
-[ -d "$RUNS/data/celeba128-train" ] || $GF prepare "$DATA/celeba128/train" "$RUNS/data/celeba128-train" --crop none
-[ -d "$RUNS/data/celeba128-val" ] || $GF prepare "$DATA/celeba128/val" "$RUNS/data/celeba128-val" --crop none
+INIT=${INIT:-$(ls runs-keep/faces128-step*.safetensors 2>/dev/null | sort | tail -1 || true)}
+[ -d "$RUNS/data/celeba128-train" ] || $GF prepare "$DATA/celeba128/train" "$RUNS/data/celeba128-train" --resolution 128 --crop none
+[ -d "$RUNS/data/celeba128-val" ] || $GF prepare "$DATA/celeba128/val" "$RUNS/data/celeba128-val" --resolution 128 --crop none
 if [ -d "$RUNS/faces128/checkpoints" ]; then
   $GF train --out "$RUNS/faces128" --resume --steps "$STEPS" --quiet
 elif [ -n "$INIT" ]; then

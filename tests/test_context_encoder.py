@@ -100,6 +100,26 @@ def test_training_lowers_the_hole_loss_and_resumes_exactly(ce_run, tiny_dataset,
     assert torch.equal(checkpoint.load(ce_run, kind="context-encoder").CE.state_dict()["decoder.0.weight"], used)
 
 
+def test_init_continues_a_context_encoder_file_from_the_iteration_it_records(ce_run, tiny_dataset, tmp_path):
+    from ganfill.training.loop import init_config
+
+    file = checkpoint.export(ce_run, tmp_path / "ce.safetensors", dtype=torch.float32)
+    run = tmp_path / "more"
+    train_context_encoder(tiny_dataset, run, config=init_config(CETrainConfig, file, {"steps": 84}), init=file, progress=False)
+    rows = _log(run)
+    assert [r["step"] for r in rows] == [81, 82, 83, 84]  # the iteration count carries on
+    opts = json.loads((run / "options.json").read_text())
+    assert opts["init"] == {"model": str(file), "step": 80} and opts["model"] == TINY_CE.to_dict()
+    # it started from the file's weights: its first checkpoint is the file itself
+    start = checkpoint.load(run / "checkpoints" / "step-00000080", kind="context-encoder").CE.state_dict()
+    assert all(torch.equal(v, checkpoint.load(file).CE.state_dict()[k]) for k, v in start.items())
+    with pytest.raises(GanfillError, match="already trained for 80"):
+        train_context_encoder(tiny_dataset, tmp_path / "x", config=_cfg(steps=80), init=file, progress=False)
+    assert main(
+        ["train-ce", str(tiny_dataset), "--out", str(tmp_path / "cli"), "--init", str(file), "--steps", "81", "--quiet"]
+    ) in (0, None)
+
+
 def test_trained_context_encoder_keeps_known_pixels_exact(ce_run):
     ce = checkpoint.load(ce_run, kind="context-encoder")
     images, known = _batch()

@@ -16,7 +16,7 @@ import ganfill
 from ganfill.apps import fill
 from ganfill.core.errors import GanfillError
 from ganfill.data.domain import Domain
-from ganfill.data.framing import Frame, box_frame, fit_frame
+from ganfill.data.framing import Frame, box_frame, domain_frame, fit_frame
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import load_inpainter
 from ganfill.models import files as checkpoint
@@ -59,6 +59,45 @@ def test_a_frame_warps_in_and_back_and_leaves_known_pixels_bit_exact(face_model)
     inside = frame.covers(240, 240)
     assert inside[41:103, 41:103].all() and not inside[:30].any()
     assert np.abs(back[inside].astype(int) - photo[inside]).mean() < 3
+
+
+def test_a_frame_gives_back_its_box_and_the_domain_frame_is_the_training_crop():
+    assert np.allclose(box_frame(12.5, -7, 90, 64).box(), (12.5, -7, 90))
+    turned = _rotated_frame()  # a turned square: its box has the same centre and side
+    x, y, side = turned.box()
+    assert np.isclose(side, 32 / turned.scale) and np.allclose([x + side / 2, y + side / 2], turned.corners().mean(0))
+    for crop, (h, w), corners in [
+        ("center:108", (218, 178), [[35, 55], [143, 55], [143, 163], [35, 163]]),
+        ("none", (100, 300), [[0, 0], [300, 0], [300, 100], [0, 100]]),
+        ("pad", (100, 300), [[0, -100], [300, -100], [300, 200], [0, 200]]),
+    ]:
+        frame = domain_frame(Domain(crop), h, w, 64)
+        assert frame.kind == "domain" and np.allclose(frame.corners(), corners)
+        # the domain frame's square is the model's square of the image: to_domain's crop and resize
+        image = blob_images(1, 64, seed=3)[0]
+        photo = np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BICUBIC))
+        if crop != "pad":
+            same = Domain(crop).square(photo, 64).astype(int) - frame.to_square(photo).astype(int)
+            assert np.abs(same).mean() < 6
+
+
+def test_find_frames_for_each_framing(face_model):
+    photo = blob_images(1, 200, seed=1)[0]
+    hole = np.zeros((200, 200), bool)
+    hole[80:100, 120:150] = True
+    plain, face = Domain(), checkpoint.load(face_model).domain
+    assert [f.kind for f in fill.find_frames(photo, hole, plain, 32, "domain")] == ["domain"]
+    assert fill.find_frames(photo, None, plain, 32, "fit") == []  # no hole, no box around it
+    (fit,) = fill.find_frames(photo, hole, plain, 32, "fit")
+    assert fit.kind == "fit" and (fit.covers(200, 200) & hole).sum() == hole.sum()
+    with pytest.raises(GanfillError, match="face framing needs a face model"):
+        fill.find_frames(photo, hole, plain, 32, "face")
+    assert fill.find_frames(photo, hole, face, 32, "face") == []  # no face here: the caller's guard says so
+    # auto keeps any photo at its size when asked (the page and the API): a box around the hole
+    assert fill.resolve_framing("auto", plain, (90, 90), 64) == "domain"
+    assert fill.resolve_framing("auto", plain, (90, 90), 64, fit_above=0) == "fit"
+    assert fill.resolve_framing("auto", plain, (64, 64), 64, fit_above=0) == "domain"
+    assert fill.resolve_framing("auto", face, (90, 90), 64, fit_above=0) == "face"
 
 
 def test_pixels_of_the_square_outside_the_photo_count_as_missing():

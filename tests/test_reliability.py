@@ -205,7 +205,9 @@ def test_web_page_extreme_lambda_is_a_message_not_a_black_hole(model_file):
     from ganfill.apps import web
 
     inpainter = load_inpainter(model_file, "sharp", config=CompleteConfig(num_steps=5, lam=1e300))
-    item = web.make_item(blob_images(1, 32)[0], "x.png", inpainter, hole_choice="center", editor=None, mode="domain", seed=0)
+    item = web.make_item(
+        blob_images(1, 32)[0], "x.png", inpainter, hole_choice="center", editor=None, framing="domain", frames=[], seed=0
+    )
     messages = list(web.stream_completion(inpainter, item, seed=0))
     assert messages[-1][0] == "error" and isinstance(messages[-1][1], GanfillError)
     assert "NaN or infinite" in str(messages[-1][1])

@@ -218,13 +218,13 @@ def test_training_with_diffaugment_resumes_exactly(tmp_path, tiny_dataset):
 
 
 def test_init_continues_a_model_file_from_the_iteration_it_records(tmp_path, tiny_dataset):
-    from ganfill.training.gan import init_config
+    from ganfill.training.loop import init_config
 
     a = tmp_path / "a"
     train(tiny_dataset, a, model=TINY, config=_cfg(steps=4), progress=False)
     file = checkpoint.export(a, tmp_path / "a.safetensors", dtype=torch.float32)  # the run folder may now go
     shipped = checkpoint.load(file)
-    config = init_config(file, {"steps": 6})
+    config = init_config(TrainConfig, file, {"steps": 6})
     assert (config.batch_size, config.n_samples, config.steps) == (8, 4, 6)  # the file's options, then the given ones
     b = tmp_path / "b"
     train(tiny_dataset, b, config=config, init=file, progress=False)
@@ -245,7 +245,7 @@ def test_init_continues_a_model_file_from_the_iteration_it_records(tmp_path, tin
     assert [r["step"] for r in _log(b)] == [5, 6, 7, 8]
     assert json.loads((b / "options.json").read_text())["init"]["step"] == 4
     with pytest.raises(GanfillError, match="already trained for 4 iterations"):
-        train(tiny_dataset, tmp_path / "c", config=init_config(file, {"steps": 4}), init=file, progress=False)
+        train(tiny_dataset, tmp_path / "c", config=init_config(TrainConfig, file, {"steps": 4}), init=file, progress=False)
     with pytest.raises(GanfillError, match="give one of them"):
         train(tiny_dataset, b, config=config, init=file, resume=True, progress=False)
     assert not (tmp_path / "c").exists()

@@ -5,9 +5,13 @@ that a loaded 2-core machine stays fast) with a tiny untrained 32x32 model; Debi
 (/usr/bin/chromium) is driven by Playwright. Every request the page makes to a host other than
 127.0.0.1 is blocked and fails the test: the app must work offline.
 
-The repair test uploads a 256x256 picture and runs in fit mode: the result is the full 256x256
-picture in which only the hole may change, so "changed pixels lie inside the painted stroke"
-can be checked exactly. The painted area is read back from the editor canvas itself (the brush
+The page is seen at 1400x1000, the size at which everything, results included, must show without
+scrolling. The repair tests upload a picture, paint a hole with the mouse and check that the
+model's square is drawn on the editor (cyan, FRAME_COLOUR) and that the downloaded result is the
+whole picture at its size in which only the hole may change, so "changed pixels lie inside the
+painted stroke" can be checked exactly: a 256x256 gradient with the tiny model (a box around the
+hole), the astronaut with the shipped faces64 (the face found by its landmarks), and the
+glyphs32 example with the square then moved by hand. The painted area is read back from the editor canvas itself (the brush
 is magenta and the picture has no magenta), so the check does not depend on how the editor
 scales the canvas or on the brush size. Facts of Gradio 6 in a headless browser that the tests
 work around: an upload is only shown once the editor canvas has drawn it (wait for it before
@@ -39,6 +43,8 @@ from ganfill.apps import (
     web,  # noqa: E402
 )
 from ganfill.core.errors import GanfillError  # noqa: E402
+from ganfill.data.domain import Domain
+from ganfill.data.faces import FaceFinder
 from ganfill.inpainting.inpainter import load_inpainter
 from ganfill.inpainting.search import CompleteConfig  # noqa: E402
 from ganfill.models import files as checkpoint
@@ -57,6 +63,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 SIDE = 256  # the uploaded picture
+MOUTH = (slice(138, 158), slice(200, 245))  # the astronaut's mouth (skimage.data.astronaut, 512x512)
 
 
 # ---- fixtures -----------------------------------------------------------------------------
@@ -155,7 +162,7 @@ def browser(tmp_path_factory):
             headless=True,
             args=CHROMIUM_FLAGS,
             accept_downloads=True,
-            viewport={"width": 1280, "height": 1100},
+            viewport={"width": 1400, "height": 1000},
         )
         try:
             yield context
@@ -218,13 +225,111 @@ def _image_rect(shot: np.ndarray) -> tuple[int, int, int, int] | None:
     borders around it are thin)."""
     ink = np.abs(shot - 255).sum(-1) > 60
     left, right = _longest_run(ink.mean(0) > 0.5)
-    top, bottom = _longest_run(ink[:, left:right].mean(1) > 0.9) if right > left else (0, 0)
+    top, bottom = _longest_run(ink[:, left:right].mean(1) > 0.6) if right > left else (0, 0)
     square = right - left > 100 and abs((right - left) - (bottom - top)) <= 3
     return (left, top, right, bottom) if square else None
 
 
 def _magenta(shot: np.ndarray) -> np.ndarray:
     return (shot[..., 0] > 200) & (shot[..., 1] < 60) & (shot[..., 2] > 200)
+
+
+def _cyan(shot: np.ndarray) -> np.ndarray:
+    """The model's square as drawn on the editor (web.FRAME_COLOUR, blurred a little by the canvas)."""
+    return (shot[..., 0] < 90) & (shot[..., 1] > 160) & (shot[..., 2] > 200)
+
+
+def _picture_on_canvas(page):
+    """The editor's canvas and the (left, top, right, bottom) of the (square) picture in it, once drawn."""
+    canvas = page.locator("#editor canvas").first
+    rect = _poll(lambda: _image_rect(_screenshot(canvas)), timeout=30)
+    assert rect is not None, "the uploaded picture never appeared on the editor canvas"
+    return canvas, rect
+
+
+def _paint(page, canvas, rect, *, y: float, x0: float, x1: float) -> np.ndarray:
+    """Paint a horizontal stroke with the mouse at picture fractions y, x0..x1; returns the painted
+    (magenta) pixels of the canvas inside the picture (screen pixels)."""
+    left, top, right, bottom = rect
+    box = canvas.bounding_box()
+    sy = box["y"] + top + y * (bottom - top)
+    sx0, sx1 = box["x"] + left + x0 * (right - left), box["x"] + left + x1 * (right - left)
+
+    before = _magenta(_screenshot(canvas))[top:bottom, left:right]  # the toolbar's colour swatch is magenta too
+
+    def stroke_on_screen():
+        painted = _magenta(_screenshot(canvas))[top:bottom, left:right] & ~before
+        return painted if painted.sum() > 20 else None
+
+    for _attempt in range(3):  # a stroke drawn while the editor is still settling can be lost: redraw it
+        page.mouse.move(sx0, sy)
+        page.mouse.down()
+        for k in range(1, 5):
+            page.mouse.move(sx0 + (sx1 - sx0) * k / 4, sy)
+        page.mouse.up()
+        painted = _poll(stroke_on_screen, timeout=3)
+        if painted is not None:
+            return painted
+    raise AssertionError("the stroke never appeared on the editor canvas")
+
+
+def _region(painted: np.ndarray, scale: float, shape: tuple[int, int], margin: int = 4) -> np.ndarray:
+    """bool (H, W) in picture pixels: the painted stroke's bounding box, grown by ``margin`` (the
+    stroke's antialiased rim is painted too but is not pure magenta on screen)."""
+    ys, xs = np.nonzero(painted)
+    region = np.zeros(shape, bool)
+    region[
+        max(0, int(ys.min() * scale) - margin) : int((ys.max() + 1) * scale) + margin,
+        max(0, int(xs.min() * scale) - margin) : int((xs.max() + 1) * scale) + margin,
+    ] = True
+    return region
+
+
+def _square_drawn(canvas, rect, scale: float):
+    """(x0, y0, x1, y1) in picture pixels of the cyan square drawn on the editor, once it shows."""
+    left, top, right, bottom = rect
+
+    def drawn():
+        cyan = _cyan(_screenshot(canvas))[top:bottom, left:right]
+        if cyan.sum() < 20:
+            return None
+        ys, xs = np.nonzero(cyan)
+        return xs.min() * scale, ys.min() * scale, (xs.max() + 1) * scale, (ys.max() + 1) * scale
+
+    return _poll(drawn, timeout=30)
+
+
+def _settings(page, **values) -> None:
+    """Open the method and search settings and fill in ``values`` (steps=..., seed=...)."""
+    from playwright.sync_api import expect
+
+    if not page.locator("#steps input").is_visible():  # (its fields are made when it is first opened)
+        page.get_by_text("Method and search settings").click()
+    for name, value in values.items():
+        field = page.locator(f"#{name} input")
+        expect(field).to_be_visible()
+        time.sleep(0.5)  # a field filled while the accordion still opens is set back
+        field.fill(str(value))
+        field.press("Tab")
+        expect(field).to_have_value(str(value))
+
+
+def _download(page, path: Path, name: str) -> np.ndarray:
+    """The result, downloaded with the download button under ``name``."""
+    with page.expect_download() as info:
+        page.click("#download")
+    assert info.value.suggested_filename == name
+    info.value.save_as(path)
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _in_view(page, *selectors) -> None:
+    """Each element lies wholly inside the 1400x1000 window, the page scrolled to its top."""
+    page.evaluate("window.scrollTo(0, 0)")  # (filling a field scrolls the page to it)
+    for selector in selectors:
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 1000, (selector, box)
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1400, (selector, box)
 
 
 def _poll(predicate, *, timeout: float):
@@ -316,6 +421,45 @@ def test_painted_hole_scales_the_layer_up():
     assert not web.painted_hole(None, (4, 4)).any()
 
 
+def test_page_frames_and_their_drawing():
+    picture = _picture()
+    hole = np.zeros((SIDE, SIDE), bool)
+    hole[100:140, 90:150] = True
+    framing, frames = web.page_frames(picture, hole, Domain(), 32, framing=web.BY_HAND, box=(150, 150, 80))
+    assert framing == "frame" and len(frames) == 1 and np.allclose(frames[0].box(), (150, 150, 80))
+    assert not web.reaches(frames, hole)  # the square by hand can miss the hole: the page says so
+    with pytest.raises(GanfillError, match="X, Y and Size"):
+        web.page_frames(picture, hole, Domain(), 32, framing=web.BY_HAND, box=(None, 20, 100))
+    framing, frames = web.page_frames(picture, hole, Domain(), 32, framing="auto")  # any model: the photo at its size
+    assert framing == "fit" and web.reaches(frames, hole)
+    assert web.page_frames(picture, hole & False, Domain(), 32, framing="auto") == ("fit", [])  # no hole yet
+    with pytest.raises(GanfillError, match="the hole touches no face the detector found: set Framing to 'by hand'"):
+        web.page_frames(picture, hole, Domain("center:108", faces="celeba"), 64, framing="auto", finder=FaceFinder())
+    # drawn on the editor's copy (here at half size): the square's outline in FRAME_COLOUR, nothing else
+    half = picture[::2, ::2].copy()
+    (square,) = web.page_frames(picture, hole, Domain(), 32, framing=web.BY_HAND, box=(20, 40, 100))[1]
+    drawn = web.draw_frames(half, [square], 0.5)
+    line = (drawn != half).any(-1)
+    assert (drawn[line] == web.FRAME_COLOUR).all()
+    ys, xs = np.nonzero(line)
+    assert abs(xs.min() - 10) <= 2 and abs(ys.min() - 20) <= 2 and abs(xs.max() - 60) <= 2 and abs(ys.max() - 70) <= 2
+    assert not line[25:65, 15:55].any()  # an outline
+
+
+def test_the_examples_and_their_holes(tmp_path):
+    written = web.write_examples(tmp_path, {"glyphs32": None, "tiny": None})  # only those of the models served
+    assert [example.name for example, _, _ in written] == ["gan.png"]
+    example, picture, thumbnail = written[0]
+    image, hole = example.make()
+    assert np.array_equal(np.asarray(Image.open(picture)), image) and 0 < hole.mean() < 0.1
+    assert (np.asarray(Image.open(thumbnail))[hole] == (255, 0, 255)).all()  # the hole shows as the brush paints it
+    # given to the editor as a painted layer at the size it shows the picture, it is the hole again
+    layer = web.hole_layer(hole, (80, 240))
+    back = web.painted_hole({"layers": [layer]}, image.shape[:2])
+    assert back[hole].all() and (back & ~hole).sum() < 0.1 * hole.sum()
+    assert {e.model for e in web.EXAMPLES} <= set(web.shipped_models())
+
+
 def test_study_only_app_builds(results, tmp_path):
     app = web.build_app({}, results_dir=results, db=tmp_path / "a.sqlite3")
     assert app.title == "ganfill"
@@ -327,69 +471,144 @@ def test_study_only_app_builds(results, tmp_path):
 
 
 def test_repair_paint_stream_download(page, tmp_path):
-    """Upload, paint a stroke with the mouse, run 40 steps, see frames stream, download, check pixels."""
+    """Upload, paint a stroke with the mouse, run 40 steps, see frames stream and the square drawn
+    around the hole, download, check pixels."""
     picture = _picture()
     Image.fromarray(picture).save(tmp_path / "picture.png")
     _upload(page, tmp_path / "picture.png")
     _expect_status(page, "Paint the hole")
-    canvas = page.locator("#editor canvas").first
-    rect = _poll(lambda: _image_rect(_screenshot(canvas)), timeout=20)
-    assert rect is not None, "the uploaded picture never appeared on the editor canvas"
+    canvas, rect = _picture_on_canvas(page)
     left, top, right, bottom = rect
     scale = SIDE / (right - left)  # picture pixels per screen pixel
-
-    box = canvas.bounding_box()
-    y = box["y"] + (top + bottom) / 2
-    x0, x1 = box["x"] + left + 0.35 * (right - left), box["x"] + left + 0.65 * (right - left)
-
-    def stroke_on_screen():
-        painted = _magenta(_screenshot(canvas))[top:bottom, left:right]
-        return painted if painted.any() else None
-
-    for _attempt in range(3):  # a stroke drawn while the editor is still settling can be lost: redraw it
-        page.mouse.move(x0, y)
-        page.mouse.down()
-        for k in range(1, 5):
-            page.mouse.move(x0 + (x1 - x0) * k / 4, y)
-        page.mouse.up()
-        painted = _poll(stroke_on_screen, timeout=3)
-        if painted is not None:
-            break
-    assert painted is not None, "the stroke never appeared on the editor canvas"
-    ys, xs = np.nonzero(painted)
-    margin = 4  # the stroke's antialiased rim is painted too but is not pure magenta on screen
-    region = np.zeros((SIDE, SIDE), bool)
-    region[
-        max(0, int(ys.min() * scale) - margin) : int((ys.max() + 1) * scale) + margin,
-        max(0, int(xs.min() * scale) - margin) : int((xs.max() + 1) * scale) + margin,
-    ] = True
+    painted = _paint(page, canvas, rect, y=0.5, x0=0.35, x1=0.65)
+    region = _region(painted, scale, (SIDE, SIDE))
     assert region.mean() < 0.25, "the stroke should be a small part of the picture"
 
-    page.locator("#mode").get_by_label("box around the hole").check()
-    page.locator("#steps input").fill("40")
+    page.locator("#framing").get_by_label("box around the hole").check()
+    _settings(page, steps=40)
     page.evaluate(RECORDER)
     t0 = time.monotonic()
     page.click("#run")
-    _expect_status(page, r"^done: 40 steps", timeout=45_000)
+    _expect_status(page, r"^done: 40 steps.* fit: 1 square", timeout=45_000)
     seconds = time.monotonic() - t0
     frames = page.evaluate("window.frames_seen")
     statuses = page.evaluate("window.statuses_seen")
     assert len(frames) >= 4, f"expected intermediate images to stream into the live view, saw {len(frames)}"
     assert sum(s.startswith("step ") for s in statuses) >= 3, statuses
     assert seconds < 40
+    # the model's square, a box around the hole, is drawn on the photo
+    square = _square_drawn(canvas, rect, scale)
+    assert square is not None, "the model's square was not drawn on the editor"
+    ys, xs = np.nonzero(region)
+    x0, y0, x1, y1 = square
+    assert x0 <= xs.min() and y0 <= ys.min() and x1 >= xs.max() and y1 >= ys.max(), (square, xs.min(), xs.max())
 
-    with page.expect_download() as info:
-        page.click("#download")
-    assert info.value.suggested_filename == "picture-repaired.png"
-    info.value.save_as(tmp_path / "repaired.png")
-    repaired = np.asarray(Image.open(tmp_path / "repaired.png").convert("RGB"))
-    assert repaired.shape == picture.shape  # fit mode: full resolution
+    repaired = _download(page, tmp_path / "repaired.png", "picture-repaired.png")
+    assert repaired.shape == picture.shape  # the whole picture at its size
     changed = (repaired != picture).any(-1)
     assert changed.any()
     assert not changed[~region].any(), "pixels changed outside the painted stroke"
     c = SIDE // 2
     assert changed[c - 4 : c + 4, c - 4 : c + 4].mean() > 0.9, "the dark square under the stroke should be repaired"
-    assert page.locator("#result img").count() == 1 and page.locator("#fake img").count() == 1
+    assert page.locator("#result img").count() == 2 and page.locator("#fake img").count() == 1  # before | after
+
+
+def test_a_face_is_framed_by_its_landmarks_and_the_photo_comes_back_at_its_size(page, tmp_path):
+    """The shipped faces64 on the astronaut: paint over the mouth, see the square on the face, repair,
+    download the 512x512 photo with only the hole changed; all of it in a 1400x1000 window."""
+    from skimage.data import astronaut
+
+    photo = astronaut()
+    Image.fromarray(photo).save(tmp_path / "astronaut.png")
+    _upload(page, tmp_path / "astronaut.png")
+    _expect_status(page, "Paint the hole")
+    page.locator("#model input").click()
+    page.get_by_role("option", name="faces64 (64x64)").click()
+    canvas, rect = _picture_on_canvas(page)
+    left, top, right, bottom = rect
+    scale = 512 / (right - left)
+    painted = _paint(page, canvas, rect, y=148 / 512, x0=200 / 512, x1=245 / 512)  # (a stroke over both eyes
+    region = _region(painted, scale, (512, 512))  # often hides the face from the detectors: see the README)
+    assert region[MOUTH].mean() > 0.4 and region.mean() < 0.05
+
+    page.click("#show")
+    _expect_status(page, r"^face: 1 square\(s\) at 64x64, drawn in cyan")
+    square = _square_drawn(canvas, rect, scale)
+    assert square is not None, "the face's square was not drawn on the editor"
+    x0, y0, x1, y1 = square  # CelebA's centre 108 box around the face: eyes (88-118, 185-266) and the stroke (148) inside
+    assert x0 < 185 and x1 > 266 and y0 < 88 and y1 > 150 and 90 < x1 - x0 < 200, square
+
+    _settings(page, steps=3)
+    page.click("#run")
+    _expect_status(page, r"^done: 3 steps.* face: 1 square.* result 512x512", timeout=60_000)
+    _in_view(page, "#editor", "#result", "#download", "#status", "#run")
+    repaired = _download(page, tmp_path / "repaired.png", "astronaut-repaired.png")
+    assert repaired.shape == photo.shape
+    changed = (repaired != photo).any(-1)
+    assert changed[region].any() and not changed[~region].any(), "pixels changed outside the painted stroke"
+
+
+def test_an_example_then_the_square_moved_by_hand(page, tmp_path):
+    """The glyphs32 example: a box around its hole is drawn; moving a slider makes the square one given
+    by hand (drawn where it is asked to be), which the repair then uses."""
+    page.locator("#examples img").nth(2).click()
+    _expect_status(page, r"^gan.png: fit: 1 square\(s\) at 32x32, drawn in cyan")
+    example = next(e for e in web.EXAMPLES if e.name == "gan.png")
+    image, hole = example.make()
+    canvas = page.locator("#editor canvas").first
+
+    def picture_box():  # the white picture on the white page: find it by its black letters
+        ink = _screenshot(canvas).sum(-1) < 100  # (the label and the toolbars are grey)
+        top, bottom = _longest_run(ink.sum(1) > 5)
+        if bottom - top < 20:
+            return None
+        xs = np.nonzero(ink[top:bottom].any(0))[0]
+        return xs.min(), top, xs.max() + 1, bottom
+
+    letters = _poll(picture_box, timeout=20)
+    assert letters is not None
+    ink = (image.sum(-1) < 200).nonzero()
+    scale = (ink[1].max() + 1 - ink[1].min()) / (letters[2] - letters[0])  # picture pixels per screen pixel
+    origin = (letters[0] - ink[1].min() / scale, letters[1] - ink[0].min() / scale)  # the picture's corner on screen
+
+    def cyan_box():
+        cyan = _cyan(_screenshot(canvas))
+        if cyan.sum() < 20:
+            return None
+        ys, xs = np.nonzero(cyan)
+        return ((xs.min() - origin[0]) * scale, (ys.min() - origin[1]) * scale, (xs.max() + 1 - origin[0]) * scale)
+
+    fit = _poll(cyan_box, timeout=20)
+    assert fit is not None
+    ys, xs = np.nonzero(hole)
+    assert fit[0] <= xs.min() + 3 and fit[1] <= ys.min() + 3 and fit[2] >= xs.max() - 3, fit
+
+    from playwright.sync_api import expect
+
+    wanted = list(fit)
+    for i, (name, value) in enumerate((("x", 180), ("y", 20), ("size", 130))):
+        field = page.locator(f"#frame-{name} input[type=number]")
+        field.fill(str(value))
+        field.press("Tab")  # (a slider's number is taken when it loses the focus, as its handle when let go)
+        wanted[i] = value if name != "size" else wanted[0] + value
+        if name == "x":
+            wanted[2] = 180 + (fit[2] - fit[0])  # moved, the same size
+            expect(page.locator("#framing").get_by_label("by hand")).to_be_checked(timeout=30_000)
+
+        def moved():
+            box = cyan_box()
+            return box if box is not None and np.allclose(box, wanted, atol=6) else None
+
+        assert _poll(moved, timeout=20) is not None, f"the square is not at {wanted} after {name}: {cyan_box()}"
+    _expect_status(page, r"^frame: 1 square\(s\) at 32x32")
+
+    _settings(page, steps=3)
+    page.click("#run")
+    _expect_status(page, r"^done: 3 steps.* frame: 1 square.* result 480x160", timeout=60_000)
+    repaired = _download(page, tmp_path / "repaired.png", "gan-repaired.png")
+    assert repaired.shape == image.shape
+    changed = (repaired != image).any(-1)
+    assert changed.any() and not changed[~hole].any()
 
 
 def test_bad_input_gets_a_message_and_the_server_keeps_serving(page, tmp_path):
@@ -410,10 +629,18 @@ def test_bad_input_gets_a_message_and_the_server_keeps_serving(page, tmp_path):
     _expect_status(page, "Paint the hole")
     page.click("#run")
     _expect_status(page, "⚠ the hole is empty")
-    # still serving: a preset hole runs to the end
+    # a face model on a hole that touches no face says what to do
     page.locator("#hole input").click()
     page.get_by_role("option", name="center", exact=True).click()
-    page.locator("#steps input").fill("5")
+    page.locator("#model input").click()
+    page.get_by_role("option", name="faces64 (64x64)").click()
+    page.click("#run")
+    _expect_status(page, "⚠ the hole touches no face the detector found: set Framing to 'by hand'")
+    # still serving: the tiny model and a preset hole run to the end
+    page.locator("#model input").click()
+    page.get_by_role("option", name="tiny (32x32)").click()
+    _expect_status(page, r"^fit: 1 square\(s\) at 32x32, drawn in cyan")  # a box around the hole, for any other model
+    _settings(page, steps=5)
     page.click("#run")
     _expect_status(page, r"^done: 5 steps")
 

@@ -93,12 +93,11 @@ class Repairer:
         if not missing.any():
             return image
         r = self.inpainter.resolution
-        if framing == "auto" and frame is None and not self.inpainter.domain.faces and rgb.shape[:2] != (r, r):
-            framing = "fit"  # the photo at its size, whatever the model
+        framing = fill.resolve_framing(framing, self.inpainter.domain, rgb.shape[:2], r, fit_above=0)  # the photo at its size
         if frame is not None and (isinstance(frame, (str, bytes)) or not hasattr(frame, "__len__") or len(frame) != 3):
             raise GanfillTypeError(f"frame must be (x, y, size), the model's square in photo pixels, got {frame!r}")
         frames = None if frame is None else [box_frame(*frame, r)]
-        if self._finder is None and frame is None and framing in ("auto", "face") and self.inpainter.domain.faces:
+        if self._finder is None and frame is None and framing == "face" and self.inpainter.domain.faces:
             from ganfill.data.faces import FaceFinder
 
             self._finder = FaceFinder()

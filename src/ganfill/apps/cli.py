@@ -356,8 +356,8 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, init
     """
     from ganfill.data.datasets import open_dataset
     from ganfill.models.config import ModelConfig
-    from ganfill.training.gan import init_config
     from ganfill.training.gan import train as run
+    from ganfill.training.loop import init_config
 
     overrides = _given(overrides)
     check_out_folder(run_dir)
@@ -366,7 +366,7 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, init
             data, run_dir, config=_resumed(TrainConfig, overrides), resume=True, init=init, device=device, progress=not quiet
         )
     elif init is not None:  # train() says so if DATA is missing
-        last = run(data, run_dir, config=init_config(init, overrides), init=init, device=device, progress=not quiet)
+        last = run(data, run_dir, config=init_config(TrainConfig, init, overrides), init=init, device=device, progress=not quiet)
     else:
         if data is None:
             raise GanfillError("missing DATA: give the dataset folder made by `ganfill prepare` or `ganfill glyphs`")
@@ -417,10 +417,18 @@ def train_encoder(model, data, run_dir, resume, init, device, quiet, **overrides
 @click.option("--bottleneck", type=click.IntRange(1, CE_WIDTH), help="size of the code between encoder and decoder (default 256)")
 @click.option("--adv-width", type=click.IntRange(1, CE_WIDTH), help="width of the adversarial loss's discriminator (default 32)")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
+@click.option(
+    "--init",
+    "init",
+    default=None,
+    metavar="MODEL",
+    help="start a new run from context encoder MODEL's weights (a shipped name or .safetensors file): its "
+    "architecture, training options and iteration count carry on; options given here replace its options",
+)
 @_device_option
 @_quiet_option
 @_config_options(CETrainConfig)
-def train_ce(data, run_dir, width, bottleneck, adv_width, resume, device, quiet, **overrides):
+def train_ce(data, run_dir, width, bottleneck, adv_width, resume, init, device, quiet, **overrides):
     """Train a context encoder (Pathak et al. 2016: the CNN of the paper's comparison) on DATA.
 
     DATA: a folder made by `prepare`. One pass of the network repairs a hole; with --masks mix
@@ -430,11 +438,17 @@ def train_ce(data, run_dir, width, bottleneck, adv_width, resume, device, quiet,
     """
     from ganfill.models.config import CEConfig
     from ganfill.training.context_encoder import train_context_encoder as run
+    from ganfill.training.loop import init_config
 
     overrides = _given(overrides)
     check_out_folder(run_dir)
     if resume:
         last = run(data, run_dir, config=_resumed(CETrainConfig, overrides), resume=True, device=device, progress=not quiet)
+    elif init is not None:
+        if data is None:
+            raise GanfillError("missing DATA: give the dataset folder made by `ganfill prepare`")
+        config = init_config(CETrainConfig, init, overrides)
+        last = run(data, run_dir, config=config, init=init, device=device, progress=not quiet)
     else:
         if data is None:
             raise GanfillError("missing DATA: give the dataset folder made by `ganfill prepare`")

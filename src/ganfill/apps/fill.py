@@ -44,7 +44,7 @@ from ganfill.core.errors import GanfillError
 from ganfill.core.files import FolderLock, atomic_folder, atomic_path, output_name, remove_stale_temps, write_json
 from ganfill.core.images import HOLE_GREY, save_image, to_tensor, to_uint8
 from ganfill.data.domain import domain_box, to_domain
-from ganfill.data.framing import Frame, face_frames, fit_frame
+from ganfill.data.framing import Frame, domain_frame, face_frames, fit_frame
 from ganfill.data.masks import MASKS, from_image, make_mask
 from ganfill.data.reading import list_images, load_image, open_image
 from ganfill.inpainting.blend import blend
@@ -191,7 +191,12 @@ def make_item(
         if not hole.any():
             x = to_domain(image, resolution=r, crop="none")
             return Item(path, image, hole, x[None], ~_hole_to(hole, r)[None])
-        frames = _frames(image, hole, frame, framing, finder, path)
+        frames = find_frames(image, hole, domain, r, framing, finder=finder)
+        if not frames:
+            raise GanfillError(
+                f"the hole in {path.name} touches no face the detector found: give the model's square by hand "
+                "(--frame X,Y,SIZE: its top-left corner and side in pixels), or --framing fit"
+            )
     if frames:
         assert hole is not None and hole.shape == image.shape[:2], "a frame needs a full-size hole"
         xs = np.stack([f.to_square(image) for f in frames])  # (F, R, R, 3)
@@ -207,10 +212,11 @@ def make_item(
     return Item(path, image, hole_domain, x[None], ~hole_domain[None])
 
 
-def resolve_framing(framing: str, domain, shape: tuple[int, int], resolution: int) -> str:
+def resolve_framing(framing: str, domain, shape: tuple[int, int], resolution: int, *, fit_above: float = FIT_ABOVE) -> str:
     """What ``auto`` means for an image of ``shape`` (H, W): ``face`` for a face model's photo;
     for any other model ``fit`` when the model's square would shrink the image more than
-    ``FIT_ABOVE`` times, else ``domain`` (and ``domain`` for an image already the square's size)."""
+    ``fit_above`` times (0: always, so that the result is the photo at its size), else
+    ``domain`` (and ``domain`` for an image already the square's size)."""
     if framing not in FRAMINGS:
         raise GanfillError(f"unknown framing {framing!r}: choose {', '.join(FRAMINGS)}")
     if framing != "auto":
@@ -221,29 +227,35 @@ def resolve_framing(framing: str, domain, shape: tuple[int, int], resolution: in
         return "face"
     h, w = shape
     left, top, right, bottom = domain_box(w, h, crop=domain.crop)
-    return "fit" if max(right - left, bottom - top) > FIT_ABOVE * resolution else "domain"
+    return "fit" if max(right - left, bottom - top) > fit_above * resolution else "domain"
 
 
-def _frames(image: np.ndarray, hole: np.ndarray, frame: Inpainter, framing: str, finder, path: Path) -> list[Frame]:
-    r, domain = frame.resolution, frame.domain
-    if framing == "fit":
-        return [fit_frame(hole, r)]
-    if not domain.faces:
+def find_frames(image: np.ndarray, hole: np.ndarray | None, domain, resolution: int, framing: str, *, finder=None) -> list[Frame]:
+    """Where the square of a model (its ``data.domain.Domain`` and ``resolution``) goes on uint8
+    ``image`` (H, W, 3) for a resolved ``framing`` (``resolve_framing``), one Frame per square:
+    ``domain``: the crop of the training images (``framing.domain_frame``); ``fit``: a box around
+    ``hole`` (bool (H, W)); ``face``: a face model's square on each face the hole touches (none
+    when none is found: the caller says what to do).  Without a hole (None or empty) only
+    ``domain`` has a square.  finder: a ``data.faces.FaceFinder`` (made when face framing needs one)."""
+    r = resolution
+    if framing == "domain":
+        return [domain_frame(domain, *image.shape[:2], r)]
+    if framing not in ("fit", "face"):
+        raise GanfillError(f"unknown framing {framing!r}: choose {', '.join(FRAMINGS[1:])}")
+    if framing == "face" and not domain.faces:
         raise GanfillError(
             f"face framing needs a face model (its domain names a landmark template); this one's is {domain.text()}: "
             "use --framing fit or domain"
         )
+    if hole is None or not hole.any():
+        return []
+    if framing == "fit":
+        return [fit_frame(hole, r)]
     if finder is None:
         from ganfill.data.faces import FaceFinder
 
         finder = FaceFinder()
-    found = face_frames(finder, image, hole, domain, r)
-    if not found:
-        raise GanfillError(
-            f"the hole in {path.name} touches no face the detector found: give the model's square by hand "
-            "(--frame X,Y,SIZE: its top-left corner and side in pixels), or --framing fit"
-        )
-    return found
+    return face_frames(finder, image, hole, domain, r)
 
 
 def load_item(

@@ -1,13 +1,15 @@
 """Framing: where a model's square sits in a photo, and the warps into it and back.
 
 A ``Frame`` is an affine map (2x3, ``cv2.warpAffine``'s convention) from photo pixels to the
-pixels of an R x R square.  Three ways make one:
+pixels of an R x R square.  These make one:
 
 * ``face_frames``: a face model's square, put on each face a hole touches by its landmarks
   (``data.faces``): a similarity transform onto the template the training faces were aligned
   to;
 * ``fit_frame``: a box twice the hole's size around it (any other model);
-* ``box_frame``: a box given by hand (``--frame X,Y,SIZE``).
+* ``box_frame``: a box given by hand (``--frame X,Y,SIZE``; ``Frame.box`` goes back);
+* ``domain_frame``: the box a model's training images were cropped to (``data.domain``), to
+  show where the model's square sits when an image is brought into it whole.
 
 Into the square, the photo is first shrunk with an area filter (no aliasing) and then warped;
 back, the square is warped bicubically onto the photo.  Pixels of the square outside the photo
@@ -24,7 +26,7 @@ import numpy as np
 
 from ganfill.core.checks import number
 from ganfill.core.errors import GanfillError
-from ganfill.data.domain import Domain, parse_crop
+from ganfill.data.domain import Domain, domain_box, parse_crop
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,14 @@ class Frame:
         inverse = cv2.invertAffineTransform(self.matrix)
         square = np.array([[0, 0], [r, 0], [r, r], [0, r]], np.float64)
         return square @ inverse[:, :2].T + inverse[:, 2]
+
+    def box(self) -> tuple[float, float, float]:
+        """(x, y, side): the axis-aligned square box of the photo with this square's centre and
+        side (``box_frame``'s arguments; the frame itself when it is not turned)."""
+        c = self.corners()
+        side = float(np.mean([np.hypot(*(c[1] - c[0])), np.hypot(*(c[3] - c[0]))]))
+        cx, cy = c.mean(0)
+        return float(cx - side / 2), float(cy - side / 2), side
 
     def footprint(self, height: int, width: int) -> tuple[int, int, int, int]:
         """The photo box (x0, y0, x1, y1) that the square covers, clipped to the photo."""
@@ -101,6 +111,15 @@ def box_frame(left: float, top: float, side: float, resolution: int, *, kind: st
     side = number(side, "a frame's size", lambda v: v > 0, "greater than 0 (a positive size)")
     s = resolution / side
     return Frame(np.array([[s, 0.0, -left * s], [0.0, s, -top * s]]), resolution, kind)
+
+
+def domain_frame(domain: Domain, height: int, width: int, resolution: int) -> Frame:
+    """Where ``domain``'s crop (``data.domain.domain_box``) puts the model's square on a (height,
+    width) image: the box the training images were cut to, resized to the square (not square
+    for the crop ``none`` of a non-square image)."""
+    left, top, right, bottom = domain_box(width, height, crop=domain.crop)
+    sx, sy = resolution / (right - left), resolution / (bottom - top)
+    return Frame(np.array([[sx, 0.0, -left * sx], [0.0, sy, -top * sy]]), resolution, "domain")
 
 
 def parse_frame(spec: str, resolution: int) -> Frame:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ganfill.core.checks import Span, check_options, option
 from ganfill.core.constants import MAX_BATCH, MAX_SAMPLES, MAX_TRAIN_STEPS, MAX_UPDATES, PRECISIONS, SEEDS
@@ -61,6 +61,13 @@ class RunOptions:
 
     def __post_init__(self):
         check_options(self)
+
+    @classmethod
+    def recorded(cls, recorded: dict, overrides: dict | None = None):
+        """The options recorded in options.json or a model file's metadata (keys of other
+        versions ignored), then ``overrides`` (e.g. a larger ``steps``)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**({k: v for k, v in recorded.items() if k in names} | (overrides or {})))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,7 +21,16 @@ from ganfill.models.dcgan import Discriminator
 from ganfill.training.config import CETrainConfig
 from ganfill.training.ema import ema_copy, ema_update, warmed_decay
 from ganfill.training.gan import d_loss, g_loss
-from ganfill.training.loop import Batches, _seeded, check_resolution, new_or_resumed, real_images, training_loop, triplets
+from ganfill.training.loop import (
+    Batches,
+    _seeded,
+    check_resolution,
+    init_point,
+    new_or_resumed,
+    real_images,
+    training_loop,
+    triplets,
+)
 
 # ---- the context encoder (the CNN of the paper's comparison) ------------------------------
 
@@ -48,12 +57,23 @@ class ContextEncoderTask:
 
     curves = CE_CURVES
 
-    def __init__(self, model: CEConfig, config: CETrainConfig, dataset, *, device: torch.device, record: dict):
+    def __init__(
+        self,
+        model: CEConfig,
+        config: CETrainConfig,
+        dataset,
+        *,
+        device: torch.device,
+        record: dict,
+        start_from: ContextEncoderModel | None = None,
+    ):
         self.config, self.dev, self.r = config, device, model.resolution
         self.dtype = resolve_precision(config.precision, device)
         self.fmt = torch.channels_last if config.channels_last else torch.contiguous_format
         torch.manual_seed(config.seed)
         self.CE = ContextEncoder(model).to(device, memory_format=self.fmt)
+        if start_from is not None:  # a model file holds the weight average: both start from it
+            self.CE.load_state_dict(start_from.nets["CE"].state_dict())
         self.CE_ema = ema_copy(self.CE)  # what is saved and used
         self.D = Discriminator(model.discriminator()).to(device, memory_format=self.fmt)
         self.opt_CE = torch.optim.Adam(self.CE.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
@@ -118,6 +138,7 @@ def train_context_encoder(
     model: CEConfig | None = None,
     config: CETrainConfig | None = None,
     resume: bool = False,
+    init: str | os.PathLike | None = None,
     device: str = "auto",
     progress: bool = True,
 ) -> Path:
@@ -127,21 +148,27 @@ def train_context_encoder(
     training images with fixed holes: masked input | completed | original) and checkpoints/
     whose model.safetensors is a complete context encoder (``ganfill export RUN NAME`` ships it).
     ``resume`` takes everything from RUN/options.json; only ``steps`` may be raised.
+    ``init`` (a context encoder's file) starts a new run from its weights, config and iteration
+    count, like ``gan.train``'s; its adversarial discriminator, not in the file, starts afresh.
     """
     run_dir = Path(run_dir)
     saved, ckpt = new_or_resumed(
         run_dir,
         resume=resume,
         what="a context-encoder",
-        read=lambda o: (CETrainConfig(**o["train"]), CEConfig.from_dict(o["model"]), data or o["data"]),
+        read=lambda o: (CETrainConfig(**o["train"]), CEConfig.from_dict(o["model"]), data or o["data"], o.get("init")),
     )
+    started_from, start_from, start = None, None, 0
     if saved is not None:
-        recorded, model, data = saved
+        recorded, model, data, started_from = saved
         config = replace(recorded, steps=max(recorded.steps, config.steps if config else 0))
     else:
         config = config or CETrainConfig()
         if data is None:
             raise GanfillError("give the DATA folder made by `ganfill prepare`")
+    if init is not None:
+        start_from, start, started_from = init_point(init, kind="context-encoder", resume=resume, steps=config.steps)
+        model = start_from.config
     dataset = open_dataset(data)
     model = model or CEConfig(resolution=dataset.resolution)
     check_resolution(dataset.resolution, model.resolution)
@@ -155,5 +182,7 @@ def train_context_encoder(
         "domain": checkpoint.domain_of(manifest).to_dict(),
         "dataset": manifest_summary(manifest),
     }
-    task = ContextEncoderTask(model, config, dataset, device=resolve_device(device), record=record)
-    return training_loop(task, run_dir, resume_from=ckpt, progress=progress)
+    if started_from is not None:
+        record["init"] = started_from
+    task = ContextEncoderTask(model, config, dataset, device=resolve_device(device), record=record, start_from=start_from)
+    return training_loop(task, run_dir, resume_from=ckpt, start=start, progress=progress)

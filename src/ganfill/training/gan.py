@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from ganfill.training.loop import (
     check_resolution,
     distributed,
     fixed_z,
+    init_point,
     new_or_resumed,
     real_images,
     training_loop,
@@ -50,19 +51,6 @@ def g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 # ---- the loop ---------------------------------------------------------------------------
-
-
-def recorded_config(recorded: dict, overrides: dict | None = None) -> TrainConfig:
-    """A TrainConfig from recorded options (options.json, a model file's metadata; keys of
-    other versions ignored), then ``overrides``."""
-    names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**({k: v for k, v in recorded.items() if k in names} | (overrides or {})))
-
-
-def init_config(init: str | os.PathLike, overrides: dict) -> TrainConfig:
-    """The training options of a run started from model ``init`` (``--init``): those its
-    metadata records it was trained with, then ``overrides`` (e.g. a larger ``steps``)."""
-    return recorded_config(checkpoint.describe(init).meta.get("train") or {}, overrides)
 
 
 class GANTask:
@@ -196,7 +184,7 @@ def train(
         run_dir,
         resume=resume,
         what="a ganfill",
-        read=lambda o: (Path(o["data"]), ModelConfig.from_dict(o["model"]), recorded_config(o["train"]), o.get("init")),
+        read=lambda o: (Path(o["data"]), ModelConfig.from_dict(o["model"]), TrainConfig.recorded(o["train"]), o.get("init")),
     )
     if saved is not None:
         data_saved, model, recorded, started_from = saved
@@ -206,13 +194,8 @@ def train(
         model, config, started_from = model or ModelConfig(), config or TrainConfig(), None
     start_from, start = None, 0
     if init is not None:
-        if resume:
-            raise GanfillError("--init starts a new run from a model's weights, --resume continues a run: give one of them")
-        start_from = checkpoint.load(init, kind="gan")
-        model, start = start_from.config, int(checkpoint.generator_record(start_from).get("step", 0))
-        started_from = {"model": str(start_from.path), "step": start}
-        if start >= config.steps:
-            raise GanfillError(f"{init} was already trained for {start:,} iterations: pass a larger --steps to continue it")
+        start_from, start, started_from = init_point(init, kind="gan", resume=resume, steps=config.steps)
+        model = start_from.config
     if data is None:
         raise GanfillError("no dataset given: pass the DATA folder made by `ganfill prepare` or `ganfill glyphs`")
     dataset = open_dataset(data)

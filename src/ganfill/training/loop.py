@@ -139,6 +139,25 @@ def distributed(device: torch.device) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
+def init_point(init: str | os.PathLike, *, kind: str, resume: bool, steps: int) -> tuple[Model, int, dict]:
+    """A new run started from model file ``init`` (``--init``) of ``kind``: (the model, the
+    iteration it was trained to, the run's record of it).  Its weights go into the task's
+    networks; the optimisers start afresh, as a model file holds no optimiser state."""
+    if resume:
+        raise GanfillError("--init starts a new run from a model's weights, --resume continues a run: give one of them")
+    model = checkpoint.load(init, kind=kind)
+    start = int(checkpoint.generator_record(model).get("step", 0))
+    if start >= steps:
+        raise GanfillError(f"{init} was already trained for {start:,} iterations: pass a larger --steps to continue it")
+    return model, start, {"model": str(model.path), "step": start}
+
+
+def init_config(config_class, init: str | os.PathLike, overrides: dict):
+    """The training options of a run started from model ``init`` (``--init``): those its
+    metadata records it was trained with, then ``overrides``."""
+    return config_class.recorded(checkpoint.describe(init).meta.get("train") or {}, overrides)
+
+
 def new_or_resumed(run_dir: Path, *, resume: bool, what: str, read) -> tuple[object, Path | None]:
     """A run's starting point: for ``resume``, ``read(options)`` of RUN/options.json and its
     latest finished checkpoint (one-line errors for a folder that is not ``what`` run, or has
