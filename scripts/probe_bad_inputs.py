@@ -105,6 +105,7 @@ def main() -> None:
     assert setup.returncode == 0, setup.stderr
     tiny, data, photo, out = str(W / "tiny.safetensors"), str(W / "data"), str(W / "photo.png"), W / "out"
     fast = ["--num-steps", "1", "--record-every", "0", "--quiet"]
+    evaluate = ["evaluate", tiny, data, "--out", str(out), "-n", "4", "--masks", "center", "--methods", "mean", "--quiet"]
     small = ["--batch-size", "8", "--quiet"]  # a batch the 24 images fill: only the number tried is wrong
     cli_errors = {  # (command args) -> must be a one-line error writing nothing to out
         "inpaint --num-steps 1e30": ["inpaint", tiny, photo, "--out", str(out), "--num-steps", BIG, "--quiet"],
@@ -126,38 +127,8 @@ def main() -> None:
         "train-ce --steps 1e30": ["train-ce", data, "--out", str(out), *small, "--steps", BIG, "--quiet"],
         "sample -n 1e9": ["sample", tiny, "-n", HUGE, "--out", str(out / "g.png")],
         "sample --seed 2**64": ["sample", tiny, "--seed", str(2**64), "--out", str(out / "g.png")],
-        "evaluate --figure-rows -1": [
-            "evaluate",
-            tiny,
-            data,
-            "--out",
-            str(out),
-            "-n",
-            "4",
-            "--masks",
-            "center",
-            "--methods",
-            "mean",
-            "--figure-rows",
-            "-1",
-            "--quiet",
-        ],
-        "evaluate --cnn /etc/passwd": [
-            "evaluate",
-            tiny,
-            data,
-            "--out",
-            str(out),
-            "-n",
-            "4",
-            "--masks",
-            "center",
-            "--methods",
-            "mean",
-            "--cnn",
-            "/etc/passwd",
-            "--quiet",
-        ],
+        "evaluate --figure-rows -1": [*evaluate, "--figure-rows", "-1"],
+        "evaluate --cnn /etc/passwd": [*evaluate, "--cnn", "/etc/passwd"],
         "evaluate --seed 2**64": ["evaluate", tiny, data, "--out", str(out), "--seed", str(2**64), "--quiet"],
         "demo --steps 1e30": ["demo", "--out", str(out), "--steps", BIG, "--quiet"],
         "serve --port 70000": ["serve", "--models", tiny, "--port", "70000"],
