@@ -10,7 +10,10 @@ the ground truth is known at photo resolution.  Methods:
 * ``telea``: OpenCV at the photo's resolution;
 * ``fit``: ganfill with ``framing="fit"`` (a box twice the hole's size);
 * ``ganfill``: the default path, ``ganfill.repair(photo, hole)`` (landmark framing);
-* ``true-frame``: the same model given the true alignment (the bound framing can reach).
+* ``true-frame``: the same model given the true alignment (the CelebA crop the face was made
+  from: it also knows where the hidden features sit in CelebA's own alignment);
+* ``intact-landmarks``: the landmark framing with dlib's landmarks found on the intact photo
+  (what the best landmark estimate under the hole could reach).
 
 Scores: hole PSNR and SSIM (over the hole's bounding box) at photo resolution; faces found by
 the realism judge (``evaluation.judges.faces_found``) in the face's aligned crop of each
@@ -37,7 +40,8 @@ from skimage.metrics import structural_similarity
 import ganfill
 from ganfill.core.errors import GanfillError
 from ganfill.core.runtime import machine_line
-from ganfill.data.faces import load_template
+from ganfill.data.domain import parse_crop
+from ganfill.data.faces import FaceFinder, face_frame, load_template, template_in_square
 from ganfill.data.framing import Frame
 from ganfill.data.reading import image_files
 from ganfill.evaluation.judges import faces_found
@@ -136,10 +140,12 @@ def main() -> None:
     from ganfill.apps import fill
 
     repairer = ganfill.load(args.model)
+    inp = repairer.inpainter
+    finder, target = FaceFinder(), template_in_square(inp.domain.faces, parse_crop(inp.domain.crop).size, inp.resolution)
     rng = np.random.default_rng(args.seed)
     files = image_files(args.data)
     picks = rng.choice(len(files), args.n, replace=False)
-    rows, misses, crops = [], [], {"intact": [], "telea": [], "fit": [], "ganfill": [], "true-frame": []}
+    rows, misses, crops = [], [], {"intact": [], "telea": [], "fit": [], "ganfill": [], "intact-landmarks": [], "true-frame": []}
     for i, k in enumerate(picks):
         face = np.asarray(Image.open(files[k]).convert("RGB"))
         photo, m = make_photo(face, rng)
@@ -159,6 +165,12 @@ def main() -> None:
                 misses.append(files[k].name)
                 outs[name] = repairer.repair(zeroed, hole, seed=args.seed, framing="fit")
             seconds[name] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        intact = finder.find(photo)  # the landmarks of the face the hole covers, seen whole
+        frames = [Frame(face_frame(intact[0], target), inp.resolution, "face")] if intact else [true_frame(m, repairer)]
+        item = fill.make_item(zeroed, repairer.inpainter, hole=hole, frames=frames)
+        outs["intact-landmarks"] = fill.complete_items(repairer.inpainter, [item], seed=args.seed)[1][0]
+        seconds["intact-landmarks"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         item = fill.make_item(zeroed, repairer.inpainter, hole=hole, frames=[true_frame(m, repairer)])
         outs["true-frame"] = fill.complete_items(repairer.inpainter, [item], seed=args.seed)[1][0]
@@ -181,7 +193,7 @@ def main() -> None:
             print(f"{i + 1}/{args.n}", flush=True)
     found = {name: float(faces_found(np.stack(c)).mean()) for name, c in crops.items()}
     table = {}
-    for name in ("telea", "fit", "ganfill", "true-frame"):
+    for name in ("telea", "fit", "ganfill", "intact-landmarks", "true-frame"):
         mine = [r for r in rows if r["method"] == name]
         table[name] = {
             "psnr": float(np.mean([r["psnr"] for r in mine])),

@@ -55,6 +55,16 @@ def tiny_gan(*, seed: int = 0, calibrate: int = 0, domain: Domain = Domain(), **
     return GANModel.from_nets(G=G.eval(), D=D.eval(), domain=domain)
 
 
+def train_tiny(data: Path, run: Path, *, steps: int, model: ModelConfig = TINY) -> Path:
+    """A tiny GAN run of ``steps`` iterations (batch 16, fp32, one checkpoint at the end) in ``run``."""
+    from ganfill.training.config import TrainConfig
+    from ganfill.training.gan import train
+
+    config = TrainConfig(steps=steps, batch_size=16, checkpoint_every=steps, n_samples=4, precision="fp32")
+    train(data, run, model=model, config=config, progress=False)
+    return run
+
+
 @pytest.fixture
 def tiny_config() -> ModelConfig:
     return TINY

@@ -19,11 +19,10 @@ from ganfill.models import files as checkpoint
 from ganfill.models.config import CEConfig, ModelConfig
 from ganfill.models.context_encoder import ContextEncoder
 from ganfill.models.dcgan import GANModel, build
-from ganfill.training.config import CETrainConfig, TrainConfig
+from ganfill.training.config import CETrainConfig
 from ganfill.training.context_encoder import train_context_encoder
-from ganfill.training.gan import train
 
-from conftest import TINY
+from conftest import TINY, train_tiny
 
 TINY_CE = CEConfig(resolution=32, width=8, bottleneck=16, adv_width=8)
 
@@ -265,13 +264,7 @@ def test_plain_gan_preset_trains_and_completes(tiny_dataset, tmp_path):
     G, D = build(config)
     assert not any(isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in [*G.modules(), *D.modules()])
     run = tmp_path / "gan"
-    train(
-        tiny_dataset,
-        run,
-        model=config,
-        config=TrainConfig(steps=30, batch_size=16, checkpoint_every=30, n_samples=4, precision="fp32"),
-        progress=False,
-    )
+    train_tiny(tiny_dataset, run, steps=30, model=config)
     rows = _log(run)
     assert all(np.isfinite(r["loss_d"]) and np.isfinite(r["loss_g"]) for r in rows)
     loaded = checkpoint.load(run)

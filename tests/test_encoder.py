@@ -14,11 +14,10 @@ from ganfill.inpainting.inpainter import complete_images
 from ganfill.inpainting.search import complete
 from ganfill.models import files as checkpoint
 from ganfill.models.encoder import Encoder
-from ganfill.training.config import EncoderConfig, TrainConfig
+from ganfill.training.config import EncoderConfig
 from ganfill.training.encoder import train_encoder
-from ganfill.training.gan import train
 
-from conftest import TINY, blob_images
+from conftest import TINY, blob_images, train_tiny
 
 
 def _cfg(**kw):
@@ -33,13 +32,7 @@ def _log(run):
 def gan(tiny_dataset, tmp_path_factory):
     """A tiny GAN run (40 iterations): the G an encoder is trained for."""
     run = tmp_path_factory.mktemp("gan") / "run"
-    train(
-        tiny_dataset,
-        run,
-        model=TINY,
-        config=TrainConfig(steps=40, batch_size=16, checkpoint_every=40, n_samples=4, precision="fp32"),
-        progress=False,
-    )
+    train_tiny(tiny_dataset, run, steps=40)
     return run
 
 

@@ -17,10 +17,8 @@ from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import load_inpainter
 from ganfill.inpainting.search import complete
 from ganfill.models import files as checkpoint
-from ganfill.training.config import TrainConfig
-from ganfill.training.gan import train
 
-from conftest import TINY, blob_images, shared
+from conftest import blob_images, shared, train_tiny
 
 FAST = CompleteConfig(num_steps=30, record_every=10)
 
@@ -29,13 +27,7 @@ FAST = CompleteConfig(num_steps=30, record_every=10)
 def tiny_run(tiny_dataset, tmp_path_factory):
     """A tiny DCGAN (32x32, width 8) trained for 200 iterations on the blob images (~8 s)."""
     run = tmp_path_factory.mktemp("tiny-run") / "run"
-    train(
-        tiny_dataset,
-        run,
-        model=TINY,
-        config=TrainConfig(steps=200, batch_size=16, checkpoint_every=200, n_samples=4, precision="fp32"),
-        progress=False,
-    )
+    train_tiny(tiny_dataset, run, steps=200)
     return run
 
 

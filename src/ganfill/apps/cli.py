@@ -291,6 +291,11 @@ def _width_option(name: str, help: str):
     )
 
 
+def _init_option(help: str):
+    """--init MODEL: where a training run starts from instead of random weights."""
+    return click.option("--init", "init", default=None, metavar="MODEL", help=help)
+
+
 def _mode_options(f):
     """--mode and --cnn, for every command that completes images (the modes are a registry:
     ``inpainting.inpainter.MODES`` checks the name, so plugins' modes work here too)."""
@@ -336,13 +341,9 @@ def _runtime(device: str, precision: str):
 @_width_option("--g-width", "channels of G's last hidden layer, doubled at each step towards 4x4")
 @_width_option("--d-width", "channels of D's first layer, doubled at each step towards 4x4")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
-@click.option(
-    "--init",
-    "init",
-    default=None,
-    metavar="MODEL",
-    help="start a new run from MODEL's weights (a shipped name or .safetensors file): its architecture, "
-    "training options and iteration count carry on; options given here replace its options",
+@_init_option(
+    "start a new run from MODEL's weights (a shipped name or .safetensors file): its architecture, "
+    "training options and iteration count carry on; options given here replace its options"
 )
 @_device_option
 @_quiet_option
@@ -381,12 +382,8 @@ def train(data, run_dir, arch, resolution, z_dim, g_width, d_width, resume, init
 @click.argument("data", required=False, type=PATH)
 @click.option("--out", "run_dir", required=True, type=PATH, help="run folder")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
-@click.option(
-    "--init",
-    "init",
-    default=None,
-    metavar="MODEL",
-    help="start from MODEL's encoder (e.g. the one shipped for an earlier G of the same architecture) instead of random weights",
+@_init_option(
+    "start from MODEL's encoder (e.g. the one shipped for an earlier G of the same architecture) instead of random weights"
 )
 @_device_option
 @_quiet_option
@@ -417,13 +414,9 @@ def train_encoder(model, data, run_dir, resume, init, device, quiet, **overrides
 @click.option("--bottleneck", type=click.IntRange(1, CE_WIDTH), help="size of the code between encoder and decoder (default 256)")
 @click.option("--adv-width", type=click.IntRange(1, CE_WIDTH), help="width of the adversarial loss's discriminator (default 32)")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
-@click.option(
-    "--init",
-    "init",
-    default=None,
-    metavar="MODEL",
-    help="start a new run from context encoder MODEL's weights (a shipped name or .safetensors file): its "
-    "architecture, training options and iteration count carry on; options given here replace its options",
+@_init_option(
+    "start a new run from context encoder MODEL's weights (a shipped name or .safetensors file): its "
+    "architecture, training options and iteration count carry on; options given here replace its options"
 )
 @_device_option
 @_quiet_option

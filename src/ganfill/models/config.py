@@ -15,6 +15,12 @@ LIMITS = {"z_dim": 4096, "g_width": 1024, "d_width": 1024, "channels": 4}  # the
 CE_WIDTH = 4 * LIMITS["g_width"]  # the largest width, bottleneck and adv_width of a context encoder
 
 
+def valid_resolution(resolution) -> None:
+    """A model's side: one of ``RESOLUTIONS``."""
+    if isinstance(resolution, bool) or not isinstance(resolution, Integral) or resolution not in RESOLUTIONS:
+        raise GanfillError(f"impossible resolution {resolution}: choose one of {', '.join(map(str, RESOLUTIONS))}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild G and D; saved with every checkpoint.
@@ -37,8 +43,7 @@ class ModelConfig:
     def __post_init__(self):
         if not isinstance(self.arch, str) or self.arch not in ARCHS:
             raise GanfillError(f"unknown preset {self.arch!r}: choose one of {', '.join(ARCHS)}")
-        if isinstance(self.resolution, bool) or not isinstance(self.resolution, Integral) or self.resolution not in RESOLUTIONS:
-            raise GanfillError(f"impossible resolution {self.resolution}: choose one of {', '.join(map(str, RESOLUTIONS))}")
+        valid_resolution(self.resolution)
         for name, hi in LIMITS.items():
             integer(getattr(self, name), name, lo=1, hi=hi)
 
@@ -81,8 +86,7 @@ class CEConfig:
     adv_width: int = 32
 
     def __post_init__(self):
-        if isinstance(self.resolution, bool) or not isinstance(self.resolution, Integral) or self.resolution not in RESOLUTIONS:
-            raise GanfillError(f"impossible resolution {self.resolution}: choose one of {', '.join(map(str, RESOLUTIONS))}")
+        valid_resolution(self.resolution)
         integer(self.channels, "channels", lo=1, hi=LIMITS["channels"])
         for name in ("width", "bottleneck", "adv_width"):
             integer(getattr(self, name), name, lo=1, hi=CE_WIDTH)
