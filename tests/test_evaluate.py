@@ -163,6 +163,49 @@ def test_realism_score_originals_near_chance_and_crude_fills_obvious():
     assert math.isnan(ev.detectability(images[:8], images[:8]))  # too few for 5 folds
 
 
+def test_cnn_judge_tells_a_flat_fill_and_not_originals_from_originals():
+    images = textured(120, 32, seed=8)
+    holes = ev.make_holes("center", 120, 32, seed=0)
+    mean = np.stack([baselines.mean_fill(im, h) for im, h in zip(images, holes)])
+    assert judges.cnn_detectability(images, mean, holes) >= 0.85
+    # two disjoint halves of the same distribution, and the hole 'filled' with what was there
+    halves = judges.cnn_detectability(images[:60], images[60:], holes[:60])
+    assert 0.35 <= halves <= 0.65, halves
+    same = judges.cnn_detectability(images[:60], images[:60], holes[:60], steps=10)
+    assert same == 0.5  # the same pictures: one right, one wrong
+    a, b = (judges.cnn_detectability(images[:60], mean[:60], holes[:60], seed=3, steps=40) for _ in range(2))
+    assert a == b  # deterministic under a seed
+    assert math.isnan(judges.cnn_detectability(images[:8], mean[:8], holes[:8]))  # too few for 5 folds
+
+
+def test_cnn_judge_on_real_faces():
+    model = SimpleNamespace(config=SimpleNamespace(resolution=64), domain=Domain())
+    images, _ = ev.load_images(shared("celeba64") / "val", model, n=100, seed=0)
+    holes = ev.make_holes("center", 100, 64, seed=0)
+    mean = np.stack([baselines.mean_fill(im, h) for im, h in zip(images, holes)])
+    assert judges.cnn_detectability(images, mean, holes) >= 0.95
+    halves = judges.cnn_detectability(images[:50], images[50:], holes[:50])
+    assert 0.35 <= halves <= 0.65, halves
+
+
+def test_hole_box_covers_every_hole_with_a_margin():
+    holes = np.zeros((2, 32, 32), bool)
+    holes[0, 10:12, 4:6] = True
+    holes[1, 20:22, 25:30] = True
+    assert judges.hole_box(holes, (32, 32), margin=3) == (slice(7, 25), slice(1, 32))
+    assert judges.hole_box(None, (32, 32), margin=3) == (slice(0, 32), slice(0, 32))
+
+
+def test_judges_are_registered_by_name():
+    images = textured(40, 32, seed=9)
+    holes = ev.make_holes("center", 40, 32, seed=0)
+    black = np.where(holes[..., None], 0, images).astype(np.uint8)
+    assert set(judges.JUDGES) >= {"texture", "cnn"}
+    assert judges.JUDGES["texture"](images, black, holes, seed=2) == ev.detectability(images, black, seed=2)
+    with pytest.raises(ValueError):
+        judges.register_judge("not a name", judges.texture_detectability)
+
+
 def test_face_detector_finds_no_face_in_noise_or_flat_images():
     rng = np.random.default_rng(7)
     junk = np.concatenate(
