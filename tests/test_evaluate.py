@@ -1,14 +1,18 @@
 """`ganfill evaluate`: metrics with known answers, baselines' wiring, the realism score, the whole loop."""
 
+import functools
 import json
 import math
+import re
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ganfill.apps.cli import main
+from ganfill.core.errors import GanfillError
 from ganfill.data.domain import Domain
 from ganfill.evaluation import evaluate as ev
 from ganfill.evaluation import judges
@@ -16,6 +20,8 @@ from ganfill.inpainting import baselines
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import Sharp
 from ganfill.models import files as checkpoint
+from ganfill.models.config import CEConfig
+from ganfill.models.context_encoder import ContextEncoder, ContextEncoderModel
 from ganfill.models.dcgan import GANModel
 
 from conftest import blob_images, shared
@@ -251,6 +257,8 @@ def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, c
             "5",
             "--figure-rows",
             "2",
+            "--judges",
+            "texture",
             "--quiet",
         ]
     )
@@ -266,16 +274,19 @@ def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, c
     assert {(r["method"], r["mask"]) for r in record["results"]} == {(m, k) for m in methods for k in masks}
     assert len(record["results"]) == len(methods) * len(masks)
     assert len(record["images"]) == len(methods) * len(masks) * 12
-    assert "PSNR hole (dB)" in md and "PSNR full (dB)" in md and "detectable (%)" in md
+    assert "PSNR hole (dB)" in md and "PSNR full (dB)" in md and "detectable: texture (%)" in md
+    assert "detectable: cnn" not in md and "--judges texture" in options["command"]
     assert record["reference"]["face_detector"] == "off"  # blobs are no faces: auto leaves it off
-    assert 0.0 <= record["reference"]["detectability_originals"] <= 1.0
+    assert set(record["reference"]["detectability_originals"]) == {"texture"}
+    assert list(record["reference"]["detectability_originals"]["texture"]) == masks  # None: 6 against 6 is too few
     for r in record["results"]:
         per_image = [row for row in record["images"] if row["method"] == r["method"] and row["mask"] == r["mask"]]
         assert len(per_image) == 12
         for key in ev.METRICS:
             assert r[key] == pytest.approx(np.mean([row[key] for row in per_image]))
         assert r["psnr_hole"] < r["psnr_full"]  # the known pixels are exact, so the whole image scores higher
-        assert r["face_rate"] is None and r["seconds_per_image"] > 0
+        assert r["face_rate"] is None and r["seconds_per_image"] > 0 and 0 <= r["detectability_texture"] <= 1
+        assert r["base"] == r["method"] and r["peer"] == (r["mode"] in baselines.BASELINES)
         # the Markdown shows the JSON's numbers
         section = md.split(f"## Mask `{r['mask']}`")[1].split("##")[0]
         line = next(l for l in section.splitlines() if l.startswith(f"| {r['method']} |"))
@@ -284,6 +295,63 @@ def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, c
     fig = Image.open(out / "figure.png")
     s = 128
     assert fig.size == (80 + (len(methods) + 2) * (s + 4) + 4, 20 + 2 * (2 * (s + 4) + 4))
+    assert Image.open(out / "tradeoff.png").size[0] > 0  # drawn (its content: the next test)
+
+
+def test_evaluate_has_a_column_per_judge_and_runs_modes_with_other_settings(tiny_model, tmp_path, monkeypatch):
+    images = textured(12, 32, seed=8)
+    cnn_file = tmp_path / "ce.safetensors"
+    torch.manual_seed(2)
+    ce = ContextEncoder(CEConfig(resolution=32, width=8, bottleneck=16, adv_width=8)).eval()
+    checkpoint.save(cnn_file, ContextEncoderModel.from_nets(ce))
+    methods = ["mean", "ganfill-faithful", "faithful@detail=0.5", "ganfill-faithful@detail=2"]
+    monkeypatch.setitem(judges.JUDGES, "quick", functools.partial(judges.cnn_detectability, steps=5))  # a judge from outside
+    result = ev.evaluate(
+        tiny_model,
+        images,
+        masks=["center"],
+        methods=methods,
+        cnn=cnn_file,
+        config=CompleteConfig(num_steps=2),
+        batch_size=5,
+        judges=["texture", "quick"],
+    )
+    by = {r["method"]: r for r in result.results}
+    assert list(by) == methods
+    assert {k for k in by["mean"] if k.startswith("detectability_")} == {"detectability_texture", "detectability_quick"}
+    assert all(0 <= r["detectability_quick"] <= 1 for r in result.results)
+    assert by["mean"]["peer"] and not by["ganfill-faithful"]["peer"]
+    assert set(result.reference["detectability_originals"]) == {"texture", "quick"}
+    assert [by[m]["settings"]["detail"] for m in methods[1:]] == [1.6, 0.5, 2.0]
+    assert by["faithful@detail=0.5"]["base"] == "ganfill-faithful" and by["faithful@detail=0.5"]["mode"] == "faithful"
+    # the same search, another detail gain: known pixels equal, the hole different; the default gain as given
+    same = ev.evaluate(
+        tiny_model,
+        images,
+        masks=["center"],
+        methods=["ganfill-faithful@detail=1.6"],
+        cnn=cnn_file,
+        config=CompleteConfig(num_steps=2),
+        judges=["quick"],
+    )
+    base, low = result.completed["ganfill-faithful", "center"], result.completed["faithful@detail=0.5", "center"]
+    hole = result.holes["center"]
+    assert np.array_equal(base[~hole], low[~hole]) and not np.array_equal(base[hole], low[hole])
+    assert np.array_equal(same.completed["ganfill-faithful@detail=1.6", "center"], base)
+    md = ev.markdown(result, bins=ev.area_bins(result.rows), title="t", notes=[])
+    assert "detectable: texture (%)" in md and "detectable: quick (%)" in md
+    fig = ev.tradeoff_figure(result.results)
+    assert len(fig.axes) == 2  # one mask, two judges
+    for bad, message in [
+        ("faithful@sharpness=2", "the faithful mode has no setting 'sharpness': it takes detail"),
+        ("telea@detail=1", "the telea mode has no setting 'detail': it takes none"),
+        ("faithful@detail=x", "give a mode's setting as METHOD@name=number"),
+        ("nope@detail=1", "unknown method 'nope'"),
+    ]:
+        with pytest.raises(GanfillError, match=re.escape(message)):
+            ev.evaluate(tiny_model, images, masks=["center"], methods=[bad], cnn=cnn_file)
+    with pytest.raises(GanfillError, match="unknown judge 'nope'"):
+        ev.evaluate(tiny_model, images, masks=["center"], methods=["mean"], judges=["nope"])
 
 
 def test_evaluate_reports_face_rates_and_honours_methods(tiny_model):
