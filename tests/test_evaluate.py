@@ -4,6 +4,9 @@ import functools
 import json
 import math
 import re
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -296,6 +299,14 @@ def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, c
     s = 128
     assert fig.size == (80 + (len(methods) + 2) * (s + 4) + 4, 20 + 2 * (2 * (s + 4) + 4))
     assert Image.open(out / "tradeoff.png").size[0] > 0  # drawn (its content: the next test)
+    # the README's perception-distortion figure is drawn from results.json by a script
+    script = Path(__file__).resolve().parents[1] / "docs" / "make_tradeoff_figure.py"
+    args = [sys.executable, str(script), str(out / "results.json"), "--out", str(tmp_path / "pd.png")]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    points = json.loads((tmp_path / "pd.json").read_text())["points"]
+    assert len(points) == len(record["results"]) and all(0 <= p["detectability_texture"] <= 1 for p in points)
+    assert Image.open(tmp_path / "pd.png").size == Image.open(out / "tradeoff.png").size
 
 
 def test_evaluate_has_a_column_per_judge_and_runs_modes_with_other_settings(tiny_model, tmp_path, monkeypatch):
