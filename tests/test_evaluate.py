@@ -161,15 +161,15 @@ def test_realism_score_originals_near_chance_and_crude_fills_obvious():
     images = textured(120, 32, seed=6)
     holes = ev.make_holes("center", 120, 32, seed=0)
     assert judges.realism_features(images).shape == (120, 18 + 3 * 16)
-    same = ev.detectability(images, images)
+    same = judges.detectability(images, images)
     assert 0.38 <= same <= 0.62, same
     grey = np.where(holes[..., None], 128, images).astype(np.uint8)  # hole left empty (grey)
     black = np.where(holes[..., None], 0, images).astype(np.uint8)
     mean = np.stack([baselines.mean_fill(im, h) for im, h in zip(images, holes)])
     for name, fake in [("grey", grey), ("black", black), ("mean", mean)]:
-        assert ev.detectability(images, fake) >= 0.95, name
-    assert ev.detectability(images, mean, seed=1) == ev.detectability(images, mean, seed=1)  # deterministic
-    assert math.isnan(ev.detectability(images[:8], images[:8]))  # too few for 5 folds
+        assert judges.detectability(images, fake) >= 0.95, name
+    assert judges.detectability(images, mean, seed=1) == judges.detectability(images, mean, seed=1)  # deterministic
+    assert math.isnan(judges.detectability(images[:8], images[:8]))  # too few for 5 folds
 
 
 def test_cnn_judge_tells_a_flat_fill_and_not_originals_from_originals():
@@ -210,7 +210,7 @@ def test_judges_are_registered_by_name():
     holes = ev.make_holes("center", 40, 32, seed=0)
     black = np.where(holes[..., None], 0, images).astype(np.uint8)
     assert set(judges.JUDGES) >= {"texture", "cnn"}
-    assert judges.JUDGES["texture"](images, black, holes, seed=2) == ev.detectability(images, black, seed=2)
+    assert judges.JUDGES["texture"](images, black, holes, seed=2) == judges.detectability(images, black, seed=2)
     with pytest.raises(ValueError):
         judges.register_judge("not a name", judges.texture_detectability)
 
