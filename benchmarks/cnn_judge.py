@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--methods", default="telea,fast,faithful")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "cnn-judge.json")
     ap.add_argument("settings", nargs="*", help="cnn_detectability keyword arguments as key=value (numbers)")
-    args = ap.parse_args()
+    args = ap.parse_intermixed_args()
     runtime = resolve("cpu", "auto")
     print(machine_line(runtime), flush=True)
     settings = {k: float(v) if "." in v or "e" in v else int(v) for k, v in (s.split("=", 1) for s in args.settings)}
