@@ -162,9 +162,10 @@ def hole_box(holes: np.ndarray | None, size: tuple[int, int], *, margin: int) ->
 
 
 def _critic(width: int, generator: torch.Generator) -> torch.nn.Sequential:
-    """A small fully convolutional classifier of any input size (RGB and the hole map): three 4x4
-    stride-2 convolutions to ``width``, 2 ``width`` and 4 ``width`` channels (batch norm after the last two, LeakyReLU
-    0.2), the global average and a linear layer to one logit; weights drawn from ``generator``."""
+    """A small fully convolutional classifier of any input size (RGB and the hole map): three
+    4x4 stride-2 convolutions to ``width``, 2 ``width`` and 4 ``width`` channels (batch norm
+    after the last two, LeakyReLU 0.2), the global average and a linear layer to one logit;
+    weights drawn from ``generator``."""
     w = width
     net = torch.nn.Sequential(
         torch.nn.Conv2d(4, w, 4, 2, 1),
@@ -258,15 +259,17 @@ def cnn_detectability(
     (N, H, W, 3); ``holes`` bool (N, H, W), True = missing, or None.  Every picture is cropped
     to the box around all the holes grown by ``margin`` pixels (``hole_box``; the whole image
     without holes) and seen at its own resolution, with its hole map as a fourth channel (the
-    judge knows where to look; originals and completions get the same map).  Each of ``repeats`` rounds splits the N
-    images at random into ``folds`` folds; for each fold a fresh ``_critic`` of ``width`` is
-    trained (``_train_critic``: ``steps`` of ``pairs`` pairs, ``lr``) on the original and the
-    completion of every image of the other folds, then predicts the original and the
-    completion of each held-out image, each picture on its own.  An image's two pictures are
+    judge knows where to look; originals and completions get the same map).  Each of
+    ``repeats`` rounds splits the N images at random into ``folds`` folds; for each fold a
+    fresh ``_critic`` of ``width`` is trained (``_train_critic``: ``steps`` of ``pairs``
+    pairs, ``lr``) on the original and the completion of every image of the other folds, then
+    predicts the original and the completion of each held-out image, each picture on its own.  An image's two pictures are
     always on the same side of a split.  The result is the fraction of correct predictions
     over all rounds: 0.5 = indistinguishable, 1.0 = obviously repaired.  Needs N >= 2 * folds
     (else nan).  The network runs on ``runtime`` with torch at ``threads`` intra-op threads
-    (put back afterwards).  Deterministic for a given ``seed``, runtime and thread count.
+    (put back afterwards).  Deterministic for a given ``seed``, runtime and thread count.  The
+    defaults were chosen on held-out faces (the README's "Two realism judges",
+    ``benchmarks/cnn_judge.py``).
     """
     from sklearn.model_selection import KFold
 
@@ -277,6 +280,8 @@ def cnn_detectability(
         raise GanfillError(
             f"the CNN judge needs completions shaped like the originals, got {completed.shape} and {originals.shape}"
         )
+    if holes is not None and holes.shape != originals.shape[:3]:
+        raise GanfillError(f"the CNN judge needs one hole map per image, bool {originals.shape[:3]}, got {holes.shape}")
     if n < 2 * folds:
         return float("nan")
     rows, cols = hole_box(holes, originals.shape[1:3], margin=margin)
