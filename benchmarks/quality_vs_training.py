@@ -9,7 +9,7 @@ images with the same seeded holes by ganfill's search from a random z (``SEARCH`
 lr 0.05, one start, fixed so that scores measured in different sessions, docs/ included, stay
 comparable whatever the current defaults; training checkpoints carry no encoder of z, so every
 point uses the same search), scored by
-``ganfill evaluate``'s metrics: hole PSNR, the realism score (detectable %: 50 means a
+``ganfill evaluate``'s metrics: hole PSNR, the texture judge's realism score (detectable %: 50 means a
 classifier cannot tell completions from originals) and, on faces, the rate at which the face
 detector finds a face, against the images the generator had seen.
 
@@ -45,7 +45,9 @@ def score(folder: Path, images, names, *, mask: str, runtime) -> dict:
     """One checkpoint's scores on the images (ganfill from a random z, ``mask``)."""
     model = checkpoint.load(folder, kind="gan")
     config = json.loads((folder / "config.json").read_text())
-    run = ev.evaluate(model, images, names=names, masks=[mask], methods=["ganfill", "telea"], config=SEARCH, runtime=runtime)
+    run = ev.evaluate(
+        model, images, names=names, masks=[mask], methods=["ganfill", "telea"], config=SEARCH, runtime=runtime, judges=["texture"]
+    )
     res, telea = run.results  # in the order of methods
     step = int(folder.name.split("-")[1])
     batch = config.get("train", {}).get("batch_size", 64)
@@ -54,11 +56,11 @@ def score(folder: Path, images, names, *, mask: str, runtime) -> dict:
         "images_seen": step * batch,
         "psnr_hole": res["psnr_hole"],
         "ssim": res["ssim"],
-        "detectability": res["detectability"],
+        "detectability": res["detectability_texture"],
         "face_rate": res["face_rate"],
-        "telea": {k: telea[k] for k in ("psnr_hole", "ssim", "detectability", "face_rate")},
+        "telea": {k: telea[k] for k in ("psnr_hole", "ssim", "face_rate")} | {"detectability": telea["detectability_texture"]},
         "face_rate_originals": run.reference["face_rate_originals"],
-        "detectability_originals": run.reference["detectability_originals"],
+        "detectability_originals": run.reference["detectability_originals"]["texture"][mask],
     }
 
 

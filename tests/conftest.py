@@ -150,18 +150,19 @@ def _quiet_threads():
     yield
 
 
-PLUGINS = ("linear_prior", "nearest_sample_mode", "mirror_baseline", "hole_mse_metric")
+PLUGINS = ("linear_prior", "nearest_sample_mode", "mirror_baseline", "hole_mse_metric", "hole_stats_judge")
 
 
 @pytest.fixture
 def plugins():
     """Every plugin of tests/plugins/ (one file and one registration each: a prior, a mode, a
-    baseline, a metric) registered for one test; the registries as they were afterwards."""
-    from ganfill.evaluation import metrics
+    baseline, a metric, a realism judge) registered for one test; the registries as they were afterwards."""
+    from ganfill.evaluation import judges, metrics
     from ganfill.inpainting import baselines, inpainter
     from ganfill.models import registry
 
-    saved = dict(inpainter.MODES), dict(baselines.BASELINES), dict(metrics.METRICS), dict(registry._KINDS)
+    live = inpainter.MODES, baselines.BASELINES, metrics.METRICS, registry._KINDS, judges.JUDGES
+    saved = [dict(d) for d in live]
     mods = [
         importlib.reload(importlib.import_module(f"plugins.{name}"))
         if f"plugins.{name}" in sys.modules
@@ -169,6 +170,6 @@ def plugins():
         for name in PLUGINS
     ]
     yield dict(zip(PLUGINS, mods))
-    for live, old in zip((inpainter.MODES, baselines.BASELINES, metrics.METRICS, registry._KINDS), saved):
-        live.clear()
-        live.update(old)
+    for d, old in zip(live, saved):
+        d.clear()
+        d.update(old)

@@ -129,3 +129,33 @@ def test_search_schedule_scores_settings_on_the_same_images_and_z(tiny_dataset, 
     rows = [line.split(" | ") for line in lines[3:]]
     assert [r[0] for r in rows] == [f"{s} (3 steps, lr 0.1, cosine, {k} restart(s))" for s, k in zip(settings, (1, 2, 1))]
     assert rows[0][1:3] == rows[2][1:3] and 0 < float(rows[0][1]) < 100  # deterministic: same PSNR and realism
+
+
+def test_cnn_judge_benchmark_scores_each_method_over_seeds(tiny_dataset, tmp_path):
+    """benchmarks/cnn_judge.py: one row per method and the originals, the judge's keyword
+    arguments as key=value, the seeds' spread, the texture judge beside it, a JSON record."""
+    import json
+    import subprocess
+
+    from ganfill.models import files as checkpoint
+
+    from conftest import tiny_gan
+
+    model = checkpoint.save(tmp_path / "tiny.safetensors", tiny_gan())
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "cnn_judge.py"
+    out = tmp_path / "judge.json"
+    args = [str(tiny_dataset), "--model", str(model), "--methods", "mean,telea", "--first", "8", "--count", "24"]
+    done = subprocess.run(
+        [sys.executable, str(script), *args, "--seeds", "2", "--out", str(out), "steps=20"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(out.read_text())
+    assert record["settings"] == {"steps": 20}
+    rows = {r["method"]: r for r in record["rows"]}
+    assert list(rows) == ["originals (one half against the other)", "mean", "telea"]
+    assert rows["mean"]["images"] == 24 and rows["originals (one half against the other)"]["images"] == 12
+    for r in rows.values():
+        assert len(r["cnn"]) == 2 and r["cnn_mean"] == pytest.approx(sum(r["cnn"]) / 2) and 0 <= r["texture"] <= 1

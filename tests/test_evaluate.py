@@ -1,14 +1,21 @@
 """`ganfill evaluate`: metrics with known answers, baselines' wiring, the realism score, the whole loop."""
 
+import functools
 import json
 import math
+import re
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ganfill.apps.cli import main
+from ganfill.core.errors import GanfillError
 from ganfill.data.domain import Domain
 from ganfill.evaluation import evaluate as ev
 from ganfill.evaluation import judges
@@ -16,6 +23,8 @@ from ganfill.inpainting import baselines
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import Sharp
 from ganfill.models import files as checkpoint
+from ganfill.models.config import CEConfig
+from ganfill.models.context_encoder import ContextEncoder, ContextEncoderModel
 from ganfill.models.dcgan import GANModel
 
 from conftest import blob_images, shared
@@ -152,15 +161,58 @@ def test_realism_score_originals_near_chance_and_crude_fills_obvious():
     images = textured(120, 32, seed=6)
     holes = ev.make_holes("center", 120, 32, seed=0)
     assert judges.realism_features(images).shape == (120, 18 + 3 * 16)
-    same = ev.detectability(images, images)
+    same = judges.detectability(images, images)
     assert 0.38 <= same <= 0.62, same
     grey = np.where(holes[..., None], 128, images).astype(np.uint8)  # hole left empty (grey)
     black = np.where(holes[..., None], 0, images).astype(np.uint8)
     mean = np.stack([baselines.mean_fill(im, h) for im, h in zip(images, holes)])
     for name, fake in [("grey", grey), ("black", black), ("mean", mean)]:
-        assert ev.detectability(images, fake) >= 0.95, name
-    assert ev.detectability(images, mean, seed=1) == ev.detectability(images, mean, seed=1)  # deterministic
-    assert math.isnan(ev.detectability(images[:8], images[:8]))  # too few for 5 folds
+        assert judges.detectability(images, fake) >= 0.95, name
+    assert judges.detectability(images, mean, seed=1) == judges.detectability(images, mean, seed=1)  # deterministic
+    assert math.isnan(judges.detectability(images[:8], images[:8]))  # too few for 5 folds
+
+
+def test_cnn_judge_tells_a_flat_fill_and_not_originals_from_originals():
+    images = textured(120, 32, seed=8)
+    holes = ev.make_holes("center", 120, 32, seed=0)
+    mean = np.stack([baselines.mean_fill(im, h) for im, h in zip(images, holes)])
+    assert judges.cnn_detectability(images, mean, holes) >= 0.85
+    # two disjoint halves of the same distribution, and the hole 'filled' with what was there
+    halves = judges.cnn_detectability(images[:60], images[60:], holes[:60])
+    assert 0.35 <= halves <= 0.65, halves
+    same = judges.cnn_detectability(images[:60], images[:60], holes[:60], steps=10)
+    assert same == 0.5  # the same pictures: one right, one wrong
+    a, b = (judges.cnn_detectability(images[:60], mean[:60], holes[:60], seed=3, steps=40) for _ in range(2))
+    assert a == b  # deterministic under a seed
+    assert math.isnan(judges.cnn_detectability(images[:8], mean[:8], holes[:8]))  # too few for 5 folds
+
+
+def test_cnn_judge_on_real_faces():
+    model = SimpleNamespace(config=SimpleNamespace(resolution=64), domain=Domain())
+    images, _ = ev.load_images(shared("celeba64") / "val", model, n=100, seed=0)
+    holes = ev.make_holes("center", 100, 64, seed=0)
+    mean = np.stack([baselines.mean_fill(im, h) for im, h in zip(images, holes)])
+    assert judges.cnn_detectability(images, mean, holes) >= 0.95
+    halves = judges.cnn_detectability(images[:50], images[50:], holes[:50])
+    assert 0.35 <= halves <= 0.65, halves
+
+
+def test_hole_box_covers_every_hole_with_a_margin():
+    holes = np.zeros((2, 32, 32), bool)
+    holes[0, 10:12, 4:6] = True
+    holes[1, 20:22, 25:30] = True
+    assert judges.hole_box(holes, (32, 32), margin=3) == (slice(7, 25), slice(1, 32))
+    assert judges.hole_box(None, (32, 32), margin=3) == (slice(0, 32), slice(0, 32))
+
+
+def test_judges_are_registered_by_name():
+    images = textured(40, 32, seed=9)
+    holes = ev.make_holes("center", 40, 32, seed=0)
+    black = np.where(holes[..., None], 0, images).astype(np.uint8)
+    assert set(judges.JUDGES) >= {"texture", "cnn"}
+    assert judges.JUDGES["texture"](images, black, holes, seed=2) == judges.detectability(images, black, seed=2)
+    with pytest.raises(ValueError):
+        judges.register_judge("not a name", judges.texture_detectability)
 
 
 def test_face_detector_finds_no_face_in_noise_or_flat_images():
@@ -208,6 +260,8 @@ def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, c
             "5",
             "--figure-rows",
             "2",
+            "--judges",
+            "texture",
             "--quiet",
         ]
     )
@@ -223,16 +277,19 @@ def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, c
     assert {(r["method"], r["mask"]) for r in record["results"]} == {(m, k) for m in methods for k in masks}
     assert len(record["results"]) == len(methods) * len(masks)
     assert len(record["images"]) == len(methods) * len(masks) * 12
-    assert "PSNR hole (dB)" in md and "PSNR full (dB)" in md and "detectable (%)" in md
+    assert "PSNR hole (dB)" in md and "PSNR full (dB)" in md and "detectable: texture (%)" in md
+    assert "detectable: cnn" not in md and "--judges texture" in options["command"]
     assert record["reference"]["face_detector"] == "off"  # blobs are no faces: auto leaves it off
-    assert 0.0 <= record["reference"]["detectability_originals"] <= 1.0
+    assert set(record["reference"]["detectability_originals"]) == {"texture"}
+    assert list(record["reference"]["detectability_originals"]["texture"]) == masks  # None: 6 against 6 is too few
     for r in record["results"]:
         per_image = [row for row in record["images"] if row["method"] == r["method"] and row["mask"] == r["mask"]]
         assert len(per_image) == 12
         for key in ev.METRICS:
             assert r[key] == pytest.approx(np.mean([row[key] for row in per_image]))
         assert r["psnr_hole"] < r["psnr_full"]  # the known pixels are exact, so the whole image scores higher
-        assert r["face_rate"] is None and r["seconds_per_image"] > 0
+        assert r["face_rate"] is None and r["seconds_per_image"] > 0 and 0 <= r["detectability_texture"] <= 1
+        assert r["base"] == r["method"] and r["peer"] == (r["mode"] in baselines.BASELINES)
         # the Markdown shows the JSON's numbers
         section = md.split(f"## Mask `{r['mask']}`")[1].split("##")[0]
         line = next(l for l in section.splitlines() if l.startswith(f"| {r['method']} |"))
@@ -241,6 +298,71 @@ def test_evaluate_command_on_a_tiny_model(tmp_path, tiny_models, tiny_dataset, c
     fig = Image.open(out / "figure.png")
     s = 128
     assert fig.size == (80 + (len(methods) + 2) * (s + 4) + 4, 20 + 2 * (2 * (s + 4) + 4))
+    assert Image.open(out / "tradeoff.png").size[0] > 0  # drawn (its content: the next test)
+    # the README's perception-distortion figure is drawn from results.json by a script
+    script = Path(__file__).resolve().parents[1] / "docs" / "make_tradeoff_figure.py"
+    args = [sys.executable, str(script), str(out / "results.json"), "--out", str(tmp_path / "pd.png")]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    points = json.loads((tmp_path / "pd.json").read_text())["points"]
+    assert len(points) == len(record["results"]) and all(0 <= p["detectability_texture"] <= 1 for p in points)
+    assert Image.open(tmp_path / "pd.png").size == Image.open(out / "tradeoff.png").size
+
+
+def test_evaluate_has_a_column_per_judge_and_runs_modes_with_other_settings(tiny_model, tmp_path, monkeypatch):
+    images = textured(12, 32, seed=8)
+    cnn_file = tmp_path / "ce.safetensors"
+    torch.manual_seed(2)
+    ce = ContextEncoder(CEConfig(resolution=32, width=8, bottleneck=16, adv_width=8)).eval()
+    checkpoint.save(cnn_file, ContextEncoderModel.from_nets(ce))
+    methods = ["mean", "ganfill-faithful", "faithful@detail=0.5", "ganfill-faithful@detail=2"]
+    monkeypatch.setitem(judges.JUDGES, "quick", functools.partial(judges.cnn_detectability, steps=5))  # a judge from outside
+    result = ev.evaluate(
+        tiny_model,
+        images,
+        masks=["center"],
+        methods=methods,
+        cnn=cnn_file,
+        config=CompleteConfig(num_steps=2),
+        batch_size=5,
+        judges=["texture", "quick"],
+    )
+    by = {r["method"]: r for r in result.results}
+    assert list(by) == methods
+    assert {k for k in by["mean"] if k.startswith("detectability_")} == {"detectability_texture", "detectability_quick"}
+    assert all(0 <= r["detectability_quick"] <= 1 for r in result.results)
+    assert by["mean"]["peer"] and not by["ganfill-faithful"]["peer"]
+    assert set(result.reference["detectability_originals"]) == {"texture", "quick"}
+    assert [by[m]["settings"]["detail"] for m in methods[1:]] == [1.6, 0.5, 2.0]
+    assert by["faithful@detail=0.5"]["base"] == "ganfill-faithful" and by["faithful@detail=0.5"]["mode"] == "faithful"
+    # the same search, another detail gain: known pixels equal, the hole different; the default gain as given
+    same = ev.evaluate(
+        tiny_model,
+        images,
+        masks=["center"],
+        methods=["ganfill-faithful@detail=1.6"],
+        cnn=cnn_file,
+        config=CompleteConfig(num_steps=2),
+        judges=["quick"],
+    )
+    base, low = result.completed["ganfill-faithful", "center"], result.completed["faithful@detail=0.5", "center"]
+    hole = result.holes["center"]
+    assert np.array_equal(base[~hole], low[~hole]) and not np.array_equal(base[hole], low[hole])
+    assert np.array_equal(same.completed["ganfill-faithful@detail=1.6", "center"], base)
+    md = ev.markdown(result, bins=ev.area_bins(result.rows), title="t", notes=[])
+    assert "detectable: texture (%)" in md and "detectable: quick (%)" in md
+    fig = ev.tradeoff_figure(result.results)
+    assert len(fig.axes) == 2  # one mask, two judges
+    for bad, message in [
+        ("faithful@sharpness=2", "the faithful mode has no setting 'sharpness': it takes detail"),
+        ("telea@detail=1", "the telea mode has no setting 'detail': it takes none"),
+        ("faithful@detail=x", "give a mode's setting as METHOD@name=number"),
+        ("nope@detail=1", "unknown method 'nope'"),
+    ]:
+        with pytest.raises(GanfillError, match=re.escape(message)):
+            ev.evaluate(tiny_model, images, masks=["center"], methods=[bad], cnn=cnn_file)
+    with pytest.raises(GanfillError, match="unknown judge 'nope'"):
+        ev.evaluate(tiny_model, images, masks=["center"], methods=["mean"], judges=["nope"])
 
 
 def test_evaluate_reports_face_rates_and_honours_methods(tiny_model):

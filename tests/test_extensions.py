@@ -1,5 +1,6 @@
 """Extension points, each used from outside the package (tests/plugins/, one file and one
-registration each): a prior (a new model kind), a mode, a classical baseline and a metric, then
+registration each): a prior (a new model kind), a mode, a classical baseline, a metric and a
+realism judge, then
 driven through `ganfill inpaint`, `ganfill evaluate` and the Python API like the built-in ones."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from PIL import Image
 
 from ganfill.apps.cli import main
 from ganfill.evaluation import evaluate as ev
-from ganfill.evaluation import metrics
+from ganfill.evaluation import judges, metrics
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import MODES, load_inpainter
 from ganfill.models import files as checkpoint
@@ -66,9 +67,9 @@ def test_a_prior_from_outside_is_one_file_and_one_registration(linear_model, tmp
     assert {r["method"] for r in result.results} == {"ganfill", "telea"}
 
 
-def test_a_mode_a_baseline_and_a_metric_from_outside_work_everywhere(plugins, linear_model, tmp_path):
-    assert {"nearest-sample", "mirror"} <= set(MODES) and "mse_hole" in metrics.METRICS
-    photos = _photos(tmp_path / "in")
+def test_a_mode_a_baseline_a_metric_and_a_judge_from_outside_work_everywhere(plugins, linear_model, tmp_path):
+    assert {"nearest-sample", "mirror"} <= set(MODES) and "mse_hole" in metrics.METRICS and "hole_stats" in judges.JUDGES
+    photos = _photos(tmp_path / "in", n=6)  # 6: the judge's 5 folds
     for mode in ("nearest-sample", "mirror"):
         _cli("inpaint", linear_model, photos, "--out", tmp_path / mode, "--mode", mode, "--quiet")
         record = json.loads((tmp_path / mode / "p1" / "record.json").read_text())
@@ -86,9 +87,11 @@ def test_a_mode_a_baseline_and_a_metric_from_outside_work_everywhere(plugins, li
         "--masks",
         "center",
         "-n",
-        "3",
+        "6",
         "--methods",
         "nearest-sample,mirror,telea",
+        "--judges",
+        "texture,hole_stats",
         "--no-face-detector",
         "--num-steps",
         "3",
@@ -97,6 +100,8 @@ def test_a_mode_a_baseline_and_a_metric_from_outside_work_everywhere(plugins, li
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert {r["method"] for r in results["results"]} == {"nearest-sample", "mirror", "telea"}
     assert all("mse_hole" in r and r["mse_hole"] > 0 for r in results["results"])
+    assert all(0 <= r["detectability_hole_stats"] <= 1 for r in results["results"])
+    assert "detectable: hole_stats (%)" in (tmp_path / "eval" / "results.md").read_text()
     mirror = plugins["mirror_baseline"].mirror
     images = blob_images(2, 16, seed=2)
     holes = ev.make_holes("center", 2, 16)
@@ -110,3 +115,4 @@ def test_registries_are_restored_after_the_plugins(plugins):
 
 def test_no_plugin_is_left_registered():
     assert "mirror" not in MODES and "mse_hole" not in metrics.METRICS and "linear" not in registry.kinds()
+    assert "hole_stats" not in judges.JUDGES

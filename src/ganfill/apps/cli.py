@@ -744,7 +744,8 @@ def models():
     show_default=True,
     help="comma-separated: ganfill, ganfill-paste, ganfill-random (a random start; models with an encoder), "
     "ganfill-faithful, context-encoder, context-encoder-paste (with a context encoder), "
-    "telea, navier-stokes, biharmonic, mean (or all: every one the model can run)",
+    "telea, navier-stokes, biharmonic, mean (or all: every one the model can run); METHOD@setting=value runs a "
+    "mode with another setting, e.g. ganfill-faithful@detail=1.2",
 )
 @click.option(
     "--cnn",
@@ -770,6 +771,12 @@ def models():
     default=None,
     help="face-detection rates (faces only); default: on when a face is found in half the originals",
 )
+@click.option(
+    "--judges",
+    default="all",
+    show_default=True,
+    help="comma-separated realism judges: texture (logistic regression on texture statistics), cnn (a small CNN)",
+)
 @click.option("--figure-rows", type=click.IntRange(1, 100), default=4, show_default=True, help="images per mask in figure.png")
 @_quiet_option
 @_runtime_options
@@ -785,6 +792,7 @@ def evaluate(
     seed,
     batch_size,
     face_detector,
+    judges,
     figure_rows,
     quiet,
     device,
@@ -812,19 +820,17 @@ def evaluate(
     given = _given(options)
     runtime = _runtime(device, precision)
     split = [s.strip() for s in methods.split(",") if s.strip()]
-    method_list = list(ev.method_names()) if split == ["all"] else split
     if cnn is not None and checkpoint.describe(cnn).kind != "context-encoder":
         raise GanfillError(f"--cnn {cnn} is a {checkpoint.describe(cnn).kind} model, not a context encoder (`ganfill train-ce`)")
     model = checkpoint.load(ckpt)
-    if split == ["all"] and getattr(model, "E", None) is None:  # without an encoder the random start is `ganfill` itself
-        method_list.remove(ev.RANDOM_START)
     cnn_path = cnn if cnn is not None else checkpoint.context_encoder_for(model.path)
-    if split == ["all"] and cnn_path is None:
-        method_list = [m for m in method_list if m not in ev.NEEDS_CNN]
-    needs_cnn = any(m in ev.NEEDS_CNN for m in method_list)
+    every = [m for m in ev.method_names() if getattr(model, "E", None) is not None or m != ev.RANDOM_START]
+    every = [m for m in every if cnn_path is not None or m not in ev.NEEDS_CNN]  # all: every one the model can run
+    method_list = list(dict.fromkeys(m for s in split for m in (every if s == "all" else [s])))
+    needs_cnn = bool(ev.needs_cnn(method_list))
     if needs_cnn and cnn_path is None:
         raise GanfillError(
-            f"{', '.join(m for m in method_list if m in ev.NEEDS_CNN)} need a context encoder and "
+            f"{', '.join(ev.needs_cnn(method_list))} need a context encoder and "
             f"{model.path.name} has none beside it: give one with --cnn, or leave those methods out"
         )
     mask_list = [s.strip() for s in masks.split(",") if s.strip()]
@@ -854,6 +860,7 @@ def evaluate(
         precision,
     ]
     words += [] if face_detector is None else ["--face-detector" if face_detector else "--no-face-detector"]
+    words += [] if judges == "all" else ["--judges", judges]
     for name, value in given.items():
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
@@ -871,13 +878,14 @@ def evaluate(
         batch_size=batch_size,
         seed=seed,
         face_detector=face_detector,
+        judges=None if judges == "all" else [s.strip() for s in judges.split(",") if s.strip()],
         figure_rows=figure_rows,
         runtime=runtime,
         progress=not quiet,
         command=shlex.join(words),
         cnn=cnn_path if needs_cnn else None,
     )
-    click.echo(f"results: {paths['md']} (table), {paths['json']}, {paths['figure']}")
+    click.echo(f"results: {paths['md']} (table), {paths['json']}, {paths['figure']}, {paths['tradeoff']}")
 
 
 def _web():

@@ -44,27 +44,38 @@ by ganfill and by the baselines, and each completion is scored against the origi
   padded by a quarter of their side with their edge pixels (aligned face crops fill the frame;
   the cascade needs some margin).  Only meaningful for faces.
 
-* Detectability (a stand-in for "cannot tell repair from original"): the held-out accuracy of
-  a small classifier trained to tell completed images from originals (``detectability``).
-  50% = indistinguishable, 100% = every repair is obvious.  It never sees a completed image
-  and its original together: each repeat splits the images into two disjoint halves, one
-  half contributes its originals, the other its completions, then stratified k-fold
-  cross-validation.  Features (``realism_features``): histograms of the colour gradient and
-  Laplacian magnitudes over the image, and their mean log-energy and the fraction of exactly
-  flat pixels in each cell of a 4x4 grid; the classifier is L2-regularised logistic
-  regression (Newton's method, deterministic).  The same procedure with the originals in
-  both roles is the sanity reference: it comes out near 50%.  Each round predicts N images, so
-  near chance the score's standard error is about 50/sqrt(N) points: use 100 images or more.
+* Detectability (a stand-in for "cannot tell repair from original"), one score per realism
+  judge of ``judges.JUDGES`` (``register_judge`` adds one): the held-out accuracy of a
+  classifier trained to tell completed images from originals, 50% = indistinguishable, 100% =
+  every repair is obvious.  ``texture`` (``judges.detectability``): L2 logistic regression
+  (scikit-learn) on texture statistics of the whole image (histograms of the colour gradient
+  and Laplacian magnitudes, their mean log-energy and the fraction of exactly flat pixels in
+  each cell of a 4x4 grid); it never sees a completed image and its original together (each
+  repeat gives it the originals of one half of the images and the completions of the other,
+  stratified 5-fold cross-validation).  ``cnn`` (``judges.cnn_detectability``): a small
+  convolutional network trained from scratch on the box around the holes and the hole map,
+  5 folds by image (an image's original and completion always on the same side).  The
+  sanity reference: each judge on two disjoint halves of the originals (near 50%).  Near
+  chance a score's standard error is about 50/sqrt(N) points: use 100 images or more.
+
+* Methods with other settings: ``METHOD@name=value`` (``parse_method``) runs METHOD's mode with
+  one of the numeric settings the mode registers (``inpainter.Mode.settings``) changed, e.g.
+  ``ganfill-faithful@detail=1.2`` (a mode's name stands for its method: ``faithful@detail=1.2``).
+  Every result records its ``mode``, ``blend``, resolved ``settings`` and whether the mode is a
+  ``peer`` (a classical baseline or the context encoder alone), which is what
+  ``tradeoff_figure`` (the perception-distortion picture: hole PSNR against each judge's
+  detectability, a mode's setting swept as a curve) draws from.
 
 The module's functions are pure (arrays in, arrays / dicts out) except ``write_report`` and
 ``run``, which write the run folder: ``results.md``, ``results.json``, ``figure.png``,
-``options.json``.
+``tradeoff.png``, ``options.json``.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -82,10 +93,11 @@ from ganfill.data.datasets import open_dataset
 from ganfill.data.domain import to_domain
 from ganfill.data.masks import MASKS, make_mask
 from ganfill.data.reading import list_images, load_image
-from ganfill.evaluation.judges import detectability, faces_found
+from ganfill.evaluation.judges import JUDGES, faces_found
 from ganfill.evaluation.metrics import METRICS, PAPER_MASKS, PAPER_PSNR, PSNR_CAP, capped
+from ganfill.inpainting.baselines import BASELINES
 from ganfill.inpainting.config import CompleteConfig
-from ganfill.inpainting.inpainter import LEARNT, MODES, Inpainter, blend_fill, load_inpainter
+from ganfill.inpainting.inpainter import LEARNT, MODES, Inpainter, blend_fill, load_inpainter, mode_settings
 from ganfill.models import files as checkpoint
 from ganfill.models.dcgan import GANModel
 from ganfill.models.registry import Model
@@ -96,12 +108,61 @@ FAITHFUL = "ganfill-faithful"  # the faithful mode: the search's sample on the c
 CNN_METHODS = ("context-encoder", "context-encoder-paste")  # the CNN alone (one pass): Poisson blend, paste (Pathak's)
 LEARNT_METHODS = GANFILL_METHODS + (RANDOM_START, FAITHFUL) + CNN_METHODS  # ganfill's own models, as evaluated
 NEEDS_CNN = (FAITHFUL,) + CNN_METHODS  # methods that need a context encoder (``evaluate(..., cnn=)``)
+# the mode each learnt method runs and the blend it reports; any other method is the registered mode of its name, Poisson
+METHOD_MODES = {
+    GANFILL_METHODS[0]: ("sharp", "poisson"),
+    GANFILL_METHODS[1]: ("sharp", "paste"),
+    RANDOM_START: ("sharp", "poisson"),
+    FAITHFUL: ("faithful", "poisson"),
+    CNN_METHODS[0]: ("fast", "poisson"),
+    CNN_METHODS[1]: ("fast", "paste"),
+}
+MODE_METHODS = {"sharp": GANFILL_METHODS[0], "faithful": FAITHFUL, "fast": CNN_METHODS[0]}  # a mode's name as a method
+PEER_MODES = ("fast",)  # with the classical baselines: other people's methods (Pathak et al.'s CNN), drawn as peers
 
 
 def method_names() -> tuple[str, ...]:
     """Every method ``evaluate`` knows: the learnt ones, then every other registered mode by its
     name (the classical baselines, and any mode a plugin registers)."""
     return LEARNT_METHODS + tuple(m for m in MODES if m not in LEARNT)
+
+
+def parse_method(name: str) -> tuple[str, dict[str, float]]:
+    """``METHOD@setting=value@...`` -> (METHOD, {setting: value}); a learnt mode's name stands for
+    its method (``faithful@detail=1.2`` -> ``ganfill-faithful``).  A plain name -> (name, {})."""
+    base, *parts = name.split("@")
+    settings = {}
+    for part in parts:
+        key, _, value = part.partition("=")
+        try:
+            settings[key.strip()] = float(value)
+        except ValueError:
+            raise GanfillError(
+                f"method {name!r}: give a mode's setting as METHOD@name=number, e.g. ganfill-faithful@detail=1.2"
+            ) from None
+    return MODE_METHODS.get(base, base) if parts else base, settings
+
+
+def describe_method(name: str) -> dict:
+    """What a method runs: {"base": its method without settings, "mode", "blend", "settings": the
+    mode's settings as run (defaults filled in), "peer": a classical baseline or the context
+    encoder alone}.  An unknown method or setting is a GanfillError."""
+    base, given = parse_method(name)
+    if base not in method_names():
+        raise GanfillError(f"unknown method {base!r}: choose from {', '.join(method_names())} (optionally @setting=value)")
+    mode, blend = METHOD_MODES.get(base, (base, "poisson"))
+    return {
+        "base": base,
+        "mode": mode,
+        "blend": blend,
+        "settings": mode_settings(mode, given),
+        "peer": mode in PEER_MODES or mode in BASELINES,
+    }
+
+
+def needs_cnn(methods) -> list[str]:
+    """The ``methods`` that need a context encoder (``NEEDS_CNN``, with any settings)."""
+    return [m for m in methods if parse_method(m)[0] in NEEDS_CNN]
 
 
 # ------------------------------------------------------------------------------------ data
@@ -151,8 +212,10 @@ class Evaluation:
     images: uint8 (N, R, R, 3) originals.  holes: mask name -> bool (N, R, R), True = missing.
     completed: (method, mask) -> uint8 (N, R, R, 3).  seconds: (method, mask) -> s per image.
     rows: one dict per (method, mask, image) with the capped per-image METRICS.
-    results: one dict per (method, mask) with the means and the face / detectability scores.
-    reference: the originals' own face rate and detectability (the sanity reference).
+    results: one dict per (method, mask) with the means, the face rate, ``detectability_<judge>``
+    for each judge and what the method runs (``describe_method``).
+    reference: the originals' own face rate and each judge on the originals against themselves
+    (the sanity reference), and each judge's mean seconds per method and mask.
     """
 
     images: np.ndarray
@@ -234,6 +297,16 @@ def complete_once(inpainter: Inpainter, images: np.ndarray, holes: np.ndarray, *
     return {b: (done.completed[b], (done.search_seconds + done.blend_seconds[b]) / n) for b in inpainter.blends}
 
 
+def _check_methods(given) -> list[str]:
+    """The methods given (default: every one), each known with settings its mode takes (``describe_method``)."""
+    given = list(dict.fromkeys(given if given is not None else method_names()))
+    if not given:
+        raise GanfillError(f"no method given: choose from {', '.join(method_names())}")
+    for m in given:
+        describe_method(m)
+    return given
+
+
 def _check_names(kind: str, given, known) -> list[str]:
     given = list(dict.fromkeys(given))
     bad = [g for g in given if g not in known]
@@ -259,8 +332,7 @@ def evaluate(
     seed: int = 0,
     face_detector: bool | None = None,
     face_threshold: float = 0.5,
-    folds: int = 5,
-    repeats: int = 5,
+    judges: tuple[str, ...] | list[str] | None = None,
     runtime: Runtime = Runtime(),
     progress: bool = False,
     cnn: str | Path | Model | None = None,
@@ -269,9 +341,11 @@ def evaluate(
 
     face_detector: True / False, or None (default) = on when the detector finds a face in at
     least ``face_threshold`` of the originals (the data looks like frontal faces).
-    folds, repeats: of ``detectability``.  The masks are seeded by ``seed`` and the mask name,
-    ganfill's z by ``seed`` and each image's known content (``inpainting.inpainter``'s rule).  runtime: device
-    and precision of the latent search.  cnn: the context encoder of ``NEEDS_CNN``'s methods
+    judges: names of ``judges.JUDGES`` (default: every one).  The masks are seeded by ``seed`` and
+    the mask name, ganfill's z by ``seed`` and each image's known content
+    (``inpainting.inpainter``'s rule), the judges by ``seed``.  runtime: device and precision of
+    the latent search and the CNN judge.  ``methods``: names of ``method_names()``, each
+    optionally with settings (``parse_method``).  cnn: the context encoder of ``NEEDS_CNN``'s methods
     (a loaded model or anything ``models.files.resolve`` takes; default: the one beside
     the model).  Every method is an Inpainter of ``load_inpainter``: ``ganfill`` the sharp mode,
     ``ganfill-faithful`` the faithful, ``context-encoder`` the fast, any other registered mode
@@ -280,7 +354,8 @@ def evaluate(
     from tqdm import tqdm
 
     masks = _check_names("mask", masks, tuple(MASKS))
-    methods = _check_names("method", methods if methods is not None else method_names(), method_names())
+    methods = _check_methods(methods)
+    judges = _check_names("judge", judges if judges is not None else tuple(JUDGES), tuple(JUDGES))
     r = model.config.resolution
     if images.ndim != 4 or images.shape[1:] != (r, r, 3) or images.dtype != np.uint8:
         raise GanfillError(f"images must be uint8 (N, {r}, {r}, 3) for this model, got {images.dtype} {images.shape}")
@@ -290,16 +365,18 @@ def evaluate(
     names = list(names) if names is not None else [f"#{i}" for i in range(n)]
 
     ev = Evaluation(images=images, names=names, holes={}, completed={}, seconds={})
-    if cnn is None and checkpoint.context_encoder_for(model.path) is None and any(m in NEEDS_CNN for m in methods):
-        raise GanfillError(
-            f"{', '.join(m for m in methods if m in NEEDS_CNN)} need a context encoder: give it "
-            "(--cnn), or leave those methods out"
-        )
+    if cnn is None and checkpoint.context_encoder_for(model.path) is None and needs_cnn(methods):
+        raise GanfillError(f"{', '.join(needs_cnn(methods))} need a context encoder: give it (--cnn), or leave those methods out")
     search = replace(config, record_every=0)
     both = ("poisson", "paste")
 
-    def inpainter(mode: str, config: CompleteConfig = search) -> Inpainter:
-        return load_inpainter(model, mode, cnn=cnn, config=config, runtime=runtime, blends=both)
+    def inpainter(mode: str, config: CompleteConfig = search, settings: dict | None = None) -> Inpainter:
+        return load_inpainter(model, mode, cnn=cnn, config=config, runtime=runtime, blends=both, settings=settings)
+
+    def other(method: str) -> tuple[Inpainter, str]:  # any other method: its mode (with its settings) and its blend
+        d = describe_method(method)
+        config = replace(search, init="prior") if d["base"] == RANDOM_START else search
+        return inpainter(d["mode"], config, d["settings"]), d["blend"]
 
     ganfill = [m for m in GANFILL_METHODS + (FAITHFUL,) if m in methods]
     searcher = inpainter("faithful" if FAITHFUL in methods else "sharp") if ganfill else None
@@ -313,7 +390,7 @@ def evaluate(
             f"{RANDOM_START} is the search from a random z, which is what `ganfill` does for a model "
             "without an encoder: leave it out"
         )
-    others = {m: inpainter(m) for m in methods if m not in LEARNT_METHODS}
+    others = {m: other(m) for m in methods if m not in LEARNT_METHODS}
     bar = tqdm(
         total=len(masks) * len(methods) * n,
         unit="img",
@@ -343,9 +420,9 @@ def evaluate(
                     if m in methods:
                         ev.completed[m, mask], ev.seconds[m, mask] = done[b]
                         bar.update(n)
-            for m, other in others.items():
+            for m, (fill, blend_name) in others.items():
                 bar.set_postfix_str(f"{mask}: {m}")
-                ev.completed[m, mask], ev.seconds[m, mask] = complete_once(other, images, holes, seed=seed)["poisson"]
+                ev.completed[m, mask], ev.seconds[m, mask] = complete_once(fill, images, holes, seed=seed)[blend_name]
                 bar.update(n)
 
     # per-image metrics
@@ -358,7 +435,7 @@ def evaluate(
                 row |= {k: capped(fn(images[i], out[i], holes[i])) for k, fn in METRICS.items()}
                 ev.rows.append(row)
 
-    # face detector and detectability
+    # face detector and the realism judges
     face_orig = faces_found(images) if face_detector is not False else None
     use_faces = face_detector if face_detector is not None else bool(face_orig.mean() >= face_threshold)
     ev.reference = {
@@ -368,25 +445,46 @@ def evaluate(
         "face_detector_rule": (
             "forced by option" if face_detector is not None else f"auto: on when the originals' rate >= {face_threshold:.0%}"
         ),
-        "detectability_originals": _nan_none(detectability(images, images, folds=folds, repeats=repeats, seed=seed)),
     }
-    for mask in masks:
-        for m in methods:
-            sel = [row for row in ev.rows if row["method"] == m and row["mask"] == mask]
-            res = {"method": m, "mask": mask, "images": n, "hole_fraction": float(ev.holes[mask].mean())}
-            res |= {k: _mean(row[k] for row in sel) for k in METRICS}
-            res["seconds_per_image"] = ev.seconds[m, mask]
-            if use_faces:
-                rate = float(faces_found(ev.completed[m, mask]).mean())
-                base = ev.reference["face_rate_originals"]
-                res |= {"face_rate": rate, "face_ratio": rate / base if base else None}
-            else:
-                res |= {"face_rate": None, "face_ratio": None}
-            res["detectability"] = _nan_none(
-                detectability(images, ev.completed[m, mask], folds=folds, repeats=repeats, seed=seed)
-            )
-            ev.results.append(res)
+    judged = tqdm(total=len(judges) * len(masks) * (len(methods) + 1), disable=not progress, desc="judge", dynamic_ncols=True)
+    seconds = {j: 0.0 for j in judges}
+
+    def judge(name: str, originals: np.ndarray, completed: np.ndarray, holes: np.ndarray) -> float | None:
+        score = JUDGES[name](originals, completed, holes, seed=seed, runtime=runtime)
+        judged.update(1)
+        return _nan_none(score)
+
+    half = n // 2  # the reference: the originals of one half of the images against those of the other
+    with judged:
+        ev.reference["detectability_originals"] = {
+            j: {k: judge(j, images[:half], images[half : 2 * half], ev.holes[k][:half]) for k in masks} for j in judges
+        }
+        for mask in masks:
+            for m in methods:
+                res = _result(ev, m, mask, use_faces=use_faces)
+                for j in judges:
+                    t0 = time.perf_counter()
+                    res[f"detectability_{j}"] = judge(j, images, ev.completed[m, mask], ev.holes[mask])
+                    seconds[j] += time.perf_counter() - t0
+                ev.results.append(res)
+    ev.reference["judge_seconds"] = {j: seconds[j] / (len(masks) * len(methods)) for j in judges}
     return ev
+
+
+def _result(ev: Evaluation, m: str, mask: str, *, use_faces: bool) -> dict:
+    """One result row without the judges: means of the per-image metrics, seconds, face rate, what ``m`` runs."""
+    n = len(ev.images)
+    sel = [row for row in ev.rows if row["method"] == m and row["mask"] == mask]
+    res = {"method": m, "mask": mask, "images": n, "hole_fraction": float(ev.holes[mask].mean())}
+    res |= {k: _mean(row[k] for row in sel) for k in METRICS}
+    res["seconds_per_image"] = ev.seconds[m, mask]
+    if use_faces:
+        rate = float(faces_found(ev.completed[m, mask]).mean())
+        base = ev.reference["face_rate_originals"]
+        res |= {"face_rate": rate, "face_ratio": rate / base if base else None}
+    else:
+        res |= {"face_rate": None, "face_ratio": None}
+    return res | describe_method(m)
 
 
 def _nan_none(value: float) -> float | None:
@@ -434,12 +532,26 @@ DEFINITIONS = {
     "face_rate": "fraction of completed images in which the frontal-face detector (OpenCV's LBP cascade, run by "
     "scikit-image, image upsampled to 128 px and edge-padded) finds a face; face_ratio = face_rate / the "
     "originals' rate (1 = as face-like as the originals); only meaningful for faces",
-    "detectability": "held-out accuracy of a logistic-regression classifier on local-texture features telling "
-    "completed images from originals (disjoint images in the two classes, stratified k-fold); "
-    "50% = indistinguishable, 100% = obviously repaired; the reference with originals in both "
-    "roles comes out near 50%. Each round predicts N images, so near chance its standard error is "
-    "about 50/sqrt(N) points: use 100 images or more (+-5 points)",
+    "detectability_texture": "the texture judge: held-out accuracy of a logistic-regression classifier (scikit-learn) "
+    "on local-texture features of the whole image telling completed images from originals (disjoint images in the "
+    "two classes, stratified 5-fold, 5 rounds); 50% = indistinguishable, 100% = obviously repaired. Near chance "
+    "its standard error is about 50/sqrt(N) points: use 100 images or more (+-5 points)",
+    "detectability_cnn": "the CNN judge: held-out accuracy of a small convolutional network trained from scratch on "
+    "the box around the holes (4 pixels of margin, at the model's resolution) and the hole map, telling completions "
+    "from originals (5 folds by image: an image's original and completion always on the same side of a split); "
+    "50% = indistinguishable. It sees the picture's structure where the texture judge sees its statistics; "
+    "at 200 images its standard deviation over seeds (the folds and the training) is about 3.5 points",
+    "detectability_originals": "each judge on the originals of one half of the images against those of the "
+    "other half (with the first half's holes): the sanity reference, near 50%",
+    "judge_seconds": "each judge's mean wall time per method and mask (training and scoring every fold)",
+    "settings": "a method's mode settings as run (METHOD@name=value changes one: ganfill-faithful@detail=1.2)",
 }
+
+
+def definitions(judges) -> dict[str, str]:
+    """``DEFINITIONS`` with a line for every judge (a judge registered from outside: its docstring's first line)."""
+    own = {f"detectability_{j}": (JUDGES[j].__doc__ or j).strip().split("\n")[0] for j in judges if j in JUDGES}
+    return own | DEFINITIONS
 
 
 def _fmt(value, spec: str, scale: float = 1.0, unit: str = "") -> str:
@@ -465,17 +577,22 @@ def markdown(ev: Evaluation, *, bins: list[dict], title: str, notes: list[str]) 
             lines.append(f"| *{paper}* | " + " | ".join(_fmt(values.get(k), ".1f") for k in masks) + " |")
     lines += ["", "Paper rows are the numbers Yeh et al. (CVPR 2017, Table 1) report on CelebA, not measured here.", ""]
     face = ref["face_detector"] == "on"
+    judges = list(ref["detectability_originals"])
+    lines += ["## Reference", ""]
+    for j in judges:
+        per_mask = ", ".join(f"{k} {_fmt(v, '.1f', 100, '%')}" for k, v in ref["detectability_originals"][j].items())
+        lines.append(
+            f"- {j} judge, originals against originals (disjoint halves): {per_mask}; "
+            f"{ref['judge_seconds'][j]:.1f} s per method and mask"
+        )
     lines += [
-        "## Reference",
-        "",
-        f"- detectability of originals vs originals (disjoint halves): {_fmt(ref['detectability_originals'], '.1f', 100, '%')}",
         f"- faces found in the originals: {_fmt(ref['face_rate_originals'], '.1f', 100, '%')} "
         f"(face detector {ref['face_detector']}, {ref['face_detector_rule']})",
         "",
     ]
     head = ["method", "PSNR hole (dB)", "PSNR full (dB)", "SSIM", "L1 hole (%)", "s / image"]
     head += ["faces found (%)", "vs originals"] if face else []
-    head += ["detectable (%)"]
+    head += [f"detectable: {j} (%)" for j in judges]
     for k in masks:
         lines += [
             f"## Mask `{k}` ({ev.holes[k].mean():.0%} of the pixels missing, {len(ev.images)} images)",
@@ -494,7 +611,7 @@ def markdown(ev: Evaluation, *, bins: list[dict], title: str, notes: list[str]) 
                 _seconds(r["seconds_per_image"]),
             ]
             cells += [_fmt(r["face_rate"], ".1f", 100), _fmt(r["face_ratio"], ".2f")] if face else []
-            cells += [_fmt(r["detectability"], ".1f", 100)]
+            cells += [_fmt(r[f"detectability_{j}"], ".1f", 100) for j in judges]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines += [
@@ -508,7 +625,7 @@ def markdown(ev: Evaluation, *, bins: list[dict], title: str, notes: list[str]) 
             f"| {b['method']} | {b['bin']} | {b['images']} | {', '.join(b['masks'])} | {_fmt(b['psnr_hole'], '.2f')} | "
             f"{_fmt(b['psnr_full'], '.2f')} | {_fmt(b['ssim'], '.3f')} | {_fmt(b['l1_hole'], '.2f', 100)} |"
         )
-    lines += ["", "## What the numbers mean", ""] + [f"- **{k}**: {v}" for k, v in DEFINITIONS.items()] + [""]
+    lines += ["", "## What the numbers mean", ""] + [f"- **{k}**: {v}" for k, v in definitions(judges).items()] + [""]
     return "\n".join(lines)
 
 
@@ -544,10 +661,70 @@ def figure(ev: Evaluation, *, rows: int = 4) -> np.ndarray:
     return np.asarray(out)
 
 
+PEER_COLOUR = "0.55"  # grey: the classical baselines and the context encoder alone
+
+
+def _swept(group: list[dict]) -> str | None:
+    """The setting whose value differs between the results of one method's base (None: none does)."""
+    keys = sorted({k for r in group for k in r["settings"]})
+    return next((k for k in keys if len({r["settings"].get(k) for r in group}) > 1), None)
+
+
+def tradeoff_figure(results: list[dict], *, title: str = ""):
+    """The perception-distortion picture of ``evaluate``'s results (``Evaluation.results`` or
+    results.json's ``results``) as a matplotlib Figure: one column of panels per mask, one row
+    per realism judge; in each, hole PSNR (dB; up = more faithful) against the judge's
+    detectability (%; left = harder to tell from originals, 50 = chance).  Every method is a
+    point: the peers (classical baselines, the context encoder alone) in grey, ganfill's modes
+    in colour; the methods of one base run with one setting swept (``METHOD@name=value``) are
+    joined in the order of that setting, each point labelled with its value."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    masks = list(dict.fromkeys(r["mask"] for r in results))
+    judges = [k.removeprefix("detectability_") for k in results[0] if k.startswith("detectability_")]
+    bases = list(dict.fromkeys(r["base"] for r in results))
+    ours = [b for b in bases if not next(r["peer"] for r in results if r["base"] == b)]
+    colours = {b: f"C{i % 10}" for i, b in enumerate(ours)}
+    markers = dict(zip([b for b in bases if b not in colours], "s^vDPX<>ph*" * 3))
+    style = {b: dict(color=colours.get(b, PEER_COLOUR), marker=markers.get(b, "o")) for b in bases}
+    fig = Figure(figsize=(3.3 * len(masks) + 0.4, 3.0 * len(judges) + 1.2), layout="constrained")
+    axes = fig.subplots(len(judges), len(masks), squeeze=False)
+    for row, judge in enumerate(judges):
+        for col, mask in enumerate(masks):
+            ax = axes[row][col]
+            ax.axvline(50, color="0.8", lw=1, ls="--")
+            for b in bases:
+                group = [r for r in results if r["mask"] == mask and r["base"] == b and r[f"detectability_{judge}"] is not None]
+                key = _swept(group)
+                if key is not None:
+                    group.sort(key=lambda r: r["settings"][key])
+                xs = [100 * r[f"detectability_{judge}"] for r in group]
+                ys = [r["psnr_hole"] for r in group]
+                ax.plot(xs, ys, ls="-" if key else "none", ms=6, lw=1.2, mfc="white" if b in markers else None, **style[b])
+                if key is not None:
+                    for r, x, y in zip(group, xs, ys):
+                        ax.annotate(f"{r['settings'][key]:g}", (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
+            ax.set_title(f"{mask}" if row == 0 else "", fontsize=10)
+            ax.set_xlabel(f"detectable, {judge} judge (%)", fontsize=8)
+            ax.set_ylabel("hole PSNR (dB)" if col == 0 else "", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+    handles = [Line2D([], [], ls="none", ms=6, mfc="white" if b in markers else None, **style[b]) for b in bases]
+    labels = []
+    for b in bases:
+        swept = {_swept([r for r in results if r["base"] == b and r["mask"] == k]) for k in masks} - {None}
+        labels.append(b + (f" ({', '.join(sorted(swept))} swept)" if swept else ""))
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(bases), 5), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
 def write_report(
     ev: Evaluation, out_dir: str | Path, *, options: dict, figure_rows: int = 4, title: str = "ganfill evaluate"
 ) -> dict[str, Path]:
-    """Write results.md, results.json, figure.png and options.json into ``out_dir``."""
+    """Write results.md, results.json, figure.png, tradeoff.png and options.json into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     bins = area_bins(ev.rows)
@@ -564,6 +741,7 @@ def write_report(
         "md": out / "results.md",
         "json": out / "results.json",
         "figure": out / "figure.png",
+        "tradeoff": out / "tradeoff.png",
         "options": out / "options.json",
     }
     with atomic_path(paths["options"]) as tmp:
@@ -571,7 +749,7 @@ def write_report(
     record = {
         "ganfill_version": __version__,
         "options": options,
-        "definitions": DEFINITIONS,
+        "definitions": definitions(ev.reference["detectability_originals"]),
         "reference": ev.reference,
         "results": ev.results,
         "bins": bins,
@@ -582,6 +760,8 @@ def write_report(
     with atomic_path(paths["md"]) as tmp:
         tmp.write_text(markdown(ev, bins=bins, title=title, notes=[n for n in notes if n]))
     save_image(figure(ev, rows=figure_rows), paths["figure"])
+    with atomic_path(paths["tradeoff"]) as tmp:
+        tradeoff_figure(ev.results, title=title).savefig(tmp, format="png", dpi=110)
     return paths
 
 
@@ -605,7 +785,8 @@ def run(
     bound.apply_defaults()
     a = bound.arguments  # every option of evaluate, given or default
     masks = _check_names("mask", a["masks"], tuple(MASKS))
-    methods = _check_names("method", a["methods"] if a["methods"] is not None else method_names(), method_names())
+    methods = _check_methods(a["methods"])
+    judges = _check_names("judge", a["judges"] if a["judges"] is not None else tuple(JUDGES), tuple(JUDGES))
     images, names = load_images(data, model, n=num_images, seed=a["seed"])
     cnn = a["cnn"]
     trained_on = model.info.get("data")  # a training checkpoint records its data folder
@@ -616,6 +797,7 @@ def run(
         "num_images": len(images),
         "masks": list(masks),
         "methods": list(methods),
+        "judges": judges,
         "seed": a["seed"],
         "batch_size": a["batch_size"],
         "face_detector": {None: "auto", True: "on", False: "off"}[a["face_detector"]],
@@ -634,7 +816,7 @@ def run(
         },
         "command": command,
     }
-    ev = evaluate(model, images, **(options | {"names": names, "masks": masks, "methods": methods}))
+    ev = evaluate(model, images, **(options | {"names": names, "masks": masks, "methods": methods, "judges": judges}))
     if ev.config is not None:
         record["complete"] = {k: v for k, v in asdict(ev.config).items() if k != "record_every"}
     return ev, write_report(ev, out_dir, options=record, figure_rows=figure_rows)

@@ -27,6 +27,7 @@ networks, per-image loss sums, element-wise Adam), except through early stopping
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from collections.abc import Callable
@@ -46,7 +47,7 @@ from ganfill.data.domain import Domain
 from ganfill.inpainting.baselines import BASELINES
 from ganfill.inpainting.blend import blend
 from ganfill.inpainting.config import CompleteConfig, check_config
-from ganfill.inpainting.search import Result, check_prior, complete, faithful_fill
+from ganfill.inpainting.search import FAITHFUL_DETAIL, Result, check_prior, complete, faithful_fill
 from ganfill.models import files as checkpoint
 from ganfill.models.prior import OnePass, Prior
 from ganfill.models.registry import Model
@@ -157,6 +158,7 @@ def complete_images(
     known: np.ndarray,
     *,
     cnn: OnePass | None = None,
+    detail: float = FAITHFUL_DETAIL,
     config: CompleteConfig = CompleteConfig(),
     seed: int = 0,
     blends: tuple[str, ...] = ("poisson",),
@@ -165,7 +167,7 @@ def complete_images(
     """Complete uint8 ``images`` (N, R, R, 3) whose ``known`` (N, R, R) bool maps are True on
     known pixels by the latent search (every image needs a hole): the sharp mode, or with the
     context encoder ``cnn`` the faithful one, its low frequencies under the sample's detail
-    (``inpainting.search.faithful_fill``; ``fake`` is then that combined fill and
+    times ``detail`` (``inpainting.search.faithful_fill``; ``fake`` is then that combined fill and
     ``search_seconds`` includes the CNN).  ``blends``: ``poisson`` and/or ``paste`` (the
     search runs once; each blend is applied to the same fill).  ``callback`` is
     ``inpainting.search.complete``'s.  Deterministic for a given seed (see the module docstring)."""
@@ -183,7 +185,7 @@ def complete_images(
     fill = result.fake.cpu()
     if cnn is not None:
         t0 = time.perf_counter()
-        fill = faithful_fill(cnn.predict(x, m).cpu(), fill)
+        fill = faithful_fill(cnn.predict(x, m).cpu(), fill, detail=detail)
         search += time.perf_counter() - t0
     completed, seconds = _blended(fill, x, m, blends)
     return Completion(fake=to_uint8(fill), completed=completed, result=result, search_seconds=search, blend_seconds=seconds)
@@ -261,9 +263,10 @@ class Sharp:
 @dataclass
 class Faithful(Sharp):
     """The faithful mode: the latent search, then the context encoder ``cnn``'s coarse structure
-    under the sample's detail (``complete_images`` with ``cnn``)."""
+    under the sample's detail times ``detail`` (``complete_images`` with ``cnn``)."""
 
     cnn: OnePass | None = None
+    detail: float = FAITHFUL_DETAIL
     mode = "faithful"
 
     def __post_init__(self):
@@ -273,8 +276,19 @@ class Faithful(Sharp):
 
     def __call__(self, images, known, *, seed=0, callback=None) -> Completion:
         return complete_images(
-            self.prior, images, known, cnn=self.cnn, config=self.config, seed=seed, blends=self.blends, callback=callback
+            self.prior,
+            images,
+            known,
+            cnn=self.cnn,
+            detail=self.detail,
+            config=self.config,
+            seed=seed,
+            blends=self.blends,
+            callback=callback,
         )
+
+    def describe(self) -> dict:
+        return super().describe() | {"detail": self.detail}
 
 
 @dataclass
@@ -337,7 +351,8 @@ class Classical:
 
 class Sources:
     """What a mode may draw on: the model a spec names and, for a GAN, the context encoder that
-    goes with it (``cnn`` when given, else the one beside it, ``NAME-ce``), loaded when asked for."""
+    goes with it (``cnn`` when given, else the one beside it, ``NAME-ce``), loaded when asked for;
+    ``settings``: the mode's own settings (``Mode.settings``, defaults filled in)."""
 
     def __init__(
         self,
@@ -348,8 +363,10 @@ class Sources:
         config: CompleteConfig,
         runtime: Runtime,
         blends: tuple[str, ...],
+        settings: dict | None = None,
     ):
         self.model, self.mode, self._cnn, self.config, self.runtime, self.blends = model, mode, cnn, config, runtime, blends
+        self.settings = dict(settings or {})
 
     @property
     def is_gan(self) -> bool:
@@ -404,7 +421,9 @@ def _sharp(s: Sources) -> Inpainter:
 
 def _faithful(s: Sources) -> Inpainter:
     gan, ce = s.gan(), s.context_encoder()
-    return Faithful(gan.prior(s.runtime), s.config, s.blends, s.files(gan, ce), cnn=ce.predictor(s.runtime))
+    return Faithful(
+        gan.prior(s.runtime), s.config, s.blends, s.files(gan, ce), cnn=ce.predictor(s.runtime), detail=s.settings["detail"]
+    )
 
 
 def _fast(s: Sources) -> Inpainter:
@@ -422,27 +441,49 @@ def _classical(name: str) -> Callable[[Sources], Inpainter]:
 
 @dataclass(frozen=True)
 class Mode:
-    """A registered mode: ``build(sources) -> Inpainter`` and a few words for help texts."""
+    """A registered mode: ``build(sources) -> Inpainter``, a few words for help texts, and the
+    numeric ``settings`` it takes with their defaults (name -> value; ``Sources.settings`` holds
+    them, a caller may give others: ``load_inpainter(..., settings=)``, ``ganfill evaluate``'s
+    ``METHOD@name=value``)."""
 
     name: str
     build: Callable[[Sources], Inpainter]
     help: str = ""
+    settings: dict[str, float] = field(default_factory=dict)
 
 
 MODES: dict[str, Mode] = {
     "sharp": Mode("sharp", _sharp, "the latent search, one realistic completion"),
-    "faithful": Mode("faithful", _faithful, "closest to what was there (search + context encoder)"),
+    "faithful": Mode("faithful", _faithful, "closest to what was there (search + context encoder)", {"detail": FAITHFUL_DETAIL}),
     "fast": Mode("fast", _fast, "the context encoder alone, one pass"),
     **{name: Mode(name, _classical(name), "a classical method, no model") for name in BASELINES},
 }
 LEARNT = ("sharp", "faithful", "fast")  # the modes of ganfill's own models
 
 
-def register_mode(name: str, build: Callable[[Sources], Inpainter], *, help: str = "") -> None:
-    """Add (or replace) the mode ``name``: ``build`` makes its Inpainter from the ``Sources``."""
-    if not isinstance(name, str) or not name or name == "auto":
-        raise ValueError("a mode needs a name other than 'auto'")
-    MODES[name] = Mode(name, build, help)
+def register_mode(
+    name: str, build: Callable[[Sources], Inpainter], *, help: str = "", settings: dict[str, float] | None = None
+) -> None:
+    """Add (or replace) the mode ``name``: ``build`` makes its Inpainter from the ``Sources``;
+    ``settings``: the numeric settings it takes (name -> default), read from ``Sources.settings``."""
+    if not isinstance(name, str) or not name or name == "auto" or "@" in name:
+        raise ValueError("a mode needs a name other than 'auto', without '@'")
+    MODES[name] = Mode(name, build, help, dict(settings or {}))
+
+
+def mode_settings(mode: str, given: dict[str, float] | None = None) -> dict[str, float]:
+    """The settings of the registered ``mode``: its defaults with the ``given`` ones in their
+    place; a setting it does not take, or a value that is not a finite number, is a GanfillError."""
+    defaults = MODES[mode].settings
+    given = dict(given or {})
+    unknown = [k for k in given if k not in defaults]
+    if unknown:
+        takes = f"it takes {', '.join(defaults)}" if defaults else "it takes none"
+        raise GanfillError(f"the {mode} mode has no setting {unknown[0]!r}: {takes}")
+    for k, v in given.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise GanfillError(f"the {mode} mode's {k} must be a finite number, got {v!r}")
+    return defaults | {k: float(v) for k, v in given.items()}
 
 
 def register_baseline(name: str, fill: Callable[[np.ndarray, np.ndarray], np.ndarray], *, help: str = "") -> None:
@@ -469,10 +510,12 @@ def load_inpainter(
     config: CompleteConfig = CompleteConfig(),
     runtime: Runtime = Runtime(),
     blends: tuple[str, ...] = ("poisson",),
+    settings: dict[str, float] | None = None,
 ) -> Inpainter:
     """The Inpainter of ``mode`` (a name of ``MODES`` or ``auto``) for the model ``spec`` names
     (anything ``models.files.resolve`` takes, or a loaded ``Model``); ``cnn``: the context
-    encoder of the faithful and fast modes (default: the one beside the GAN).  A mode that
+    encoder of the faithful and fast modes (default: the one beside the GAN); ``settings``:
+    the mode's own settings that differ from its defaults (``mode_settings``).  A mode that
     needs what the model lacks is a one-line error."""
     if not isinstance(mode, str) or (mode != "auto" and mode not in MODES):
         raise GanfillError(f"unknown mode {mode!r}: choose one of auto, {', '.join(MODES)}")
@@ -486,4 +529,5 @@ def load_inpainter(
     sources = Sources(model, mode=mode, cnn=cnn, config=config, runtime=runtime, blends=tuple(blends))
     if mode == "auto":
         mode = sources.mode = auto_mode(model, has_context_encoder=sources.companion() is not None)
+    sources.settings = mode_settings(mode, settings)
     return MODES[mode].build(sources)
