@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).parent))
 from ganfill.core.images import to_tensor, to_uint8
 from ganfill.core.runtime import machine_line, resolve
 from ganfill.evaluation.evaluate import load_images, make_holes
@@ -38,18 +41,7 @@ from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import initial_z
 from ganfill.inpainting.search import complete, faithful_fill
 from ganfill.models import files as checkpoint
-
-
-def parse(setting: str) -> AdaptConfig:
-    """``key=value,...`` over AdaptConfig's fields (numbers as numbers)."""
-    types = {f.name: f.type for f in fields(AdaptConfig)}
-    kw = {}
-    for item in filter(None, setting.split(",")):
-        key, _, value = item.partition("=")
-        if key not in types or not value:
-            raise SystemExit(f"adapt_tuning: {item!r} is not key=value over AdaptConfig's fields ({', '.join(types)})")
-        kw[key] = int(value) if "int" in str(types[key]) else float(value)
-    return AdaptConfig(**kw)
+from search_schedule import settings
 
 
 def hole_psnr(images: np.ndarray, out: np.ndarray, holes: np.ndarray) -> float:
@@ -132,7 +124,7 @@ def main() -> None:
         print("setting | step | adapted dB | closest dB | closest detectable % | s/image")
         cache = {}  # settings that differ only in how the adapted sample is composed share one adaptation
         for setting in args.settings:
-            config = parse(setting)
+            config = AdaptConfig(**settings(setting, AdaptConfig))
             key = tuple(sorted(asdict(replace(config, near=1.0, detail=1.0)).items()))
             if key in cache:
                 kept, seconds = cache[key]

@@ -17,11 +17,9 @@ from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import load_inpainter
 from ganfill.inpainting.search import complete
 from ganfill.models import files as checkpoint
-from ganfill.models.config import CEConfig
-from ganfill.models.context_encoder import ContextEncoder, ContextEncoderModel
 from ganfill.models.prior import Adaptable
 
-from conftest import blob_images, tiny_gan
+from conftest import blob_images, tiny_gan, tiny_pair
 
 N, R = 4, 32
 SEARCH = CompleteConfig(num_steps=5, restarts=1)
@@ -62,6 +60,19 @@ def test_identity_adaptation_is_the_generator(prior):
         t.requires_grad_(True)
     prior.decode_adapted(z, blocks).square().sum().backward()
     assert all(t.grad is not None and t.grad.abs().sum() > 0 for b in blocks for t in b.values())
+
+
+@pytest.mark.parametrize("arch", ["paper", "gan"])
+def test_every_preset_adapts(arch):
+    """The blocks are found by their activations, so the paper's and the plain GAN's generators adapt too."""
+    prior = tiny_gan(calibrate=256, arch=arch).prior(Runtime())
+    z = prior.sample_z(2, generator=torch.Generator().manual_seed(1))
+    blocks = prior.adaptation(2)
+    assert len(blocks) == (3 if arch == "gan" else 4)
+    assert torch.equal(prior.decode_adapted(z, blocks), prior.decode(z))
+    x, m = _tensors(*_batch(2))
+    done = adapt(prior, x, m, z_init=z, config=AdaptConfig(steps=5))
+    assert done.losses[-1].sum() < done.losses[0].sum()
 
 
 def test_adaptation_is_per_image(prior):
@@ -108,6 +119,17 @@ def test_adapt_is_deterministic_and_batch_independent(prior):
     torch.testing.assert_close(alone.fake[0], a.fake[1], atol=1e-4, rtol=1e-4)
 
 
+def test_progressive_adapts_the_first_block_first(prior):
+    """With progressive=k only the first block adapts in the first k steps: the same as adapting it alone."""
+    x, m = _tensors(*_batch())
+    z = _start(prior, x, m).z
+    staged = adapt(prior, x, m, z_init=z, config=AdaptConfig(steps=4, progressive=4))
+    first = adapt(prior, x, m, z_init=z, config=AdaptConfig(steps=4, modulate=1, offsets=1))
+    assert torch.equal(staged.fake, first.fake)
+    later = adapt(prior, x, m, z_init=z, config=AdaptConfig(steps=6, progressive=4))
+    assert not torch.equal(later.fake, adapt(prior, x, m, z_init=z, config=AdaptConfig(steps=6, modulate=1, offsets=1)).fake)
+
+
 def test_adapt_stops_when_asked_and_checks_its_input(prior):
     x, m = _tensors(*_batch())
     z = _start(prior, x, m).z
@@ -140,12 +162,7 @@ def test_near_weights_and_mix():
 def pair(tmp_path_factory):
     """A tiny GAN file with a tiny context encoder beside it, and one without."""
     folder = tmp_path_factory.mktemp("adapt")
-    gan = checkpoint.save(folder / "tiny.safetensors", tiny_gan(calibrate=256))
-    torch.manual_seed(2)
-    ce = ContextEncoder(CEConfig(resolution=R, width=8, bottleneck=16, adv_width=8)).eval()
-    checkpoint.save(folder / "tiny-ce.safetensors", ContextEncoderModel.from_nets(ce))
-    alone = checkpoint.save(folder / "alone.safetensors", tiny_gan(calibrate=256))
-    return gan, alone
+    return tiny_pair(folder), checkpoint.save(folder / "alone.safetensors", tiny_gan(calibrate=256))
 
 
 def _closest(spec, **kw):

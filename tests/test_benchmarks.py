@@ -129,3 +129,22 @@ def test_search_schedule_scores_settings_on_the_same_images_and_z(tiny_dataset, 
     rows = [line.split(" | ") for line in lines[3:]]
     assert [r[0] for r in rows] == [f"{s} (3 steps, lr 0.1, cosine, {k} restart(s))" for s, k in zip(settings, (1, 2, 1))]
     assert rows[0][1:3] == rows[2][1:3] and 0 < float(rows[0][1]) < 100  # deterministic: same PSNR and realism
+
+
+def test_reference_adaptation_fits_the_known_pixels_and_leaves_g_alone():
+    """The closest mode's prototype (reference.adapt): a copy of G per image, G itself unchanged."""
+    G, D = _pair()
+    netG, netD = reference.from_ganfill(G, D)
+    before = {k: v.clone() for k, v in netG.state_dict().items()}
+    z = torch.randn(2, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        y = G(torch.randn(2, 16, generator=torch.Generator().manual_seed(2)))  # targets G can nearly reach
+    mask = center(2, 64)
+    errors = []
+
+    def record(i, step, fake):
+        errors.append(float(((fake - y[i]) ** 2 * mask[i]).sum()))
+
+    reference.adapt(netG, netD, y, mask, z, steps=20, callback=record)
+    assert errors[19] < errors[0] and errors[39] < errors[20]  # each image's known-pixel error falls
+    assert all(torch.equal(v, before[k]) for k, v in netG.state_dict().items())

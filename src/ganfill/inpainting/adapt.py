@@ -8,16 +8,20 @@ shared: each image gets its own small set of tensors that act on G's blocks (a p
 scale and shift of every hidden block, the batch norm's affine map made per image, and a
 per-unit bias of the first blocks; ``models.prior.Adaptable``), so a batch of images adapts
 at once through one inference copy of G, in the runtime's precision (bf16 where native),
-and the model's weights are never touched.
+and the model's weights are never touched.  DGP's progressive schedule (block by block from
+the first) is ``AdaptConfig.progressive``; by default all blocks adapt from the first step
+(measured: see ``AdaptConfig``).
 
     loss_i = mean over known pixels of (G_i(z_i) - y_i)^2
              + features * sum over D's layers of mean |D_l(M * G_i(z_i)) - D_l(M * y_i)|
 
-minimised by Adam over z_i (``lr_z``) and image i's adaptation (``lr``) from the search's z^.
+minimised by Adam over z_i (``lr_z``) and image i's adaptation (``lr``) from the search's z^
+(M: the mask, y_i with its hole zeroed).  The discriminator-feature term is DGP's; by default
+its weight is 0 (measured: see ``AdaptConfig``).
 
 ``adapt`` is a pure function over tensors, in the style of the latent search
 (``search.complete``, itself after NVlabs stylegan2-ada's ``projector.project``).
-``near_weights`` and ``mix`` are how the adaptive mode (``inpainter.Adaptive``) composes the
+``near_weights`` and ``mix`` are how the closest mode (``inpainter.adapt_images``) composes the
 adapted sample with the faithful fill: the adapted sample where the hole is near known pixels
 (it fits them), the faithful fill deep inside large holes (the context encoder's mean is the
 better guess there).  The settings were measured on held-out faces kept apart from the
@@ -44,19 +48,23 @@ class AdaptConfig:
     """The adaptation's settings (see ``benchmarks/adapt_tuning.json`` for the measurements).
 
     steps: Adam steps.  lr: of the adaptation's tensors; lr_z: of z.
-    features: weight of the discriminator-feature loss against the known pixels' squared error.
+    features: weight of the discriminator-feature loss against the known pixels' squared error
+        (0: none, and no pass through D).
     modulate: how many of G's blocks, from the first, get a per-image scale and shift per channel.
     offsets: how many of G's blocks, from the first, get a per-image bias of every unit.
-    near: the adaptive mode's mixing distance in pixels (``near_weights``); detail: the gain of
+    progressive: 0: every block adapts from the first step; k > 0: DGP's progressive schedule,
+        block b (from the first) adapts from step b * k on.
+    near: the closest mode's mixing distance in pixels (``near_weights``); detail: the gain of
         the sample's detail in its faithful fill (``search.faithful_fill``).
     """
 
     steps: int = 50
     lr: float = 0.01
     lr_z: float = 0.001
-    features: float = 1.0
+    features: float = 0.0
     modulate: int = 4
     offsets: int = 3
+    progressive: int = 0
     near: float = 4.0
     detail: float = 1.3
 
@@ -68,8 +76,8 @@ class AdaptConfig:
                 raise GanfillError(f"adaptation: {name} must be a finite number > 0, got {getattr(self, name)}")
         if not 0 <= self.features < math.inf:
             raise GanfillError(f"adaptation: features must be a finite number >= 0, got {self.features}")
-        if int(self.modulate) < 0 or int(self.offsets) < 0:
-            raise GanfillError("adaptation: modulate and offsets count blocks, >= 0")
+        if int(self.modulate) < 0 or int(self.offsets) < 0 or int(self.progressive) < 0:
+            raise GanfillError("adaptation: modulate and offsets count blocks and progressive steps, >= 0")
         if not 0 < self.near < math.inf or not 0 <= self.detail < math.inf:
             raise GanfillError(f"adaptation: near must be > 0 and detail >= 0, got {self.near} and {self.detail}")
 
@@ -149,6 +157,9 @@ def adapt(
             break
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()  # each image's tensors get exactly their own gradient
+        for block in adaptation[step // config.progressive + 1 :] if config.progressive else []:
+            for t in block.values():  # not yet adapting: a zero gradient keeps Adam's step at 0
+                t.grad.zero_()
         opt.step()
     return Adapted(fake=fake.detach(), z=z.detach(), losses=torch.stack(history), steps_run=step)
 
