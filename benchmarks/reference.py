@@ -169,3 +169,61 @@ def inpaint(
             callback(step + 1, z)
     with torch.no_grad():
         return netG(z)
+
+
+def discriminator_features(netD: NetD, x: torch.Tensor) -> list[torch.Tensor]:
+    """The activations after each LeakyReLU of the pytorch/examples discriminator (4 at 64x64)."""
+    feats = []
+    for layer in netD.main:
+        x = layer(x)
+        if isinstance(layer, nn.LeakyReLU):
+            feats.append(x)
+    return feats
+
+
+def adapt(
+    netG: NetG,
+    netD: NetD,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    z: torch.Tensor,
+    *,
+    steps: int = 100,
+    lr_g: float = 1e-4,
+    lr_z: float = 1e-3,
+    w_features: float = 1.0,
+    callback=None,
+) -> torch.Tensor:
+    """The unoptimised prototype of the adaptive prior (DGP, Pan et al. 2020, as issue 26 first
+    tried it): for each image on its own, a copy of G fine-tuned together with z by Adam (G at
+    ``lr_g``, z at ``lr_z``) for ``steps`` steps on the mean squared error over the known
+    pixels plus ``w_features`` x the L1 distance between D's features of the masked fake and
+    the masked image; eager fp32, batch 1.  Returns the adapted G(z) (N, 3, H, W).
+
+    y: (N, 3, H, W) in [-1, 1]; mask: (N, 1, H, W), 1 = known; z: (N, nz) starting latents
+    (the search's z^).  callback(i, step, fake) is called after every step of image i.
+    """
+    import copy
+
+    netD.eval()
+    netD.requires_grad_(False)
+    out = []
+    for i in range(len(y)):
+        G = copy.deepcopy(netG).eval().requires_grad_(True)
+        yi, mi = y[i : i + 1], mask[i : i + 1]
+        zi = z[i : i + 1].clone().view(1, -1, 1, 1).requires_grad_(True)
+        opt = torch.optim.Adam([{"params": G.parameters(), "lr": lr_g}, {"params": [zi], "lr": lr_z}])
+        target = [f.detach() for f in discriminator_features(netD, yi * mi)]
+        for step in range(steps):
+            fake = G(zi)
+            mse = ((fake - yi) ** 2 * mi).sum() / (mi.sum() * 3)
+            feats = discriminator_features(netD, fake * mi)
+            loss = mse + w_features * sum((a - b).abs().mean() for a, b in zip(feats, target))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if callback is not None:
+                callback(i, step + 1, fake.detach())
+        with torch.no_grad():
+            out.append(G(zi))
+    return torch.cat(out)

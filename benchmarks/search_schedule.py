@@ -33,19 +33,23 @@ from ganfill.models import files as checkpoint
 DEFAULT_SETTINGS = ["num_steps=100,lr=0.05,restarts=1", "", "paper"]
 
 
-def parse(setting: str) -> CompleteConfig:
-    """``paper``, or ``key=value,...`` over CompleteConfig's fields (numbers as numbers); ``init`` is ``prior``."""
-    if setting == "paper":
-        return replace(PAPER_SCHEDULE, init="prior")
-    types = {f.name: f.type for f in fields(CompleteConfig)}
+def settings(setting: str, config: type) -> dict:
+    """``key=value,...`` over the fields of the dataclass ``config`` -> keyword arguments (numbers as numbers)."""
+    types = {f.name: str(f.type) for f in fields(config)}
     kw = {}
     for item in filter(None, setting.split(",")):
         key, _, value = item.partition("=")
         if key not in types or not value:
-            raise SystemExit(f"search_schedule: {item!r} is not key=value over CompleteConfig's fields ({', '.join(types)})")
-        kind = str(types[key])
-        kw[key] = int(value) if "int" in kind else float(value) if "float" in kind else value
-    return CompleteConfig(**({"init": "prior"} | kw))
+            raise SystemExit(f"{item!r} is not key=value over {config.__name__}'s fields ({', '.join(types)})")
+        kw[key] = int(value) if "int" in types[key] else float(value) if "float" in types[key] else value
+    return kw
+
+
+def parse(setting: str) -> CompleteConfig:
+    """``paper``, or ``key=value,...`` over CompleteConfig's fields (numbers as numbers); ``init`` is ``prior``."""
+    if setting == "paper":
+        return replace(PAPER_SCHEDULE, init="prior")
+    return CompleteConfig(**({"init": "prior"} | settings(setting, CompleteConfig)))
 
 
 def main() -> None:

@@ -65,6 +65,21 @@ def train_tiny(data: Path, run: Path, *, steps: int, model: ModelConfig = TINY) 
     return run
 
 
+def tiny_pair(folder: Path, name: str = "tiny") -> Path:
+    """A tiny GAN model file ``folder/NAME.safetensors`` (``tiny_gan(calibrate=256)``) with a tiny
+    seeded context encoder beside it (``NAME-ce.safetensors``, what the faithful, fast and
+    closest modes find); returns the GAN's path."""
+    from ganfill.models import files as checkpoint
+    from ganfill.models.config import CEConfig
+    from ganfill.models.context_encoder import ContextEncoder, ContextEncoderModel
+
+    gan = checkpoint.save(folder / f"{name}.safetensors", tiny_gan(calibrate=256))
+    torch.manual_seed(2)
+    ce = ContextEncoder(CEConfig(resolution=TINY.resolution, width=8, bottleneck=16, adv_width=8)).eval()
+    checkpoint.save(folder / f"{name}-ce.safetensors", ContextEncoderModel.from_nets(ce))
+    return gan
+
+
 @pytest.fixture
 def tiny_config() -> ModelConfig:
     return TINY

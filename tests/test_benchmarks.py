@@ -159,3 +159,22 @@ def test_cnn_judge_benchmark_scores_each_method_over_seeds(tiny_dataset, tmp_pat
     assert rows["mean"]["images"] == 24 and rows["originals (one half against the other)"]["images"] == 12
     for r in rows.values():
         assert len(r["cnn"]) == 2 and r["cnn_mean"] == pytest.approx(sum(r["cnn"]) / 2) and 0 <= r["texture"] <= 1
+
+
+def test_reference_adaptation_fits_the_known_pixels_and_leaves_g_alone():
+    """The closest mode's prototype (reference.adapt): a copy of G per image, G itself unchanged."""
+    G, D = _pair()
+    netG, netD = reference.from_ganfill(G, D)
+    before = {k: v.clone() for k, v in netG.state_dict().items()}
+    z = torch.randn(2, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        y = G(torch.randn(2, 16, generator=torch.Generator().manual_seed(2)))  # targets G can nearly reach
+    mask = center(2, 64)
+    errors = []
+
+    def record(i, step, fake):
+        errors.append(float(((fake - y[i]) ** 2 * mask[i]).sum()))
+
+    reference.adapt(netG, netD, y, mask, z, steps=20, callback=record)
+    assert errors[19] < errors[0] and errors[39] < errors[20]  # each image's known-pixel error falls
+    assert all(torch.equal(v, before[k]) for k, v in netG.state_dict().items())

@@ -1,8 +1,10 @@
 """Contract suites: what every ``Prior`` and every ``Inpainter`` promises, run against each one.
 
 The priors: the DCGAN prior (plain, and with an encoder of z) and the linear prior registered
-from outside the package (tests/plugins/linear_prior.py).  The inpainters: every mode in
-``MODES`` (sharp, faithful, fast and the classical baselines) built by ``load_inpainter`` from
+from outside the package (tests/plugins/linear_prior.py); those that can adapt their generator
+to an image (``Adaptable``, what the closest mode needs) also pass its contract.  The
+inpainters: every mode in ``MODES`` (sharp, faithful, fast, closest and the classical
+baselines) built by ``load_inpainter`` from
 one tiny GAN with a tiny context encoder beside it, plus the plugins' modes.  A new prior or
 mode that passes these works in every front end.
 """
@@ -17,13 +19,10 @@ from ganfill.core.runtime import Runtime
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import MODES, Completion, Inpainter, load_inpainter
 from ganfill.inpainting.search import complete
-from ganfill.models import files as checkpoint
-from ganfill.models.config import CEConfig
-from ganfill.models.context_encoder import ContextEncoder, ContextEncoderModel
 from ganfill.models.encoder import Encoder
-from ganfill.models.prior import Prior
+from ganfill.models.prior import Adaptable, Prior
 
-from conftest import blob_images, tiny_gan
+from conftest import blob_images, tiny_gan, tiny_pair
 
 N, R = 3, 32
 
@@ -116,6 +115,29 @@ def test_prior_drives_the_latent_search_deterministically(prior):
     assert first.losses.shape == (26, N) and (first.losses[-1] < first.losses[0]).all()  # the search lowers the loss
 
 
+def test_adaptable_prior_adapts_each_image_without_changing_itself(prior):
+    if not isinstance(prior, Adaptable):
+        pytest.skip(f"{type(prior).__name__} does not adapt its generator (the closest mode refuses it)")
+    z = prior.sample_z(N, generator=torch.Generator().manual_seed(0))
+    params = {id(p): p.detach().clone() for p in _parameters(prior)}
+    blocks = prior.adaptation(N)
+    assert blocks and all(set(b) == {"scale", "shift", "offset"} for b in blocks)
+    assert all(t.dtype == torch.float32 and t.shape[0] == N and not t.any() for b in blocks for t in b.values())
+    assert torch.equal(prior.decode_adapted(z, blocks), prior.decode(z))  # zeros: the generator itself
+    tensors = [t.requires_grad_(True) for b in blocks for t in b.values()]
+    images = prior.decode_adapted(z, blocks)
+    features = prior.realism_features(images)
+    assert features and all(f.shape[0] == N and f.dtype == torch.float32 for f in features)
+    (images.square().mean() + sum(f.mean() for f in features)).backward()
+    assert any(t.grad is not None and t.grad.abs().sum() > 0 for t in tensors)
+    assert all(p.grad is None for p in _parameters(prior))
+    assert all(torch.equal(p, params[id(p)]) for p in _parameters(prior))
+    with torch.no_grad():
+        blocks[0]["offset"][0] += 1.0  # image 0's adaptation changes image 0 only
+        changed = prior.decode_adapted(z, blocks)
+    assert not torch.equal(changed[0], images[0].detach()) and torch.equal(changed[1:], images[1:].detach())
+
+
 def _parameters(prior):
     """The tensors a prior computes with: its modules' parameters, wherever it keeps them."""
     found = []
@@ -131,12 +153,7 @@ def _parameters(prior):
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     """A tiny GAN model file with a tiny context encoder beside it (NAME-ce.safetensors)."""
-    folder = tmp_path_factory.mktemp("contract")
-    gan = checkpoint.save(folder / "tiny.safetensors", tiny_gan(calibrate=256))
-    torch.manual_seed(2)
-    ce = ContextEncoder(CEConfig(resolution=R, width=8, bottleneck=16, adv_width=8)).eval()
-    checkpoint.save(folder / "tiny-ce.safetensors", ContextEncoderModel.from_nets(ce))
-    return gan
+    return tiny_pair(tmp_path_factory.mktemp("contract"))
 
 
 def _inpainter(name, pair) -> Inpainter:

@@ -303,15 +303,17 @@ def _mode_options(f):
         "--cnn",
         type=PATH,
         default=None,
-        help="the context encoder of --mode faithful / fast (default: the one beside the model, e.g. faces64-ce for faces64)",
+        help="the context encoder of --mode faithful / fast / closest "
+        "(default: the one beside the model, e.g. faces64-ce for faces64)",
     )(f)
     return click.option(
         "--mode",
         default="auto",
         show_default=True,
         metavar="MODE",
-        help="sharp: the latent search, one realistic completion; faithful: closest to what was "
-        "there (search + context encoder); fast: the context encoder alone, one pass; "
+        help="sharp: the latent search, one realistic completion; faithful: close to what was "
+        "there (search + context encoder); fast: the context encoder alone, one pass; closest: the closest "
+        "to what was there, the generator adapted to each image (slower, with the context encoder where there is one); "
         "auto: faithful for a GAN with a context encoder beside it (or --cnn), sharp for one without, "
         "fast for a context encoder; or a classical method: telea, navier-stokes, biharmonic, mean",
     )(f)
@@ -743,9 +745,9 @@ def models():
     default="all",
     show_default=True,
     help="comma-separated: ganfill, ganfill-paste, ganfill-random (a random start; models with an encoder), "
-    "ganfill-faithful, context-encoder, context-encoder-paste (with a context encoder), "
-    "telea, navier-stokes, biharmonic, mean (or all: every one the model can run); METHOD@setting=value runs a "
-    "mode with another setting, e.g. ganfill-faithful@detail=1.2",
+    "ganfill-faithful, context-encoder, context-encoder-paste (with a context encoder), closest (the generator "
+    "adapted to each image), telea, navier-stokes, biharmonic, mean (or all: every one the model can run); "
+    "METHOD@setting=value runs a mode with another setting, e.g. ganfill-faithful@detail=1.2",
 )
 @click.option(
     "--cnn",

@@ -24,6 +24,7 @@ from ganfill.data.domain import Domain
 from ganfill.models.fast import inference_copy
 
 LATENTS = ("normal", "uniform")
+ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh)  # where a block of the generator ends, and a feature of the discriminator
 
 
 @runtime_checkable
@@ -60,6 +61,32 @@ class Prior(Protocol):
     def encode(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor | None:
         """A starting z (N, z_dim) float32 predicted from images and masks (N, 1, R, R; 1 = known),
         or None when the model has no encoder (the search then starts from ``sample_z``)."""
+
+
+@runtime_checkable
+class Adaptable(Protocol):
+    """A prior whose generator can adapt to each image (``inpainting.adapt``), beyond ``Prior``.
+
+    The generator is a chain of *blocks*, each ending in an activation (five for the 64x64
+    dcgan generator: 4x4, 8x8, 16x16, 32x32 and the image).  An *adaptation* of N images holds,
+    per block, per-image tensors that change that block's pre-activation h of image i:
+    ``h * (1 + scale_i) + shift_i + offset_i`` (scale, shift: (N, C), one per channel, the
+    batch norm's affine map made per-image; offset: (N, *h.shape[1:]), a per-image bias of
+    every unit).  All zeros is the generator itself, so one shared copy of G serves a whole
+    batch of images, each adapting its own tensors; G's weights never change.
+    """
+
+    def adaptation(self, n: int) -> list[dict[str, torch.Tensor]]:
+        """The identity adaptation of n images: one dict per block, from the first, with
+        ``scale``, ``shift`` and ``offset`` float32 zeros on the runtime's device."""
+
+    def decode_adapted(self, z: torch.Tensor, adaptation: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        """``decode`` under an adaptation (any block, or any key of one, may be left out: not
+        adapted); differentiable in z and in the adaptation's tensors."""
+
+    def realism_features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The discriminator's activations of images (N, C, R, R) float32, from the first layer
+        on, each (N, ...) float32; differentiable in the images."""
 
 
 # ----------------------------------------------------------------------------------- latents
@@ -139,11 +166,64 @@ class DCGANPrior:
     def realism_logits(self, images: torch.Tensor) -> torch.Tensor:
         return self._D(self._layout(images)).float()  # (N,)
 
+    # ---- Adaptable: G's blocks adapted per image (inpainting.adapt), D's features
+
+    def _layers(self) -> list[nn.Module]:
+        return [*self._G.project, *self._G.body]  # the generator's forward, layer by layer
+
+    @torch.no_grad()
+    def adaptation(self, n: int) -> list[dict[str, torch.Tensor]]:
+        h = torch.zeros(1, self.z_dim, device=self.runtime.device, dtype=self.runtime.dtype)
+        blocks = []
+        for layer in self._layers():
+            if isinstance(layer, ACTIVATIONS):  # h: this block's pre-activation (1, C, ...)
+                zeros = torch.zeros((n, *h.shape[1:]), device=h.device)
+                if zeros.dim() == 4 and h.is_contiguous(memory_format=torch.channels_last):
+                    zeros = zeros.contiguous(memory_format=torch.channels_last)
+                blocks.append(
+                    {
+                        "scale": h.new_zeros(n, h.shape[1], dtype=torch.float32),
+                        "shift": h.new_zeros(n, h.shape[1], dtype=torch.float32),
+                        "offset": zeros,
+                    }
+                )
+            h = layer(h)
+        return blocks
+
+    def decode_adapted(self, z: torch.Tensor, adaptation: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        h, k = z.to(self.runtime.dtype), 0
+        for layer in self._layers():
+            if isinstance(layer, ACTIVATIONS) and k < len(adaptation):
+                h = _adapt_block(h, adaptation[k])
+                k += 1
+            h = layer(h)
+        return h.float()  # (N, C, R, R)
+
+    def realism_features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        h, out = self._layout(images), []
+        for layer in self._D.body:
+            h = layer(h)
+            if isinstance(layer, ACTIVATIONS):
+                out.append(h.float())
+        return out
+
     @torch.no_grad()
     def encode(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor | None:
         if self._E is None:
             return None
         return self._E(self._layout(images), self._layout(masks)).float()  # (N, z_dim)
+
+
+def _adapt_block(h: torch.Tensor, block: dict[str, torch.Tensor]) -> torch.Tensor:
+    """h (N, C, ...) * (1 + scale) + shift + offset, each of ``block`` that is given, in h's dtype."""
+    per_channel = (len(h), h.shape[1]) + (1,) * (h.dim() - 2)
+    if "scale" in block:
+        h = h * (1 + block["scale"]).to(h.dtype).view(per_channel)
+    if "shift" in block:
+        h = h + block["shift"].to(h.dtype).view(per_channel)
+    if "offset" in block:
+        h = h + block["offset"].to(h.dtype)
+    return h
 
 
 class OnePass:
