@@ -30,7 +30,6 @@ reports' (``benchmarks/adapt_tuning.py``; results in ``benchmarks/adapt_tuning.j
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 from scipy.ndimage import distance_transform_edt
 
+from ganfill.core.checks import Span, check_options, option
 from ganfill.core.errors import GanfillError
 from ganfill.inpainting.search import _validate, check_finite_loss
 from ganfill.models.prior import Adaptable
@@ -58,28 +58,18 @@ class AdaptConfig:
         the sample's detail in its faithful fill (``search.faithful_fill``).
     """
 
-    steps: int = 50
-    lr: float = 0.01
-    lr_z: float = 0.001
-    features: float = 0.0
-    modulate: int = 4
-    offsets: int = 3
-    progressive: int = 0
-    near: float = 4.0
-    detail: float = 1.3
+    steps: int = option(50, "Adam steps of the adaptation", span=Span(0, None))
+    lr: float = option(0.01, "Adam's learning rate on the adaptation's tensors", span=Span(0, None, lo_open=True))
+    lr_z: float = option(0.001, "Adam's learning rate on z", span=Span(0, None, lo_open=True))
+    features: float = option(0.0, "weight of the discriminator-feature loss", span=Span(0, None))
+    modulate: int = option(4, "blocks with a per-image scale and shift", span=Span(0, None))
+    offsets: int = option(3, "blocks with a per-image bias of every unit", span=Span(0, None))
+    progressive: int = option(0, "steps between the start of one block's adaptation and the next's", span=Span(0, None))
+    near: float = option(4.0, "mixing distance in pixels", span=Span(0, None, lo_open=True))
+    detail: float = option(1.3, "gain of the sample's detail in the faithful fill", span=Span(0, None))
 
     def __post_init__(self):
-        if int(self.steps) < 0:
-            raise GanfillError(f"adaptation: steps must be >= 0, got {self.steps}")
-        for name in ("lr", "lr_z"):
-            if not 0 < getattr(self, name) < math.inf:
-                raise GanfillError(f"adaptation: {name} must be a finite number > 0, got {getattr(self, name)}")
-        if not 0 <= self.features < math.inf:
-            raise GanfillError(f"adaptation: features must be a finite number >= 0, got {self.features}")
-        if int(self.modulate) < 0 or int(self.offsets) < 0 or int(self.progressive) < 0:
-            raise GanfillError("adaptation: modulate and offsets count blocks and progressive steps, >= 0")
-        if not 0 < self.near < math.inf or not 0 <= self.detail < math.inf:
-            raise GanfillError(f"adaptation: near must be > 0 and detail >= 0, got {self.near} and {self.detail}")
+        check_options(self, name=lambda n: f"adaptation: {n}")
 
 
 @dataclass
