@@ -78,6 +78,14 @@ BRUSH_RGB = (255, 0, 255)  # magenta: the hole as painted
 BRUSH_COLOUR = "#{:02x}{:02x}{:02x}".format(*BRUSH_RGB)
 FRAME_COLOUR = (0, 225, 255)  # the model's square drawn on the photo (cyan: the brush is magenta)
 BY_HAND = "frame"  # the page's framing for the square of the sliders (--frame X,Y,SIZE)
+FRAMING_INFO = (
+    "auto: on the face (face models), else a box around the hole; model square: cropped like the "
+    "training images (result at model resolution); by hand: X, Y, Size"
+)
+METHOD_INFO = (
+    "sharp: the latent search; faithful: close to what was there (adds the context encoder); closest: the "
+    "generator adapted to the photo (slower); fast: the context encoder alone; the others: classical methods, for comparison"
+)
 FRAMING_CHOICES = (("auto", "auto"), ("box around the hole", "fit"), ("model square", "domain"), ("by hand", BY_HAND))
 NO_FACE = (
     "the hole touches no face the detector found: set Framing to 'by hand' and move the cyan square "
@@ -90,6 +98,18 @@ CSS = """
 .ganfill-fill img { width: 100%; height: 100%; object-fit: contain; }
 .ganfill-pixels img { image-rendering: pixelated; }
 """
+SERVING = dict(  # what every launch serves: a local page, no share link, no monitoring or MCP endpoints
+    share=False,
+    css=CSS,
+    max_file_size=MAX_UPLOAD_BYTES,
+    footer_links=[],
+    ssr_mode=False,
+    pwa=False,
+    mcp_server=False,
+    enable_monitoring=False,
+    run_history=False,
+    show_error=True,
+)
 SMALL = 320  # images up to this size are enlarged with visible pixels rather than blurred
 
 
@@ -462,8 +482,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                 value="auto",
                 label="Framing: where the model's square goes",
                 elem_id="framing",
-                info="auto: on the face (face models), else a box around the hole; model square: cropped like the "
-                "training images (result at model resolution); by hand: X, Y, Size",
+                info=FRAMING_INFO,
             )
             with gr.Row():
                 x = gr.Slider(0, 1024, value=256, step=1, label="X", elem_id="frame-x", min_width=90)
@@ -480,8 +499,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                     value="auto",
                     label="Method",
                     elem_id="method",
-                    info="sharp: the latent search; faithful: closest to what was there (adds the context encoder); "
-                    "fast: the context encoder alone; the others: classical methods, for comparison",
+                    info=METHOD_INFO,
                 )
                 with gr.Row():
                     steps = gr.Number(
@@ -907,24 +925,9 @@ def build_app(
 
 def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True, quiet: bool = False):
     """Serve the app on host:port: no share link, no monitoring or MCP endpoints, uploads capped
-    at MAX_UPLOAD_BYTES (the page refuses larger files before sending them)."""
+    at MAX_UPLOAD_BYTES (the page refuses larger files before sending them); ``SERVING``."""
     try:
-        return app.launch(
-            server_name=host,
-            server_port=port,
-            share=False,
-            prevent_thread_lock=not block,
-            quiet=quiet,
-            max_file_size=MAX_UPLOAD_BYTES,
-            css=CSS,
-            footer_links=[],
-            ssr_mode=False,
-            pwa=False,
-            mcp_server=False,
-            enable_monitoring=False,
-            run_history=False,
-            show_error=True,
-        )
+        return app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=quiet, **SERVING)
     except (OSError, OverflowError) as e:  # in use, not allowed, or not a port at all
         reason = str(e).split(". ")[0]
         raise GanfillError(f"cannot serve on {host}:{port} ({reason}): is the port in use? pick another with --port") from None
