@@ -20,7 +20,7 @@ the realism judge (``evaluation.judges.faces_found``) in the face's aligned crop
 repaired photo, against the intact photos; known pixels bit-identical; seconds per photo.
 Then one 1-megapixel photo end to end.
 
-    .venv/bin/python benchmarks/photos.py [--n 100] [--model faces64] [--out benchmarks/photos.json]
+    .venv/bin/python benchmarks/photos.py [--n 100] [--model faces64] [--mode auto] [--out benchmarks/photos.json]
 """
 
 from __future__ import annotations
@@ -133,13 +133,14 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path(__file__).parents[1].parent / "shared/data/celeba128/val")
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--model", default="faces64")
+    ap.add_argument("--mode", default="auto", help="ganfill's mode for every ganfill method (auto: the model's default)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "photos.json")
     args = ap.parse_args()
     print(machine_line(), flush=True)
     from ganfill.apps import fill
 
-    repairer = ganfill.load(args.model)
+    repairer = ganfill.load(args.model, mode=args.mode)
     inp = repairer.inpainter
     finder, target = FaceFinder(), template_in_square(inp.domain.faces, parse_crop(inp.domain.crop).size, inp.resolution)
     rng = np.random.default_rng(args.seed)

@@ -98,19 +98,24 @@ CSS = """
 .ganfill-fill img { width: 100%; height: 100%; object-fit: contain; }
 .ganfill-pixels img { image-rendering: pixelated; }
 """
-SERVING = dict(  # what every launch serves: a local page, no share link, no monitoring or MCP endpoints
-    share=False,
-    css=CSS,
-    max_file_size=MAX_UPLOAD_BYTES,
-    footer_links=[],
-    ssr_mode=False,
-    pwa=False,
-    mcp_server=False,
-    enable_monitoring=False,
-    run_history=False,
-    show_error=True,
-)
+SERVING = {  # what every launch serves: a local page, no share link, no monitoring or MCP endpoints
+    "share": False,
+    "css": CSS,
+    "max_file_size": MAX_UPLOAD_BYTES,
+    "footer_links": [],
+    "ssr_mode": False,
+    "pwa": False,
+    "mcp_server": False,
+    "enable_monitoring": False,
+    "run_history": False,
+    "show_error": True,
+}
 SMALL = 320  # images up to this size are enlarged with visible pixels rather than blurred
+
+
+def _count(label: str, elem_id: str, *, hi: int, info: str) -> gr.Number:
+    """A whole-number field from 0 to ``hi`` whose 0 means auto."""
+    return gr.Number(value=0, minimum=0, maximum=hi, precision=0, label=label, info=info, elem_id=elem_id)
 
 
 def _look(image: np.ndarray) -> list[str]:
@@ -502,24 +507,18 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                     info=METHOD_INFO,
                 )
                 with gr.Row():
-                    steps = gr.Number(
-                        value=0,
-                        minimum=0,
-                        maximum=100_000,
-                        precision=0,
-                        label="Iterations",
+                    steps = _count(
+                        "Iterations",
+                        "steps",
+                        hi=100_000,
                         info=f"0 = auto ({PRIOR_STEPS}, or {ENCODER_STEPS} from the model's encoder); "
                         f"the paper uses {PAPER_STEPS} at a constant rate",
-                        elem_id="steps",
                     )
-                    restarts = gr.Number(
-                        value=0,
-                        minimum=0,
-                        maximum=64,
-                        precision=0,
-                        label="Restarts",
+                    restarts = _count(
+                        "Restarts",
+                        "restarts",
+                        hi=64,
                         info=f"the best start is kept; 0 = auto ({PRIOR_RESTARTS} from a random z, 1 from the encoder)",
-                        elem_id="restarts",
                     )
                 with gr.Row():
                     lam = gr.Number(

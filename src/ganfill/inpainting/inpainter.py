@@ -8,7 +8,7 @@ and bool known-pixel maps (N, R, R) in, a ``Completion`` (uint8) out.
 
 * ``sharp``: the latent search (``search.complete``): one realistic completion that agrees
   with the context, the paper's method.
-* ``faithful``: the closest to what was there: the search's sample with the coarse structure
+* ``faithful``: close to what was there: the search's sample with the coarse structure
   of a context encoder's prediction (``search.faithful_fill``); needs the GAN and a context
   encoder trained on the same images.
 * ``fast``: the context encoder alone, one forward pass (Pathak et al.).
