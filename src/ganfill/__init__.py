@@ -5,7 +5,7 @@ Pipeline: data (prepare, glyphs) -> models (DCGAN presets) -> training -> inpain
 Tensor convention inside: NCHW float in [-1, 1]; masks are N1HW float with 1 = known pixel.
 """
 
-__version__ = "0.1.0"
+from ganfill.core.constants import GANFILL_VERSION as __version__
 
 __all__ = ["__version__", "load", "repair"]
 

@@ -36,10 +36,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ganfill import __version__
 from ganfill.core.checks import integer
 from ganfill.core.checks import seed as check_seed
-from ganfill.core.constants import IMAGE_SUFFIXES, MAX_BATCH, MAX_PIXELS
+from ganfill.core.constants import GANFILL_VERSION, IMAGE_SUFFIXES, MAX_BATCH, MAX_PIXELS
 from ganfill.core.errors import GanfillError
 from ganfill.core.files import FolderLock, atomic_folder, atomic_path, output_name, remove_stale_temps, write_json
 from ganfill.core.images import HOLE_GREY, save_image, to_tensor, to_uint8
@@ -359,7 +358,7 @@ def write_unchanged(out: Path, item: Item, *, mask_spec: str) -> None:
     """A mask with no hole: the result is the input itself (the folder appears whole, as ``write_outputs``')."""
     with atomic_folder(out) as tmp:
         save_image(item.image, tmp / "completed.png")
-        record = {"ganfill_version": __version__, "input": str(item.path), "mask": mask_spec, "hole_fraction": 0.0}
+        record = {"ganfill_version": GANFILL_VERSION, "input": str(item.path), "mask": mask_spec, "hole_fraction": 0.0}
         write_json(record | {"unchanged": True}, tmp / RECORD)
 
 
@@ -395,7 +394,7 @@ def run_batch(inpainter: Inpainter, items: list[Item], *, seed: int, out_dir: Pa
     blend_name = inpainter.blends[0]
     described = inpainter.describe()
     for i, (item, row) in enumerate(zip(items, rows)):
-        record = {"ganfill_version": __version__, "input": str(item.path)}
+        record = {"ganfill_version": GANFILL_VERSION, "input": str(item.path)}
         record |= {k: v for k, v in described.items() if k != "config"}
         record |= {
             "framing": item.framing,

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ganfill import __version__
-from ganfill.core.constants import IMAGE_SUFFIXES, RESOLUTIONS
+from ganfill.core.constants import GANFILL_VERSION, IMAGE_SUFFIXES, RESOLUTIONS
 from ganfill.core.errors import GanfillError
 from ganfill.core.files import atomic_folder, remove_stale_temps
 from ganfill.data.domain import parse_crop, to_domain
@@ -186,7 +185,7 @@ def prepare(
             "shards": writer.shards,
             "sources": sources,
             "skipped": sorted(skipped, key=lambda s: s["file"]),
-            "created_by": f"ganfill {__version__}",
+            "created_by": f"ganfill {GANFILL_VERSION}",
         }
         _write_manifest(tmp, manifest)
     return manifest

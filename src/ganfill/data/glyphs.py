@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
-from ganfill import __version__
+from ganfill.core.constants import GANFILL_VERSION
 from ganfill.core.errors import GanfillError
 from ganfill.data.datasets import (
     FORMAT,
@@ -290,7 +290,7 @@ def render_glyphs(
                 "holdout": holdout,
                 "seed": seed,
                 "skipped": skipped,
-                "created_by": f"ganfill {__version__}",
+                "created_by": f"ganfill {GANFILL_VERSION}",
             }
             _write_manifest(folder, manifests[split])
         del renders

@@ -84,7 +84,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganfill import __version__
+from ganfill.core.constants import GANFILL_VERSION
 from ganfill.core.errors import GanfillError
 from ganfill.core.files import atomic_path
 from ganfill.core.images import HOLE_GREY, save_image
@@ -747,7 +747,7 @@ def write_report(
     with atomic_path(paths["options"]) as tmp:
         tmp.write_text(json.dumps(options, indent=1))
     record = {
-        "ganfill_version": __version__,
+        "ganfill_version": GANFILL_VERSION,
         "options": options,
         "definitions": definitions(ev.reference["detectability_originals"]),
         "reference": ev.reference,
@@ -808,7 +808,7 @@ def run(
         "domain": model.domain.to_dict(),
         "context_encoder": str(getattr(cnn, "path", cnn)) if cnn is not None else None,
         "versions": {
-            "ganfill": __version__,
+            "ganfill": GANFILL_VERSION,
             "torch": torch.__version__,
             "scikit-image": skimage.__version__,
             "opencv": cv2.__version__,

@@ -40,8 +40,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from safetensors.torch import save as save_bytes
 
-from ganfill import __version__
-from ganfill.core.constants import DTYPE_NAMES
+from ganfill.core.constants import DTYPE_NAMES, GANFILL_VERSION
 from ganfill.core.errors import GanfillError, GanfillWarning
 from ganfill.core.files import atomic_path, ganfill_home, temp_name, writing
 from ganfill.data.datasets import manifest_summary
@@ -106,7 +105,7 @@ def save(
     meta = {
         "format": FORMAT,
         "kind": model.kind,
-        "ganfill_version": __version__,
+        "ganfill_version": GANFILL_VERSION,
         model.config_key: json.dumps(model.config.to_dict()),
         "domain": json.dumps(model.domain.to_dict()),
     }
@@ -423,7 +422,7 @@ def save_training(
                 t, metas[name] = _optimizer_split(opt, f"opt_{name}")
                 tensors |= t
             save_file(tensors, str(tmp / STATE_FILE))
-            info = dict(record, step=step, ganfill_version=__version__, optimizers=metas)
+            info = dict(record, step=step, ganfill_version=GANFILL_VERSION, optimizers=metas)
             (tmp / CONFIG_FILE).write_text(json.dumps(info, indent=2))
             if final.exists():
                 shutil.rmtree(final)
