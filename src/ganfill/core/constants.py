@@ -1,7 +1,7 @@
 """Names and limits shared across the package, defined once and torch-free (the command line
 reads them without importing torch)."""
 
-GANFILL_VERSION = "0.1.0"  # ganfill.__version__ (pyproject.toml holds it too)
+GANFILL_VERSION = "0.1.0"  # ganfill.__version__ and the package metadata's (pyproject.toml reads it here)
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 DTYPE_NAMES = ("fp16", "fp32")  # how model files can be exported
