@@ -165,6 +165,18 @@ def _check_pair(prior: Prior, cnn: OnePass | None) -> None:
         )
 
 
+def _checked(prior, images, known, *, cnn, config, seed, blends) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """What the search-based modes check before they start (a one-line error for each): the
+    prior, the config, the seed, the blends, the GAN and context encoder as a pair, the images;
+    returns ``_tensors``' x and m and the seed."""
+    check_prior(prior)
+    check_config(config)
+    seed = check_seed(seed)
+    _check_blends(blends)
+    _check_pair(prior, cnn)
+    return *_tensors(images, known, resolution=prior.resolution, channels=prior.channels), seed
+
+
 def complete_images(
     prior: Prior,
     images: np.ndarray,
@@ -184,12 +196,7 @@ def complete_images(
     ``search_seconds`` includes the CNN).  ``blends``: ``poisson`` and/or ``paste`` (the
     search runs once; each blend is applied to the same fill).  ``callback`` is
     ``inpainting.search.complete``'s.  Deterministic for a given seed (see the module docstring)."""
-    check_prior(prior)
-    check_config(config)
-    seed = check_seed(seed)
-    _check_blends(blends)
-    _check_pair(prior, cnn)
-    x, m = _tensors(images, known, resolution=prior.resolution, channels=prior.channels)
+    x, m, seed = _checked(prior, images, known, cnn=cnn, config=config, seed=seed, blends=blends)
     result, search = _search(prior, images, known, x, m, config=config, seed=seed, callback=callback)
     fill = result.fake.cpu()
     if cnn is not None:
@@ -220,9 +227,7 @@ def adapt_images(
     (``adapt.near_weights``; known pixels stay exact).  ``callback`` sees the search's steps,
     then the adaptation's numbered on after them; a stop ends both (the search's sample is then
     the fill).  ``result`` is the search's; ``search_seconds`` covers search, adaptation and network."""
-    _check_blends(blends)
-    _check_pair(prior, cnn)
-    x, m = _tensors(images, known, resolution=prior.resolution, channels=prior.channels)
+    x, m, seed = _checked(prior, images, known, cnn=cnn, config=config, seed=seed, blends=blends)
     stopped = [False]
 
     def on_search(step, fake, losses):
