@@ -20,7 +20,12 @@ the realism judge (``evaluation.judges.faces_found``) in the face's aligned crop
 repaired photo, against the intact photos; known pixels bit-identical; seconds per photo.
 Then one 1-megapixel photo end to end.
 
-    .venv/bin/python benchmarks/photos.py [--n 100] [--model faces64] [--mode auto] [--out benchmarks/photos.json]
+    .venv/bin/python benchmarks/photos.py [--n 100] [--model faces] [--mode auto] [--out benchmarks/photos.json]
+
+``--model faces`` (the API's default) picks faces64 or faces128 per photo by the face's size
+(``apps.api.Repairer.pick``; the fit row always uses faces64, the first); ``--model faces64``
+or ``faces128`` uses that one everywhere.  Each row records the face's width (``face_px``), and
+the summary gives the mean over the faces 150 px wide or more.
 """
 
 from __future__ import annotations
@@ -117,6 +122,12 @@ def aligned_crop(photo: np.ndarray, m: np.ndarray) -> np.ndarray:
     return cv2.warpAffine(photo, crop_to_photo, (128, 128), flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP)
 
 
+def face_px(m: np.ndarray) -> float:
+    """How wide the face is in the photo: the side of faces64's square (the aligned frame's
+    centre 108x108 box, forehead to chin) in photo pixels."""
+    return float(108 * np.sqrt(abs(np.linalg.det(m[:, :2]))))
+
+
 def true_frame(m: np.ndarray, repairer) -> Frame:
     """The model's square under the true alignment: its crop box of the aligned frame."""
     inp = repairer.inpainter
@@ -132,7 +143,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path(__file__).parents[1].parent / "shared/data/celeba128/val")
     ap.add_argument("--n", type=int, default=100)
-    ap.add_argument("--model", default="faces64")
+    ap.add_argument("--model", default="faces")
     ap.add_argument("--mode", default="auto", help="ganfill's mode for every ganfill method (auto: the model's default)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "photos.json")
@@ -169,12 +180,14 @@ def main() -> None:
         t0 = time.perf_counter()
         intact = finder.find(photo)  # the landmarks of the face the hole covers, seen whole
         frames = [Frame(face_frame(intact[0], target), inp.resolution, "face")] if intact else [true_frame(m, repairer)]
-        item = fill.make_item(zeroed, repairer.inpainter, hole=hole, frames=frames)
-        outs["intact-landmarks"] = fill.complete_items(repairer.inpainter, [item], seed=args.seed)[1][0]
+        chosen, frames = repairer.pick(frames)  # the model the face's size calls for (of several)
+        item = fill.make_item(zeroed, chosen, hole=hole, frames=frames)
+        outs["intact-landmarks"] = fill.complete_items(chosen, [item], seed=args.seed)[1][0]
         seconds["intact-landmarks"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        item = fill.make_item(zeroed, repairer.inpainter, hole=hole, frames=[true_frame(m, repairer)])
-        outs["true-frame"] = fill.complete_items(repairer.inpainter, [item], seed=args.seed)[1][0]
+        chosen, frames = repairer.pick([true_frame(m, repairer)])
+        item = fill.make_item(zeroed, chosen, hole=hole, frames=frames)
+        outs["true-frame"] = fill.complete_items(chosen, [item], seed=args.seed)[1][0]
         seconds["true-frame"] = time.perf_counter() - t0
         for name, out in outs.items():
             crops[name].append(aligned_crop(out, m))
@@ -182,6 +195,7 @@ def main() -> None:
                 {
                     "photo": files[k].name,
                     "size": list(photo.shape[1::-1]),
+                    "face_px": face_px(m),
                     "hole": kind,
                     "method": name,
                     "psnr": hole_psnr(out, photo, hole),
@@ -203,6 +217,7 @@ def main() -> None:
             "known_exact": all(r["known_exact"] for r in mine),
             "seconds": float(np.median([r["seconds"] for r in mine])),
             "by_hole": {h: float(np.mean([r["psnr"] for r in mine if r["hole"] == h])) for h in HOLES},
+            "psnr_faces_150px": float(np.mean([r["psnr"] for r in mine if r["face_px"] >= 150])),
         }
     # one 1-megapixel photo with one face, end to end (the model already loaded)
     face = np.asarray(Image.open(files[picks[0]]).convert("RGB"))
@@ -232,6 +247,8 @@ def main() -> None:
             f"| {name} | {t['psnr']:.2f} | {t['ssim']:.3f} | {t['faces_found']:.0%} | {t['known_exact']} | {t['seconds']:.2f} |"
         )
     print("by hole (PSNR):", {n: {h: round(v, 2) for h, v in t["by_hole"].items()} for n, t in table.items()})
+    large = sum(r["face_px"] >= 150 for r in rows if r["method"] == "telea")
+    print(f"faces 150 px or wider ({large} photos), PSNR:", {n: round(t["psnr_faces_150px"], 2) for n, t in table.items()})
     print(f"1-megapixel photo, one face, end to end: {megapixel:.2f} s; no face found (fit used) in {len(misses)} photos")
 
 

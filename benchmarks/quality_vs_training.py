@@ -1,10 +1,12 @@
 """Completion quality against training: every checkpoint of a run, scored the same way.
 
     .venv/bin/python benchmarks/quality_vs_training.py RUN DATA --out DIR [-n 200] [--mask center]
-        [--figure docs/quality-vs-training-NAME.png]
+        [--figure docs/quality-vs-training-NAME.png] [--model EXPORT.safetensors ...]
 
 RUN: a training run folder (``ganfill train --out RUN``); DATA: held-out images. Each checkpoint
-``RUN/checkpoints/step-*`` (its EMA generator and its discriminator) completes the same ``-n``
+``RUN/checkpoints/step-*`` (its EMA generator and its discriminator), and each ``--model``
+(an exported model file of the same run, e.g. the ones a run that trains across sessions kept
+for ``--init``: its step and images seen are in its metadata) completes the same ``-n``
 images with the same seeded holes by ganfill's search from a random z (``SEARCH``: 100 steps at
 lr 0.05, one start, fixed so that scores measured in different sessions, docs/ included, stay
 comparable whatever the current defaults; training checkpoints carry no encoder of z, so every
@@ -41,19 +43,27 @@ from ganfill.models import files as checkpoint  # noqa: E402
 SEARCH = CompleteConfig(init="prior", num_steps=100, lr=0.05, restarts=1)  # what every recorded score used
 
 
-def score(folder: Path, images, names, *, mask: str, runtime) -> dict:
+def training_point(source: Path) -> tuple[int, int]:
+    """(step, images seen) of a training checkpoint folder or an exported model file."""
+    if source.is_file():
+        meta = checkpoint.describe(source).meta
+        return int(meta["step"]), int(meta["images_seen"])
+    config = json.loads((source / "config.json").read_text())
+    step = int(source.name.split("-")[1])
+    return step, step * config.get("train", {}).get("batch_size", 64)
+
+
+def score(source: Path, images, names, *, mask: str, runtime) -> dict:
     """One checkpoint's scores on the images (ganfill from a random z, ``mask``)."""
-    model = checkpoint.load(folder, kind="gan")
-    config = json.loads((folder / "config.json").read_text())
+    model = checkpoint.load(source, kind="gan")
     run = ev.evaluate(
         model, images, names=names, masks=[mask], methods=["ganfill", "telea"], config=SEARCH, runtime=runtime, judges=["texture"]
     )
     res, telea = run.results  # in the order of methods
-    step = int(folder.name.split("-")[1])
-    batch = config.get("train", {}).get("batch_size", 64)
+    step, images_seen = training_point(source)
     return {
         "step": step,
-        "images_seen": step * batch,
+        "images_seen": images_seen,
         "psnr_hole": res["psnr_hole"],
         "ssim": res["ssim"],
         "detectability": res["detectability_texture"],
@@ -109,6 +119,9 @@ def main() -> None:
         metavar="LABEL=RESULTS",
         help="another run's results.json (same -n and --mask) drawn beside; repeatable",
     )
+    ap.add_argument(
+        "--model", action="append", default=[], type=Path, metavar="EXPORT", help="an exported model file of the run; repeatable"
+    )
     args = ap.parse_args()
     others = {}
     for item in args.compare:
@@ -124,21 +137,22 @@ def main() -> None:
         others[name] = other["points"]
     runtime = resolve("auto", "auto")
     print(machine_line(runtime), flush=True)
-    folders = sorted(p for p in (args.run / "checkpoints").glob("step-*") if (p / "model.safetensors").is_file())
-    if not folders:
-        sys.exit(f"quality_vs_training: no checkpoints in {args.run / 'checkpoints'}")
+    sources = sorted(p for p in (args.run / "checkpoints").glob("step-*") if (p / "model.safetensors").is_file())
+    sources += [p for p in args.model if p.is_file()]
+    if not sources:
+        sys.exit(f"quality_vs_training: no checkpoints in {args.run / 'checkpoints'} and no --model file")
     args.out.mkdir(parents=True, exist_ok=True)
     store = args.out / "results.json"
     record = json.loads(store.read_text()) if store.is_file() else {}
     if record.get("n") not in (None, args.n) or record.get("mask") not in (None, args.mask):
         sys.exit(f"quality_vs_training: {store} holds -n {record['n']} --mask {record['mask']}: use another --out")
     points = {p["step"]: p for p in record.get("points", [])}
-    images, names = ev.load_images(args.data, checkpoint.load(folders[0], kind="gan"), n=args.n, seed=0)
-    for folder in folders:
-        step = int(folder.name.split("-")[1])
+    images, names = ev.load_images(args.data, checkpoint.load(sources[0], kind="gan"), n=args.n, seed=0)
+    for source in sources:
+        step = training_point(source)[0]
         if step in points:
             continue
-        points[step] = score(folder, images, names, mask=args.mask, runtime=runtime)
+        points[step] = score(source, images, names, mask=args.mask, runtime=runtime)
         p = points[step]
         print(
             f"step {step:>6}: hole PSNR {p['psnr_hole']:.2f} dB, detectable {100 * p['detectability']:.1f}%"

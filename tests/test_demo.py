@@ -68,9 +68,13 @@ def _check_report(out: Path, proc, *, sections: dict[str, tuple[int, int]]) -> d
 def test_default_demo_runs_end_to_end_in_fast_mode(tmp_path):
     out = tmp_path / "demo"
     proc = _demo("--out", out, "--quiet", "--steps", "20", "--glyphs", "6")
-    metrics = _check_report(out, proc, sections={"glyphs32": (6, 32), "faces64": (1, 64)})
+    sections = {"glyphs32": (6, 32), "faces64": (1, 64), "faces128": (1, 128), "photo": (1, 512)}
+    metrics = _check_report(out, proc, sections=sections)
     assert "train" not in proc.stdout.lower()  # nothing is trained
-    glyphs, faces = (s["images"] for s in metrics["sections"])
+    glyphs, faces, faces128, photo = (s["images"] for s in metrics["sections"])
+    # the whole photo, repaired where it is by the model its face's size calls for (its square spans 128+ pixels)
+    assert metrics["sections"][3]["title"] == "photo: 512x512, repaired in place by faces128"
+    assert photo[0]["scores"]["ganfill"]["psnr_hole"] > photo[0]["scores"]["telea"]["psnr_hole"]
     # characters spread over digits, capitals and small letters, each from a different bundled font
     names = [row["name"] for row in glyphs]
     assert [n.split("-")[2] for n in names] == [GLYPH_CHARS[i * 62 // 6] for i in range(6)]

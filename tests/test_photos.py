@@ -183,3 +183,45 @@ def test_the_readme_photo_example_runs(tmp_path, monkeypatch):
     original = np.asarray(Image.open("photo.jpg"))
     assert repaired.shape == original.shape and np.array_equal(repaired[hole == 0], original[hole == 0])
     assert not np.array_equal(repaired[hole > 0], original[hole > 0])
+
+
+def test_recentred_puts_another_face_models_square_on_the_same_face():
+    """faces64's square (the centred 108 box of the aligned frame at 64) moved to faces128's
+    (the centred 128 box at 128): the same centre, a side 128/108 as long, and every point of
+    the aligned frame where it was."""
+    from ganfill.data.framing import recentred
+
+    small = _rotated_frame(64)
+    big = recentred(small, 108, 128, 128)
+    assert big.resolution == 128 and big.kind == small.kind
+    a, b = small.corners(), big.corners()
+    assert np.allclose(a.mean(0), b.mean(0))
+    assert np.isclose(np.hypot(*(b[1] - b[0])) / np.hypot(*(a[1] - a[0])), 128 / 108)
+    # a photo point at square64 (u, v) sits in the aligned frame at 35 + u * 108 / 64 (the 108 box starts
+    # 35 px in from the left of the 178-wide frame, the 128 box 25 px): square128 (u * 108 / 64 + 10)
+    photo_point = np.array([100.0, 200.0])
+    u = small.matrix[:, :2] @ photo_point + small.matrix[:, 2]
+    assert np.allclose(big.matrix[:, :2] @ photo_point + big.matrix[:, 2], u * 108 / 64 + 10)
+
+
+def test_of_several_face_models_a_photo_gets_the_one_its_face_size_calls_for(tmp_path):
+    """A list of face models (like the default ``faces``: faces64 and faces128): the larger model
+    where its square covers at least its resolution in photo pixels, the smaller one otherwise;
+    either way the photo comes back at its size with its known pixels exact."""
+    face = Domain("center:108", faces="celeba")
+    small = checkpoint.save(tmp_path / "face32.safetensors", tiny_gan(calibrate=256, domain=face))
+    big = checkpoint.save(
+        tmp_path / "face64.safetensors", tiny_gan(calibrate=256, domain=Domain("center:128", faces="celeba"), resolution=64)
+    )
+    repairer = ganfill.load([big, small], mode="sharp", config=FAST)  # any order: by resolution
+    assert [i.resolution for i in repairer.inpainters] == [32, 64]
+    for side, want in ((40, 32), (100, 64)):  # the small model's square: 40 px -> the big one's 47 px < 64; 100 -> 119 px
+        chosen, frames = repairer.pick([box_frame(30, 30, side, 32)])
+        assert chosen.resolution == want and frames[0].resolution == want
+    photo = blob_images(1, 200, seed=5)[0]
+    hole = np.zeros((200, 200), bool)
+    hole[80:110, 70:120] = True
+    out = repairer.repair(photo, hole, frame=(40, 40, 120))
+    assert out.shape == photo.shape and np.array_equal(out[~hole], photo[~hole]) and not np.array_equal(out[hole], photo[hole])
+    with pytest.raises(GanfillError, match="face models of one landmark template"):
+        ganfill.load([small, checkpoint.save(tmp_path / "plain.safetensors", tiny_gan(resolution=64))], mode="sharp")

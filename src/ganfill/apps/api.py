@@ -1,11 +1,17 @@
 """The Python API: a photo and its hole in, the repaired photo out.
 
     import ganfill
-    repaired = ganfill.repair(photo, hole, model="faces64")   # PIL image or uint8 array, any size
+    repaired = ganfill.repair(photo, hole)   # PIL image or uint8 array, any size
 
 ``ganfill.load(model, mode=...)`` keeps the model (and the face finder) loaded for repeated use;
 both go through ``fill.make_item`` / ``fill.complete_items``, what ``ganfill inpaint`` and the
 web page run, so a photo gives the same result everywhere.
+
+The default model, ``faces``, stands for the shipped face models (``SIZED``): on each photo the
+one with the highest resolution whose square covers at least its own resolution in the photo's
+pixels (``Repairer.pick``: the face is not enlarged to fill it), else the smallest.  A face
+square of 128 photo pixels or more gets faces128, a smaller one faces64; naming a model
+(``model="faces64"``) overrides the rule.
 """
 
 from __future__ import annotations
@@ -57,23 +63,61 @@ def _hole(hole, shape: tuple[int, int]) -> np.ndarray:
     return h
 
 
+# a name standing for several shipped models of one subject, lowest resolution first: each photo
+# gets the one its face's size calls for (``Repairer.pick``)
+SIZED = {"faces": ("faces64", "faces128")}
+DEFAULT_MODEL = "faces"
+
+
 class Repairer:
     """A model loaded for repairing photos: ``repairer.repair(image, hole)``.
 
-    model: a shipped model's name, a model file or a run folder; mode: ``auto``, ``sharp``,
-    ``faithful``, ``fast`` or a classical method (``inpainting.inpainter.MODES``); config and
-    runtime: those of ``load_inpainter``.
+    model: a shipped model's name, a model file, a run folder, or several face models (a list,
+    or a name of ``SIZED``), one picked per photo by ``pick``; mode: ``auto``, ``sharp``, ``faithful``,
+    ``fast``, ``closest`` or a classical method (``inpainting.inpainter.MODES``); cnn, config
+    and runtime: those of ``load_inpainter``.
     """
 
-    def __init__(self, model: str | os.PathLike = "faces64", *, mode: str = "auto", cnn=None, config=None, runtime=None):
+    def __init__(self, model: str | os.PathLike = DEFAULT_MODEL, *, mode: str = "auto", cnn=None, config=None, runtime=None):
         from ganfill.core.runtime import resolve
         from ganfill.inpainting.config import CompleteConfig
         from ganfill.inpainting.inpainter import load_inpainter
 
-        self.inpainter = load_inpainter(
-            model, mode, cnn=cnn, config=config or CompleteConfig(), runtime=runtime or resolve(), blends=("poisson",)
+        names = (
+            SIZED.get(model, (model,))
+            if isinstance(model, str)
+            else tuple(model)
+            if isinstance(model, (list, tuple))
+            else (model,)
         )
+        if not names or (cnn is not None and len(names) > 1):
+            raise GanfillError(f"cnn= goes with one model, and {model!r} stands for {len(names)}: name one of them")
+        config, runtime = config or CompleteConfig(), runtime or resolve()
+        self.inpainters = sorted(
+            (load_inpainter(name, mode, cnn=cnn, config=config, runtime=runtime, blends=("poisson",)) for name in names),
+            key=lambda inpainter: inpainter.resolution,
+        )
+        templates = {inpainter.domain.faces for inpainter in self.inpainters}
+        if len(self.inpainters) > 1 and (None in templates or len(templates) > 1):
+            raise GanfillError("several models are picked from by the face's size: give face models of one landmark template")
+        self.inpainter = self.inpainters[0]  # the one that frames faces (and the only one, for one model)
         self._finder = None
+
+    def pick(self, frames: list) -> tuple:
+        """(inpainter, frames): of the models, the highest resolution one whose square, put on the
+        first (largest) face, covers at least its resolution in photo pixels, with the frames
+        moved to its square (``framing.recentred``); else the first model and ``frames``."""
+        from ganfill.data.domain import parse_crop
+        from ganfill.data.framing import recentred
+
+        base = self.inpainter
+        crop = parse_crop(base.domain.crop).size
+        for inpainter in reversed(self.inpainters[1:]):
+            to_crop, r = parse_crop(inpainter.domain.crop).size, inpainter.resolution
+            moved = [recentred(f, crop, to_crop, r) for f in frames]
+            if moved[0].scale <= 1.0 + 1e-9:  # square pixels per photo pixel: the face is not enlarged
+                return inpainter, moved
+        return base, frames
 
     def repair(self, image, hole, *, framing: str = "auto", frame: tuple[float, float, float] | None = None, seed: int = 0):
         """The repaired photo, the type of ``image`` (PIL image, or uint8 (H, W, 3) array), at its size.
@@ -81,7 +125,7 @@ class Repairer:
         hole: True / white = missing, the image's size.  framing: ``auto`` (a face model's
         square on each face the hole touches; a box around the hole for other models),
         ``face``, ``fit`` or ``domain`` (the model's square: the result is at the model's
-        resolution); frame: (x, y, size), the model's square given by hand.
+        resolution); frame: (x, y, size), the (first) model's square given by hand.
         """
         from PIL import Image
 
@@ -92,27 +136,33 @@ class Repairer:
         missing = _hole(hole, rgb.shape[:2])
         if not missing.any():
             return image
-        r = self.inpainter.resolution
-        framing = fill.resolve_framing(framing, self.inpainter.domain, rgb.shape[:2], r, fit_above=0)  # the photo at its size
+        inpainter = self.inpainter
+        r = inpainter.resolution
+        framing = fill.resolve_framing(framing, inpainter.domain, rgb.shape[:2], r, fit_above=0)  # the photo at its size
         if frame is not None and (isinstance(frame, (str, bytes)) or not hasattr(frame, "__len__") or len(frame) != 3):
             raise GanfillTypeError(f"frame must be (x, y, size), the model's square in photo pixels, got {frame!r}")
         frames = None if frame is None else [box_frame(*frame, r)]
-        if self._finder is None and frame is None and framing == "face" and self.inpainter.domain.faces:
+        if self._finder is None and frame is None and framing == "face" and inpainter.domain.faces:
             from ganfill.data.faces import FaceFinder
 
             self._finder = FaceFinder()
-        item = fill.make_item(rgb, self.inpainter, framing=framing, hole=missing, frames=frames, finder=self._finder)
-        _, finals, _ = fill.complete_items(self.inpainter, [item], seed=seed)
+        if frames is None and framing == "face":
+            item = fill.make_item(rgb, inpainter, framing=framing, hole=missing, finder=self._finder)
+            frames = item.frames
+        if frames and len(self.inpainters) > 1:
+            inpainter, frames = self.pick(frames)
+        item = fill.make_item(rgb, inpainter, framing=framing, hole=missing, frames=frames, finder=self._finder)
+        _, finals, _ = fill.complete_items(inpainter, [item], seed=seed)
         out = finals[0]
         return Image.fromarray(out) if isinstance(image, Image.Image) else out
 
 
-def load(model: str | os.PathLike = "faces64", *, mode: str = "auto", **options) -> Repairer:
+def load(model: str | os.PathLike = DEFAULT_MODEL, *, mode: str = "auto", **options) -> Repairer:
     """A ``Repairer`` for ``model`` (loaded once; ``options``: ``cnn``, ``config``, ``runtime``)."""
     return Repairer(model, mode=mode, **options)
 
 
-def repair(image, hole, *, model: str | os.PathLike = "faces64", mode: str = "auto", **options):
+def repair(image, hole, *, model: str | os.PathLike = DEFAULT_MODEL, mode: str = "auto", **options):
     """Repair ``hole`` (True / white = missing) in ``image`` (PIL image or uint8 array, any
     size) with ``model``; returns the photo at its size.  ``options``: ``Repairer.repair``'s."""
     return load(model, mode=mode).repair(image, hole, **options)

@@ -624,7 +624,7 @@ def inpaint(
 @click.option(
     "--model",
     help="only this model: a shipped model's name, or with --images any checkpoint "
-    f"(default: glyphs32 and faces64; with --images: {IMAGES_MODEL})",
+    f"(default: glyphs32, faces64 and faces128; with --images: {IMAGES_MODEL})",
 )
 @click.option(
     "--mask",
@@ -639,7 +639,7 @@ def demo(out_dir, images, model, mask, quiet, device, precision, **options):
     """Complete images with the shipped models next to OpenCV's Telea; write an HTML report.
 
     With no options (well under a minute on 2 CPU cores, no training): glyphs32 on characters from
-    fonts it never saw, and faces64 on NASA's portrait of Eileen Collins, center mask.
+    fonts it never saw, and faces64 and faces128 on NASA's portrait of Eileen Collins, center mask.
     """
     from ganfill.apps import demo as run_demo
 

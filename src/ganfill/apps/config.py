@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ganfill.core.checks import Span, check_options, option
 from ganfill.core.constants import MAX_RESTARTS, MAX_SEARCH_STEPS, SEEDS
 
-DEFAULT_MODELS = ("glyphs32", "faces64")  # the built-in sections, in report order
+DEFAULT_MODELS = ("glyphs32", "faces64", "faces128")  # the built-in sections, in report order
 IMAGES_MODEL = "faces64"  # the model for --images when none is named
 
 

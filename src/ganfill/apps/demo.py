@@ -1,10 +1,12 @@
 """`ganfill demo`: the shipped reference models on images they never saw, in one HTML report.
 
-The demo trains nothing. By default it has two sections, each completed with the center mask
-by ganfill in ``ganfill inpaint``'s default mode (``--mode auto``: faithful for faces64, whose
-context encoder ships beside it, sharp for glyphs32; ``fill.run``: ``CompleteConfig`` defaults except the number of
-steps and restarts, which ``DemoConfig`` sets so the whole demo takes well under a minute on 2 CPU
-cores) and by OpenCV's Telea inpainting (``inpainting.baselines.BASELINES``):
+The demo trains nothing. By default it has three sections of images in a model's square, each
+completed with the center mask by ganfill in ``ganfill inpaint``'s default mode (``--mode
+auto``: faithful for faces64 and faces128, whose context encoders ship beside them, sharp for
+glyphs32; ``fill.run``: ``CompleteConfig`` defaults except the number of steps and restarts,
+which ``DemoConfig`` sets so the whole demo takes well under a minute on 2 CPU cores) and by
+OpenCV's Telea inpainting (``inpainting.baselines.BASELINES``), and a photo repaired where it is
+(``photo_section``):
 
 * ``glyphs32``: characters rendered (``data.glyphs.render_chars``) from the fonts bundled with
   matplotlib (DejaVu Sans / Serif / Mono, STIX, Computer Modern), spread over 0-9, A-Z, a-z
@@ -12,7 +14,10 @@ cores) and by OpenCV's Telea inpainting (``inpainting.baselines.BASELINES``):
   exclude matplotlib's bundle and Debian's dejavu, stix and cmu folders.
 * ``faces64``: NASA's portrait of astronaut Eileen Collins (``skimage.data.astronaut()``,
   public domain), cut to the framing of CelebA's 64x64 aligned crops around the face that the
-  LBP frontal-face cascade finds (``face_box``).
+  LBP frontal-face cascade finds (``face_box``);
+* ``faces128``: the same portrait at 128x128, in faces128's framing;
+* ``photo``: the whole portrait, 512x512, a hole over the eyes, repaired by ``ganfill.repair``
+  (the face found, framed by its landmarks, the model picked by its size).
 
 With ``images``, the user's own images are completed instead, by one model (``faces64``
 unless another is named), brought into its square exactly as ``ganfill inpaint`` does.
@@ -118,26 +123,84 @@ def face_box(image: np.ndarray, *, min_face: float = 0.1, min_neighbours: int = 
     raise GanfillError(f"no frontal face found in the {w}x{h} photo")
 
 
-def face_inputs(*, resolution: int) -> list[tuple[str, np.ndarray]]:
-    """NASA's portrait of Eileen Collins (skimage.data.astronaut, public domain), framed as a
-    CelebA aligned crop at the model's resolution."""
+def face_inputs(*, resolution: int, crop: int = 108) -> list[tuple[str, np.ndarray]]:
+    """NASA's portrait of Eileen Collins (skimage.data.astronaut, public domain), framed as the
+    centred ``crop`` x ``crop`` box of CelebA's aligned faces (faces64: 108, faces128: 128) at the
+    model's resolution."""
     from skimage.data import astronaut
 
     photo = astronaut()
-    crop = crop_box(photo, face_box(photo))
-    return [("astronaut-eileen-collins", to_domain(crop, resolution=resolution, crop="none"))]
+    left, top, right, bottom = face_box(photo)
+    grow = (right - left) * (crop / 108 - 1) / 2  # the same centre, crop / 108 times the side
+    box = tuple(int(round(v)) for v in (left - grow, top - grow, right + grow, bottom + grow))
+    return [("astronaut-eileen-collins", to_domain(crop_box(photo, box), resolution=resolution, crop="none"))]
 
 
 BUILT_IN = {  # shipped model -> its built-in inputs(resolution, config)
     "glyphs32": lambda resolution, config: glyph_inputs(config.glyphs, resolution=resolution),
     "faces64": lambda resolution, config: face_inputs(resolution=resolution),
+    "faces128": lambda resolution, config: face_inputs(resolution=resolution, crop=128),
 }
 BUILT_IN_NOTES = {
     "glyphs32": "Characters rendered from the fonts bundled with matplotlib (DejaVu Sans, Serif and Mono, STIX, "
     "Computer Modern), none of which the model saw in training.",
     "faces64": "NASA's portrait of astronaut Eileen Collins (scikit-image's astronaut(), public domain), cut "
     "around the face found by the LBP frontal-face cascade to the framing of CelebA's aligned crops.",
+    "faces128": "The same portrait at twice the resolution, cut to faces128's framing (the centre 128x128 of "
+    "CelebA's aligned photos: a little more hair and background than faces64's).",
 }
+
+
+# The photo section: the astronaut's whole 512x512 portrait with a hole over her eyes, repaired in
+# place by the photo path (``ganfill.repair``), beside Telea at the photo's resolution.
+PHOTO_MODEL = "faces"  # ``apps.api.SIZED``: faces64 or faces128, by the size of the face
+PHOTO_HOLE = (slice(88, 118), slice(185, 266))  # rows, columns of the astronaut photo: her eyes
+PHOTO_NOTE = (
+    "The whole photo (NASA's portrait of Eileen Collins, 512x512) with a hole over the eyes, repaired where it is "
+    "by ganfill.repair: the face is found and its landmarks put it into the model's square, the model is picked by "
+    "the face's size (faces128 where its square covers 128 photo pixels or more, else faces64), and the fill is "
+    "warped back and blended in at the photo's resolution; known pixels untouched. In the best fake's column: "
+    "the model's square of the repaired photo, enlarged."
+)
+
+
+def photo_section(out: Path, *, root: Path, config: CompleteConfig, runtime: Runtime, seed: int) -> tuple[list[dict], str]:
+    """The photo section's one row (as ``complete_section``'s) and the name of the model used."""
+    import cv2
+    from skimage.data import astronaut
+
+    from ganfill.apps.api import Repairer
+
+    photo = astronaut()
+    hole = np.zeros(photo.shape[:2], bool)
+    hole[PHOTO_HOLE] = True
+    repairer = Repairer(PHOTO_MODEL, config=config, runtime=runtime)
+    item = fill.make_item(photo, repairer.inpainter, framing="face", hole=hole)
+    inpainter, frames = repairer.pick(item.frames)
+    item = fill.make_item(photo, inpainter, hole=hole, frames=frames)
+    _, finals, _ = fill.complete_items(inpainter, [item], seed=seed)
+    masked = photo.copy()
+    masked[hole] = fill.HOLE_GREY
+    telea = BASELINES["telea"](photo, hole)  # never sees the hole's content
+    folder = out / "completions" / "astronaut-photo"
+    images = {
+        "masked": masked,
+        "mask": np.repeat(hole[..., None] * np.uint8(255), 3, axis=2),
+        "completed": finals[0],
+        "fake": cv2.resize(frames[0].to_square(finals[0]), photo.shape[1::-1], interpolation=cv2.INTER_NEAREST),
+        "telea": telea,
+        "original": photo,
+    }
+    rel = folder.relative_to(root).as_posix()
+    for kind, image in images.items():
+        save_image(image, folder / f"{kind}.png")
+    row = {
+        "name": "astronaut-photo",
+        **{k: f"{rel}/{k}.png" for k in images},
+        "hole_fraction": float(hole.mean()),
+        "scores": {"ganfill": _scores(photo, finals[0], hole), "telea": _scores(photo, telea, hole)},
+    }
+    return [row], Path(inpainter.sources["checkpoint"]).stem
 
 
 # ---- one section --------------------------------------------------------------------------
@@ -343,6 +406,11 @@ def run(
         title = f"{name}: {r}x{r}, domain {m.domain.text()}"
         notes += ([f"Model card: {card}."] if card else []) + [f"Model file: {m.path.name}; mode {mode}."]
         sections.append({"model": name, "title": title, "notes": notes, "rows": rows, "overview": f"{name}/overview.png"})
+    if images is None and model is None:  # the default demo: a photo repaired where it is
+        rows, used = photo_section(out / "photo", root=out, config=complete_config, runtime=runtime, seed=config.seed)
+        title = f"photo: 512x512, repaired in place by {used}"
+        save_image(overview(out, rows, min_side=256), out / "photo" / "overview.png")
+        sections.append({"model": "photo", "title": title, "notes": [PHOTO_NOTE], "rows": rows, "overview": "photo/overview.png"})
     seconds = time.perf_counter() - t0
     steps = f"{config.steps}" if config.steps is not None else "the model's default number of"
     settings = asdict(config) | {"steps": config.steps if config.steps is not None else "the model's default"}

@@ -9,7 +9,9 @@ pixels of an R x R square.  These make one:
 * ``fit_frame``: a box twice the hole's size around it (any other model);
 * ``box_frame``: a box given by hand (``--frame X,Y,SIZE``; ``Frame.box`` goes back);
 * ``domain_frame``: the box a model's training images were cropped to (``data.domain``), to
-  show where the model's square sits when an image is brought into it whole.
+  show where the model's square sits when an image is brought into it whole;
+* ``recentred``: a face model's square moved to another face model's (another crop of the same
+  aligned faces, another resolution).
 
 Into the square, the photo is first shrunk with an area filter (no aliasing) and then warped;
 back, the square is warped bicubically onto the photo.  Pixels of the square outside the photo
@@ -143,6 +145,17 @@ def fit_frame(hole: np.ndarray, resolution: int, *, context: float = 2.0) -> Fra
     top = min(max(top, 0), max(h - side, 0)) if side <= h else (h - side) // 2
     left = min(max(left, 0), max(w - side, 0)) if side <= w else (w - side) // 2
     return box_frame(left, top, side, resolution, kind="fit")
+
+
+def recentred(frame: Frame, crop: int, to_crop: int, to_resolution: int) -> Frame:
+    """``frame``, the square of a model trained on the centred ``crop`` x ``crop`` box of aligned
+    images, moved to the square of one trained on the centred ``to_crop`` box of the same aligned
+    images at ``to_resolution`` (e.g. faces64's square, center:108 at 64, to faces128's,
+    center:128 at 128): the same face in the same place, with more or less around it."""
+    k = (crop / frame.resolution) * (to_resolution / to_crop)  # square pixels -> aligned-frame pixels -> new square
+    shift = (to_crop - crop) / 2 * to_resolution / to_crop
+    a = np.array([[k, 0.0, shift], [0.0, k, shift], [0.0, 0.0, 1.0]])
+    return Frame((a @ np.vstack([frame.matrix, [0.0, 0.0, 1.0]]))[:2], to_resolution, frame.kind)
 
 
 def face_frames(finder, image: np.ndarray, hole: np.ndarray, domain: Domain, resolution: int) -> list[Frame]:

@@ -52,7 +52,7 @@ from ganfill.inpainting.adapt import AdaptConfig, adapt, mix, near_weights
 from ganfill.inpainting.baselines import BASELINES
 from ganfill.inpainting.blend import blend
 from ganfill.inpainting.config import CompleteConfig, check_config
-from ganfill.inpainting.search import FAITHFUL_DETAIL, Result, check_prior, complete, faithful_fill
+from ganfill.inpainting.search import FAITHFUL_BLUR, FAITHFUL_DETAIL, Result, check_prior, complete, faithful_fill
 from ganfill.models import files as checkpoint
 from ganfill.models.prior import Adaptable, OnePass, Prior
 from ganfill.models.registry import Model
@@ -184,6 +184,7 @@ def complete_images(
     *,
     cnn: OnePass | None = None,
     detail: float = FAITHFUL_DETAIL,
+    blur: float = FAITHFUL_BLUR,
     config: CompleteConfig = CompleteConfig(),
     seed: int = 0,
     blends: tuple[str, ...] = ("poisson",),
@@ -191,8 +192,8 @@ def complete_images(
 ) -> Completion:
     """Complete uint8 ``images`` (N, R, R, 3) whose ``known`` (N, R, R) bool maps are True on
     known pixels by the latent search (every image needs a hole): the sharp mode, or with the
-    context encoder ``cnn`` the faithful one, its low frequencies under the sample's detail
-    times ``detail`` (``inpainting.search.faithful_fill``; ``fake`` is then that combined fill and
+    context encoder ``cnn`` the faithful one, its low frequencies (below ``blur``) under the
+    sample's detail times ``detail`` (``inpainting.search.faithful_fill``; ``fake`` is then that combined fill and
     ``search_seconds`` includes the CNN).  ``blends``: ``poisson`` and/or ``paste`` (the
     search runs once; each blend is applied to the same fill).  ``callback`` is
     ``inpainting.search.complete``'s.  Deterministic for a given seed (see the module docstring)."""
@@ -201,7 +202,7 @@ def complete_images(
     fill = result.fake.cpu()
     if cnn is not None:
         t0 = time.perf_counter()
-        fill = faithful_fill(cnn.predict(x, m).cpu(), fill, detail=detail)
+        fill = faithful_fill(cnn.predict(x, m).cpu(), fill, blur=blur, detail=detail)
         search += time.perf_counter() - t0
     completed, seconds = _blended(fill, x, m, blends)
     return Completion(fake=to_uint8(fill), completed=completed, result=result, search_seconds=search, blend_seconds=seconds)
@@ -339,6 +340,7 @@ class Faithful(Sharp):
 
     cnn: OnePass | None = None
     detail: float = FAITHFUL_DETAIL
+    blur: float = FAITHFUL_BLUR
     mode = "faithful"
 
     def __post_init__(self):
@@ -353,6 +355,7 @@ class Faithful(Sharp):
             known,
             cnn=self.cnn,
             detail=self.detail,
+            blur=self.blur,
             config=self.config,
             seed=seed,
             blends=self.blends,
@@ -360,7 +363,7 @@ class Faithful(Sharp):
         )
 
     def describe(self) -> dict:
-        return super().describe() | {"detail": self.detail}
+        return super().describe() | {"detail": self.detail, "blur": self.blur}
 
 
 @dataclass
@@ -528,9 +531,7 @@ def _sharp(s: Sources) -> Inpainter:
 
 def _faithful(s: Sources) -> Inpainter:
     gan, ce = s.gan(), s.context_encoder()
-    return Faithful(
-        gan.prior(s.runtime), s.config, s.blends, s.files(gan, ce), cnn=ce.predictor(s.runtime), detail=s.settings["detail"]
-    )
+    return Faithful(gan.prior(s.runtime), s.config, s.blends, s.files(gan, ce), cnn=ce.predictor(s.runtime), **s.settings)
 
 
 def _closest(s: Sources) -> Inpainter:
@@ -568,7 +569,12 @@ class Mode:
 
 MODES: dict[str, Mode] = {
     "sharp": Mode("sharp", _sharp, "the latent search, one realistic completion"),
-    "faithful": Mode("faithful", _faithful, "close to what was there (search + context encoder)", {"detail": FAITHFUL_DETAIL}),
+    "faithful": Mode(
+        "faithful",
+        _faithful,
+        "close to what was there (search + context encoder)",
+        {"detail": FAITHFUL_DETAIL, "blur": FAITHFUL_BLUR},
+    ),
     "fast": Mode("fast", _fast, "the context encoder alone, one pass"),
     "closest": Mode("closest", _closest, "the closest to what was there: the generator adapts to each image (slower)"),
     **{name: Mode(name, _classical(name), "a classical method, no model") for name in BASELINES},
