@@ -7,7 +7,10 @@ sit, on average, in the aligned CelebA originals (the template ``assets/face_tem
 measured by ``benchmarks/face_template.py`` on the 500 originals of ``celeba-aligned-sample``).
 Only the landmarks outside the hole are fitted: under the hole the model guesses them.  A hole
 over the eyes hides what a detector looks for, so it is filled by Telea first, on a small copy;
-the HOG detector is tried first (fast), then the CNN one (finds partly hidden faces).
+the HOG detector is tried first (fast), then the CNN one (finds partly hidden faces), then the
+HOG one again with a low threshold, keeping a box that holds the hole's centre only when the
+aligner says a face is there.  The aligner (``data.align``, a small CNN that sees past the hole)
+then refines each face's frame: on the photo benchmark it halves the frame's error.
 
 Coordinates are (x, y) in pixels, float64; a frame is a 2x3 affine matrix from the photo to
 the model's square (``cv2.warpAffine``'s).
@@ -24,15 +27,19 @@ import numpy as np
 from ganfill.core.errors import GanfillError
 
 TEMPLATE_FILE = Path(__file__).parents[1] / "assets" / "face_template.json"
+ALIGNER_FILE = Path(__file__).parents[1] / "assets" / "face_aligner.safetensors"  # data.align's weights
 TEMPLATES = ("celeba",)  # the landmark templates face models are aligned to
 
 
 @dataclass(frozen=True)
 class Face:
-    """A face in a photo: its detector box (x0, y0, x1, y1) and its 68 landmarks (68, 2)."""
+    """A face in a photo: its detector box (x0, y0, x1, y1) and its 68 landmarks (68, 2); with
+    an aligner, its CelebA-aligned frame (``data.align``'s canonical 2x3) and face probability."""
 
     box: tuple[float, float, float, float]
     landmarks: np.ndarray
+    frame: np.ndarray | None = None
+    score: float | None = None
 
 
 def _model_files() -> Path:
@@ -46,10 +53,21 @@ class FaceFinder:
     """dlib's HOG and CNN face detectors and its 5-point landmark model, loaded once.
 
     max_side: the detectors run on a copy whose longer side is at most this many pixels (the
-    landmarks on the photo itself, around each face).
+    landmarks on the photo itself, around each face).  aligner: the face aligner's weights
+    (``data.align``; None: landmarks alone, and no low-threshold search); align_steps: its
+    refinements; rough_threshold: the HOG detector's threshold for the last search (boxes that
+    hold the hole's centre); min_score: the aligner's face probability a box of that search needs.
     """
 
-    def __init__(self, *, max_side: int = 320):
+    def __init__(
+        self,
+        *,
+        max_side: int = 320,
+        aligner: str | Path | None = ALIGNER_FILE,
+        align_steps: int = 2,
+        rough_threshold: float = -1.0,
+        min_score: float = 0.5,
+    ):
         try:
             import dlib
         except ImportError:
@@ -60,6 +78,10 @@ class FaceFinder:
         self._cnn = dlib.cnn_face_detection_model_v1(str(models / "mmod_human_face_detector.dat"))
         self._landmarks = dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat"))
         self._rect = dlib.rectangle
+        from ganfill.data.align import load_aligner
+
+        self._aligner = None if aligner is None else load_aligner(aligner)
+        self.align_steps, self.rough_threshold, self.min_score = align_steps, rough_threshold, min_score
 
     def find(self, image: np.ndarray, hole: np.ndarray | None = None) -> list[Face]:
         """The faces in uint8 ``image`` (H, W, 3), the pixels of bool ``hole`` (H, W) filled by
@@ -94,8 +116,37 @@ class FaceFinder:
                 boxes = boxes or near_hole(self._detect(image, hole, region, min(2.0, pixels / side), cnn))
         if not boxes:  # the whole photo
             boxes = near_hole(self._detect(image, hole, (0, 0, w, h), scale, cnn))
-        faces = [Face(box, self._points(image, hole, box)) for box in boxes]
+        faces = [self._aligned(image, hole, Face(box, self._points(image, hole, box))) for box in boxes]
+        if not faces and hole is not None and hole.any() and self._aligner is not None:
+            faces = self._rough(image, hole, scale)
         return sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+
+    def _aligned(self, image: np.ndarray, hole: np.ndarray | None, face: Face) -> Face:
+        """``face`` with its frame refined by the aligner (as found without one)."""
+        if self._aligner is None:
+            return face
+        from ganfill.data.align import CROP, SIZE, refine_frame
+
+        start = face_frame(face, template_in_square("celeba", CROP, SIZE), hole)
+        frame, score = refine_frame(self._aligner, image, hole, start, steps=self.align_steps)
+        return Face(face.box, face.landmarks, frame, score)
+
+    def _rough(self, image: np.ndarray, hole: np.ndarray, scale: float) -> list[Face]:
+        """The face of the best low-threshold HOG box that holds the hole's centre, when the
+        aligner, started from its landmarks, says a face is there."""
+        h, w = hole.shape
+        ys, xs = np.nonzero(hole)
+        cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
+
+        def rough(small, up):
+            rects, scores, _ = self._hog.run(small, up, self.rough_threshold)
+            return [rects[j] for j in np.argsort(scores)[::-1]]
+
+        for box in self._detect(image, hole, (0, 0, w, h), scale, rough):
+            if box[0] < cx < box[2] and box[1] < cy < box[3]:
+                face = self._aligned(image, hole, Face(box, self._points(image, hole, box)))
+                return [face] if face.score >= self.min_score else []
+        return []
 
     @staticmethod
     def _detect(image, hole, region, scale, detector) -> list[tuple[float, float, float, float]]:

@@ -5,7 +5,7 @@ pixels of an R x R square.  These make one:
 
 * ``face_frames``: a face model's square, put on each face a hole touches by its landmarks
   (``data.faces``): a similarity transform onto the template the training faces were aligned
-  to;
+  to, refined by the face aligner (``data.align``);
 * ``fit_frame``: a box twice the hole's size around it (any other model);
 * ``box_frame``: a box given by hand (``--frame X,Y,SIZE``; ``Frame.box`` goes back);
 * ``domain_frame``: the box a model's training images were cropped to (``data.domain``), to
@@ -160,13 +160,20 @@ def recentred(frame: Frame, crop: int, to_crop: int, to_resolution: int) -> Fram
 
 def face_frames(finder, image: np.ndarray, hole: np.ndarray, domain: Domain, resolution: int) -> list[Frame]:
     """The square of a face model (``domain.faces``) on every face in ``image`` whose square
-    holds part of ``hole`` (bool (H, W)), largest face first."""
+    holds part of ``hole`` (bool (H, W)), largest face first: the aligner's frame where the
+    finder has one (``data.align``), else the landmarks' fit."""
+    from ganfill.data.align import canonical_to_model
     from ganfill.data.faces import face_frame, template_in_square
 
-    target = template_in_square(domain.faces, parse_crop(domain.crop).size, resolution)
+    crop = parse_crop(domain.crop).size
+    target = template_in_square(domain.faces, crop, resolution)
     frames = []
     for face in finder.find(image, hole):
-        frame = Frame(face_frame(face, target, hole), resolution, "face")
+        if face.frame is not None and domain.faces == "celeba":  # the aligner's frame (CelebA's alignment)
+            matrix = (canonical_to_model(crop, resolution) @ np.vstack([face.frame, [0, 0, 1]]))[:2]
+        else:
+            matrix = face_frame(face, target, hole)
+        frame = Frame(matrix, resolution, "face")
         if (frame.covers(*hole.shape) & hole).any():
             frames.append(frame)
     return frames
