@@ -6,10 +6,15 @@ The aligner looks at the photo in the estimated frame (the CelebA-aligned centre
 ``SIZE`` px, the hole's pixels 0 and a channel that says which are known: 1 = known) and
 regresses the similarity that takes that square onto the true one; twice, coarse to fine.  It
 also says whether a face is there at all (a logit), which guards a face found on a rough box.
+A second network of the same shape, trained only on the small errors the coarse passes leave
+(the *fine* aligner), then refines the frame twice more, each correction averaged with the one
+for the mirrored square.  Where no detector finds a face, ``search_frame`` looks for one with the
+aligner alone, in squares around the hole.
 
 Trained by ``benchmarks/train_aligner.py`` on ``celeba128/train`` (jittered aligned faces,
 random holes); its weights ship as ``assets/face_aligner.safetensors`` (fp16,
-``data.faces.ALIGNER_FILE``).
+``data.faces.ALIGNER_FILE``), the fine one's as ``assets/face_aligner_fine.safetensors``
+(``data.faces.FINE_ALIGNER_FILE``, ``train_aligner.py --stage fine``).
 
 A *canonical frame* is a 2x3 affine map (``cv2.warpAffine``'s) from photo pixels to the
 aligner's square: the centre 108 x 108 box of CelebA's 178 x 218 aligned frame at ``SIZE`` px.
@@ -115,18 +120,96 @@ def aligner_input(image: np.ndarray, hole: np.ndarray | None, frame: np.ndarray)
     return np.concatenate([x.transpose(2, 0, 1), known[None].astype(np.float32)])
 
 
+def _predict(aligner: nn.Module, image: np.ndarray, hole: np.ndarray | None, frames: list, *, flip: bool = False):
+    """The aligner's corrections (3x3 maps of each square's pixels onto the true square's) and
+    face logits for canonical ``frames`` (3x3 each); with ``flip``, each correction the mean of
+    the one for the square and the mirrored one for its mirror image."""
+    x = torch.from_numpy(np.stack([aligner_input(image, hole, m[:2]) for m in frames]))
+    if flip:
+        x = torch.cat([x, x.flip(-1)])
+    with torch.no_grad():
+        out = aligner(x).double().numpy()
+    n = len(frames)
+    corrections = prediction_matrix(out[:n, :4])
+    if flip:
+        mirror = np.array([[-1.0, 0, SIZE - 1], [0, 1, 0], [0, 0, 1]])  # the square's pixels mirrored (cv2's)
+        corrections = (corrections + mirror @ prediction_matrix(out[n:, :4]) @ mirror) / 2
+    return corrections, out[:n, 4]
+
+
 def refine_frame(
-    aligner: nn.Module, image: np.ndarray, hole: np.ndarray | None, frame: np.ndarray, *, steps: int = 2
+    aligner: nn.Module,
+    image: np.ndarray,
+    hole: np.ndarray | None,
+    frame: np.ndarray,
+    *,
+    steps: int = 2,
+    fine: nn.Module | None = None,
+    fine_steps: int = 2,
+    flip: bool = True,
 ) -> tuple[np.ndarray, float]:
     """Canonical ``frame`` (2x3) of the face in uint8 ``image`` (H, W, 3) refined ``steps``
-    times by ``aligner``; and its face probability (at the refined frame)."""
+    times by ``aligner``, then ``fine_steps`` times by the ``fine`` aligner (trained on the small
+    errors the coarse passes leave; each of its corrections averaged with the mirrored square's
+    when ``flip``); and the face probability ``aligner`` gives at the coarse passes' frame."""
     m = np.vstack([np.asarray(frame, np.float64), [0, 0, 1]])
-    score = 0.0
+    logit = 0.0
     for step in range(steps + 1):
-        x = torch.from_numpy(aligner_input(image, hole, m[:2]))[None]
-        with torch.no_grad():
-            out = aligner(x)[0].double().numpy()
-        score = float(1 / (1 + np.exp(-out[4])))
+        correction, logits = _predict(aligner, image, hole, [m])
+        logit = float(logits[0])
         if step < steps:
-            m = prediction_matrix(out[:4]) @ m
-    return m[:2], score
+            m = correction[0] @ m
+    for _ in range(fine_steps if fine is not None else 0):
+        m = _predict(fine, image, hole, [m], flip=flip)[0][0] @ m
+    return m[:2], float(1 / (1 + np.exp(-logit)))
+
+
+def candidate_frames(
+    hole: np.ndarray, *, sizes: tuple[float, ...] = (1.2, 1.5, 1.9, 2.4, 3.0), shifts: tuple[float, ...] = (-0.25, 0.0, 0.25)
+) -> list[np.ndarray]:
+    """Canonical frames (3x3) of upright squares around ``hole`` (bool (H, W)): ``sizes`` times
+    the side of its bounding box, centred on its centre shifted by ``shifts`` of the square's side
+    across and down (a face's square holds its hole)."""
+    ys, xs = np.nonzero(hole)
+    side = max(np.ptp(ys) + 1, np.ptp(xs) + 1)
+    cx, cy = (xs.min() + xs.max() + 1) / 2, (ys.min() + ys.max() + 1) / 2
+    frames = []
+    for k in sizes:
+        s = SIZE / (side * k)
+        for dy in shifts:
+            for dx in shifts:
+                x0, y0 = cx + (dx - 0.5) * side * k, cy + (dy - 0.5) * side * k
+                frames.append(np.array([[s, 0, -x0 * s], [0, s, -y0 * s], [0, 0, 1.0]]))
+    return frames
+
+
+def search_frame(
+    aligner: nn.Module, image: np.ndarray, hole: np.ndarray, *, steps: int = 2, min_score: float = 0.98, top: int = 8
+) -> tuple[np.ndarray, float] | None:
+    """A face's canonical frame (2x3) near ``hole`` found without a detector: every square of
+    ``candidate_frames`` refined ``steps`` times by ``aligner``; of those that still hold the
+    hole's centre and that it calls a face with probability ``min_score`` or more, the ``top``
+    likeliest vote: the one nearest the others (their corners' median distance) wins.  Its frame
+    and face probability; None when no square is a face."""
+    frames = candidate_frames(hole)
+    for step in range(steps + 1):
+        corrections, logits = _predict(aligner, image, hole, frames)
+        if step < steps:
+            frames = list(corrections @ np.stack(frames))
+    ys, xs = np.nonzero(hole)
+    centre = np.array([(xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2, 1.0])
+    min_logit = np.log(min_score / (1 - min_score))
+    ok = [
+        i
+        for i, m in enumerate(frames)
+        if logits[i] >= min_logit and (0 <= m[:2] @ centre).all() and (m[:2] @ centre < SIZE).all()
+    ]
+    if not ok:
+        return None
+    ok = sorted(ok, key=lambda i: -logits[i])[:top]
+    square = np.array([[0, 0, 1], [SIZE, 0, 1], [SIZE, SIZE, 1], [0, SIZE, 1]], np.float64).T
+    corners = np.stack([np.linalg.inv(frames[i])[:2] @ square for i in ok])  # (k, 2, 4) in the photo
+    scale = np.sqrt(abs(np.linalg.det(frames[ok[0]][:2, :2])))  # square px per photo px
+    dist = np.linalg.norm(corners[:, None] - corners[None], axis=2).mean(-1) * scale
+    best = ok[int(np.argmin(np.median(dist, axis=1)))]
+    return frames[best][:2], float(1 / (1 + np.exp(-logits[best])))
