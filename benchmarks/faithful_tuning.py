@@ -2,14 +2,15 @@
 apart from the ones the reports use.
 
     .venv/bin/python benchmarks/faithful_tuning.py MODEL DATA [--cnn CE] [--skip 200] [-n 150]
-        [--masks center,half] [--detail 0.8,1.2,1.6] [--blur 0.8,1.6] [--out benchmarks/faithful-tuning-NAME.json]
+        [--masks center,half] [--detail 0.8,1.2,1.6] [--blur 0.8,1.6] [--num-steps N]
+        [--out benchmarks/faithful-tuning-NAME.json]
 
 DATA is taken in ``ganfill evaluate``'s seeded order (seed 0); ``evaluate -n 200`` reports on
 images 0-199 of it, so this scores images ``skip`` to ``skip + n`` (default 200-349), which no
 report uses.  Every (blur, detail) pair runs as ``ganfill-faithful@blur=B@detail=D`` beside the
 context encoder alone, on the same holes, with both realism judges; the table prints hole PSNR
-and detectable % (texture / CNN) per mask.  ``blur`` is in pixels of a 64x64 square (scaled
-with the resolution).
+and detectable % (texture / CNN) per mask.  ``blur`` is the Gaussian's sigma in pixels of the
+model's square.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from ganfill.core.files import write_json
 from ganfill.core.runtime import machine_line, resolve
 from ganfill.evaluation import evaluate as ev
+from ganfill.inpainting.config import CompleteConfig
 from ganfill.models import files as checkpoint
 
 
@@ -38,6 +40,7 @@ def main() -> None:
     ap.add_argument("--masks", default="center,half")
     ap.add_argument("--detail", type=numbers, default=[0.8, 1.2, 1.6])
     ap.add_argument("--blur", type=numbers, default=[0.8, 1.6])
+    ap.add_argument("--num-steps", type=int, default=None, help="the search's steps (default: the model's start's)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     runtime = resolve("auto", "auto")
@@ -48,7 +51,10 @@ def main() -> None:
     settings = list(itertools.product(args.blur, args.detail))
     methods = ["context-encoder"] + [f"ganfill-faithful@blur={b:g}@detail={d:g}" for b, d in settings]
     masks = args.masks.split(",")
-    run = ev.evaluate(model, images, names=names, masks=masks, methods=methods, cnn=args.cnn, runtime=runtime, progress=True)
+    config = CompleteConfig(num_steps=args.num_steps)
+    run = ev.evaluate(
+        model, images, names=names, masks=masks, methods=methods, cnn=args.cnn, config=config, runtime=runtime, progress=True
+    )
     rows = [
         {k: r[k] for k in ("method", "mask", "psnr_hole", "ssim", "detectability_texture", "detectability_cnn")}
         for r in run.results
@@ -66,6 +72,7 @@ def main() -> None:
             "model": str(args.model),
             "data": str(args.data),
             "images": f"{args.skip}-{args.skip + args.n - 1} of evaluate's seeded order (seed 0)",
+            "num_steps": args.num_steps or "the default",
             "machine": machine_line(runtime),
             "results": rows,
             "originals": run.reference.get("detectability_originals"),

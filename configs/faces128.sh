@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# faces128 (issue 25, in progress): DCGAN width 32 on CelebA 128x128 (celeba128/train, the same
-# identity split as celeba64), trained on the CPU in the background across sessions; on a lent
-# GPU, configs/faces128-gpu.sh continues it from the latest kept export.
+# faces128: DCGAN width 32 on CelebA 128x128 (celeba128/train, the same identity split as
+# celeba64), trained on the CPU in the background across sessions (the shipped file: 9,750
+# iterations, then its encoder of z, 4,000); on a lent GPU, configs/faces128-gpu.sh continues it
+# from the latest kept export.
 set -euo pipefail
 DATA=${DATA:-../shared/data}; RUNS=${RUNS:-runs}; GF=${GF:-.venv/bin/ganfill}
-STEPS=${STEPS:-20000}
+STEPS=${STEPS:-9750}
 # the run folder does not survive between sessions: INIT continues from the latest export kept
 # in the repository (runs-keep/), whose iteration count carries on
 INIT=${INIT:-$(ls runs-keep/faces128-step*.safetensors 2>/dev/null | sort | tail -1 || true)}
@@ -20,3 +21,13 @@ else
 fi
 # keep the latest weights in the repository (fp16, about 13 MB) for the next session's INIT
 $GF export "$RUNS/faces128" "runs-keep/faces128-step$(printf %05d "$(ls "$RUNS/faces128/checkpoints" | sort | tail -1 | tr -dc 0-9 | sed 's/^0*//')").safetensors" --crop center:128
+# the encoder of z for that G, and the shipped file (G, D and the encoder; the photo path needs --faces)
+ENC_STEPS=${ENC_STEPS:-4000}
+GAN=$(ls runs-keep/faces128-step*.safetensors | sort | tail -1)
+if [ -d "$RUNS/faces128-enc/checkpoints" ]; then
+  $GF train-encoder --out "$RUNS/faces128-enc" --resume --steps "$ENC_STEPS" --quiet
+else
+  $GF train-encoder "$GAN" "$RUNS/data/celeba128-train" --out "$RUNS/faces128-enc" --steps "$ENC_STEPS" \
+    --checkpoint-every 250 --quiet
+fi
+$GF export "$RUNS/faces128-enc" src/ganfill/assets/models/faces128.safetensors --crop center:128 --faces celeba  # ships it

@@ -20,6 +20,7 @@ from ganfill.data.reading import load_image
 from ganfill.evaluation.judges import faces_found
 from ganfill.evaluation.metrics import METRICS, capped
 from ganfill.inpainting.baselines import BASELINES
+from ganfill.models import files as checkpoint
 
 from conftest import blob_images, shared
 
@@ -107,7 +108,7 @@ def test_demo_completes_your_own_images(tmp_path):
     [
         (["--images", "{empty}"], "no images"),
         (["--images", "{missing}"], "does not exist"),
-        (["--model", "nope"], "no model named 'nope': shipped models are faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce"),
+        (["--model", "nope"], f"no model named 'nope': shipped models are {', '.join(sorted(checkpoint.shipped_models()))}"),
         (["--model", "pokemon64"], "pokemon64 has no built-in demo images"),
         (["--mask", "nonsense"], "is neither a mask name"),
         (["--steps", "0"], "Invalid value for '--steps': 0 is not in the range 1<=x<=100000"),

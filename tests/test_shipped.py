@@ -30,11 +30,14 @@ SHIPPED = checkpoint.shipped_models()
 # what each reference model must be: resolution and domain (the crop users' images get)
 EXPECTED = {
     "faces64": (64, Domain("center:108", faces="celeba")),
+    "faces128": (128, Domain("center:128", faces="celeba")),
     "pokemon64": (64, Domain("pad")),
     "glyphs32": (32, Domain("pad")),
     "faces64-ce": (64, Domain("center:108", faces="celeba")),  # the context encoder beside faces64
+    "faces128-ce": (128, Domain("center:128", faces="celeba")),  # the context encoder beside faces128
     "pokemon64-ce": (64, Domain("pad")),  # the context encoder beside pokemon64
 }
+NAMES = ", ".join(sorted(EXPECTED))  # as errors list the shipped models
 GANS = sorted(name for name in SHIPPED if checkpoint.describe(SHIPPED[name]).kind == "gan")
 CNNS = sorted(name for name in SHIPPED if name not in GANS)
 
@@ -167,8 +170,8 @@ def test_resolve_names_files_run_and_checkpoint_folders(tmp_path):
 @pytest.mark.parametrize(
     "spec, words",
     [
-        ("faces65", "no model named 'faces65': shipped models are faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce"),
-        ("runs/nowhere", "does not exist and is not a shipped model (faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce)"),
+        ("faces65", f"no model named 'faces65': shipped models are {NAMES}"),
+        ("runs/nowhere", f"does not exist and is not a shipped model ({NAMES})"),
         ("missing.safetensors", "does not exist"),
     ],
 )
@@ -185,7 +188,7 @@ def test_cli_takes_shipped_names_wherever_it_takes_a_checkpoint(tmp_path):
     assert str(SHIPPED["glyphs32"]) in proc.stdout and out.is_file()
 
     err = _one_line_error(_cli("inpaint", "--model", "nope", tmp_path, "--out", tmp_path / "o"))
-    assert "no model named 'nope': shipped models are faces64, faces64-ce, glyphs32, pokemon64, pokemon64-ce" in err
+    assert f"no model named 'nope': shipped models are {NAMES}" in err
     err = _one_line_error(_cli("evaluate", "nope", tmp_path, "--out", tmp_path / "e"))
     assert "no model named 'nope'" in err
     err = _one_line_error(_cli("inpaint", "glyphs32", "--out", tmp_path / "o"))
@@ -343,16 +346,20 @@ def creatures(n: int = 8, *, size: int = 64, seed: int = 0) -> np.ndarray:
 # matplotlib's fonts) and, for pokemon64, the creatures above; none of them seen in training.
 FLOOR_INPUTS = {
     "faces64": lambda r: np.stack([image for _, image in demo.BUILT_IN["faces64"](r, demo.DemoConfig())]),
+    "faces128": lambda r: np.stack([image for _, image in demo.BUILT_IN["faces128"](r, demo.DemoConfig())]),
     "glyphs32": lambda r: np.stack([image for _, image in demo.BUILT_IN["glyphs32"](r, demo.DemoConfig(glyphs=24))]),
     "pokemon64": lambda r: creatures(8, size=r),
 }
 # (model, mask) -> the hole PSNR (dB) the model must reach on those inputs in its default mode
 # and its margin over OpenCV Telea on the same holes.  Measured when shipped (faces64, faithful:
-# 18.85 center / 15.91 half, Telea 15.65 / 13.66; glyphs32, sharp: 11.22 / 11.11, Telea 7.16 /
+# 18.85 center / 15.91 half, Telea 15.65 / 13.66; faces128, faithful: 18.33 / 14.19, Telea 15.35 /
+# 11.43; glyphs32, sharp: 11.22 / 11.11, Telea 7.16 /
 # 7.30; pokemon64, faithful: 8.95 / 12.76, Telea 7.05 / 11.13); the floors sit about 1 dB below.
 FLOORS = {
     ("faces64", "center"): (17.8, 2.0),
     ("faces64", "half"): (14.9, 1.5),
+    ("faces128", "center"): (17.3, 2.0),
+    ("faces128", "half"): (13.2, 1.5),
     ("glyphs32", "center"): (10.2, 3.0),
     ("glyphs32", "half"): (10.1, 3.0),
     ("pokemon64", "center"): (8.0, 1.0),
@@ -363,7 +370,7 @@ FLOORS = {
 @pytest.mark.parametrize("name,mask", sorted(FLOORS))
 def test_shipped_model_completes_held_out_inputs_above_a_floor(name, mask):
     """In the mode `ganfill inpaint --model NAME` uses by default (``--mode auto``: faithful
-    for faces64 and pokemon64, which have a context encoder beside them; sharp for glyphs32)."""
+    for faces64, faces128 and pokemon64, which have a context encoder beside them; sharp for glyphs32)."""
     from ganfill.evaluation.evaluate import make_holes
     from ganfill.evaluation.metrics import psnr_hole
     from ganfill.inpainting.baselines import telea

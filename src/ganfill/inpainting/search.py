@@ -331,9 +331,11 @@ def complete(
 
 # the faithful mode's two settings, chosen on 150 held-out faces (celeba64/val images 200-349 in
 # the evaluation order; the README's table uses images 0-199), see ``faithful_fill``
-FAITHFUL_BLUR = 0.8  # the Gaussian's sigma in pixels of a 64x64 square (1.6 px at 128x128)
+# (at 128x128 on faces128, benchmarks/faithful-tuning-faces128.json: the same two were the best of
+# blur 0.8 / 1.6 / 3.2 px and detail 0.8-1.6, the one pair as faithful as the network alone and
+# less detectable by both judges)
+FAITHFUL_BLUR = 0.8  # the Gaussian's sigma, in pixels of the model's square
 FAITHFUL_DETAIL = 1.6
-BLUR_RESOLUTION = 64  # the square ``blur`` is measured in
 
 
 def faithful_fill(
@@ -342,9 +344,7 @@ def faithful_fill(
     """The faithful mode's fill, (N, C, R, R) x2 -> (N, C, R, R): the low frequencies of a
     context encoder's ``prediction`` plus the high frequencies of the searched sample ``fake`` = G(z^).
 
-        fill = g(prediction) + detail * (fake - g(fake)),   g: Gaussian of sigma = blur * R / 64 pixels
-
-    (``blur`` is in pixels of a 64x64 square: the same share of the image at every resolution R.)
+        fill = g(prediction) + detail * (fake - g(fake)),   g: Gaussian of sigma = ``blur`` pixels
 
     A network trained on the squared error predicts the *mean* of what the hole may hold: the
     best guess for PSNR, and smooth.  A GAN sample is sharp, but only one of the possibilities.
@@ -359,8 +359,7 @@ def faithful_fill(
     """
     assert prediction.shape == fake.shape and prediction.ndim == 4, (prediction.shape, fake.shape)
     if not 0 < blur < math.inf:
-        raise GanfillError(f"the faithful mode's blur must be a positive number of pixels (at 64x64), got {blur}")
+        raise GanfillError(f"the faithful mode's blur must be a positive number of pixels, got {blur}")
     if not 0 <= detail < math.inf:
         raise GanfillError(f"the faithful mode's detail gain must be a finite number >= 0, got {detail}")
-    sigma = blur * prediction.shape[-1] / BLUR_RESOLUTION
-    return gaussian_blur(prediction, sigma) + detail * (fake - gaussian_blur(fake, sigma))
+    return gaussian_blur(prediction, blur) + detail * (fake - gaussian_blur(fake, blur))
