@@ -43,7 +43,7 @@ from ganfill.core.errors import GanfillError
 from ganfill.core.files import FolderLock, atomic_folder, atomic_path, output_name, remove_stale_temps, write_json
 from ganfill.core.images import HOLE_GREY, save_image, to_tensor, to_uint8
 from ganfill.data.domain import domain_box, to_domain
-from ganfill.data.framing import Frame, domain_frame, face_frames, fit_frame
+from ganfill.data.framing import Frame, domain_frame, fit_frame
 from ganfill.data.masks import MASKS, from_image, make_mask
 from ganfill.data.reading import list_images, load_image, open_image
 from ganfill.inpainting.blend import blend
@@ -254,6 +254,8 @@ def find_frames(image: np.ndarray, hole: np.ndarray | None, domain, resolution: 
         from ganfill.data.faces import FaceFinder
 
         finder = FaceFinder()
+    from ganfill.data.faces import face_frames
+
     return face_frames(finder, image, hole, domain, r)
 
 

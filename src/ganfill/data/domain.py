@@ -96,13 +96,16 @@ def to_domain(
     return np.asarray(out, dtype=np.uint8).copy()
 
 
+TEMPLATES = ("celeba",)  # the landmark templates face models are aligned to (``data.faces``)
+
+
 @dataclass(frozen=True)
 class Domain:
     """How a model's training images were brought into its square, so user images get the same.
 
     crop: a crop policy (``center:N``, ``pad`` or ``none``; see ``parse_crop``), stored in its
     canonical spelling.  background: the RGB colour of padding and transparency.  faces: for a
-    face model, the landmark template its faces are aligned to (``data.faces.TEMPLATES``, e.g.
+    face model, the landmark template its faces are aligned to (``TEMPLATES``, e.g.
     ``celeba``: the crop is then a box of the template's frame), so faces in photos can be
     framed the same way; None for every other subject.
     Saved with every model (checkpoint metadata); models saved without one get ``Domain()``.
@@ -113,8 +116,6 @@ class Domain:
     faces: str | None = None
 
     def __post_init__(self):
-        from ganfill.data.faces import TEMPLATES
-
         object.__setattr__(self, "crop", str(parse_crop(self.crop)))
         object.__setattr__(self, "background", parse_color(self.background))
         if self.faces is not None and self.faces not in TEMPLATES:

@@ -23,15 +23,19 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ganfill.core.errors import GanfillError
 
+if TYPE_CHECKING:
+    from ganfill.data.domain import Domain
+    from ganfill.data.framing import Frame
+
 TEMPLATE_FILE = Path(__file__).parents[1] / "assets" / "face_template.json"
 ALIGNER_FILE = Path(__file__).parents[1] / "assets" / "face_aligner.safetensors"  # data.align's weights
 FINE_ALIGNER_FILE = Path(__file__).parents[1] / "assets" / "face_aligner_fine.safetensors"  # its fine stage's
-TEMPLATES = ("celeba",)  # the landmark templates face models are aligned to
 
 
 @dataclass(frozen=True)
@@ -256,3 +260,25 @@ def face_frame(face: Face, target: np.ndarray, hole: np.ndarray | None = None, *
         if use.sum() < min_points:
             use[:] = True
     return estimate_transform("similarity", face.landmarks[use], target[use]).params[:2]
+
+
+def face_frames(finder, image: np.ndarray, hole: np.ndarray, domain: Domain, resolution: int) -> list[Frame]:
+    """The square of a face model (``domain.faces``) on every face in ``image`` whose square
+    holds part of ``hole`` (bool (H, W)), largest face first: the aligner's frame where the
+    finder has one (``data.align``), else the landmarks' fit."""
+    from ganfill.data.align import canonical_to_model
+    from ganfill.data.domain import parse_crop
+    from ganfill.data.framing import Frame
+
+    crop = parse_crop(domain.crop).size
+    target = template_in_square(domain.faces, crop, resolution)
+    frames = []
+    for face in finder.find(image, hole):
+        if face.frame is not None and domain.faces == "celeba":  # the aligner's frame (CelebA's alignment)
+            matrix = (canonical_to_model(crop, resolution) @ np.vstack([face.frame, [0, 0, 1]]))[:2]
+        else:
+            matrix = face_frame(face, target, hole)
+        frame = Frame(matrix, resolution, "face")
+        if (frame.covers(*hole.shape) & hole).any():
+            frames.append(frame)
+    return frames

@@ -3,7 +3,7 @@
 A ``Frame`` is an affine map (2x3, ``cv2.warpAffine``'s convention) from photo pixels to the
 pixels of an R x R square.  These make one:
 
-* ``face_frames``: a face model's square, put on each face a hole touches by its landmarks
+* ``data.faces.face_frames``: a face model's square, put on each face a hole touches by its landmarks
   (``data.faces``): a similarity transform onto the template the training faces were aligned
   to, refined by the face aligner (``data.align``);
 * ``fit_frame``: a box twice the hole's size around it (any other model);
@@ -28,7 +28,7 @@ import numpy as np
 
 from ganfill.core.checks import number
 from ganfill.core.errors import GanfillError
-from ganfill.data.domain import Domain, domain_box, parse_crop
+from ganfill.data.domain import Domain, domain_box
 
 
 @dataclass(frozen=True)
@@ -156,27 +156,6 @@ def recentred(frame: Frame, crop: int, to_crop: int, to_resolution: int) -> Fram
     shift = (to_crop - crop) / 2 * to_resolution / to_crop
     a = np.array([[k, 0.0, shift], [0.0, k, shift], [0.0, 0.0, 1.0]])
     return Frame((a @ np.vstack([frame.matrix, [0.0, 0.0, 1.0]]))[:2], to_resolution, frame.kind)
-
-
-def face_frames(finder, image: np.ndarray, hole: np.ndarray, domain: Domain, resolution: int) -> list[Frame]:
-    """The square of a face model (``domain.faces``) on every face in ``image`` whose square
-    holds part of ``hole`` (bool (H, W)), largest face first: the aligner's frame where the
-    finder has one (``data.align``), else the landmarks' fit."""
-    from ganfill.data.align import canonical_to_model
-    from ganfill.data.faces import face_frame, template_in_square
-
-    crop = parse_crop(domain.crop).size
-    target = template_in_square(domain.faces, crop, resolution)
-    frames = []
-    for face in finder.find(image, hole):
-        if face.frame is not None and domain.faces == "celeba":  # the aligner's frame (CelebA's alignment)
-            matrix = (canonical_to_model(crop, resolution) @ np.vstack([face.frame, [0, 0, 1]]))[:2]
-        else:
-            matrix = face_frame(face, target, hole)
-        frame = Frame(matrix, resolution, "face")
-        if (frame.covers(*hole.shape) & hole).any():
-            frames.append(frame)
-    return frames
 
 
 def crop_box(array: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
