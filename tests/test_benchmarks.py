@@ -98,6 +98,16 @@ def test_quality_vs_training_scores_every_checkpoint_once(tiny_dataset, tiny_con
     assert unlike.returncode != 0 and "compare like with like" in unlike.stderr
     missing = subprocess.run(args + ["--compare", str(other)], capture_output=True, text=True, timeout=600)
     assert missing.returncode != 0 and "LABEL=PATH" in missing.stderr
+    # --model: an exported model of the run (kept between sessions) is a point at its recorded step
+    from ganfill.models import files as checkpoint
+
+    kept = checkpoint.export(run / "checkpoints" / "step-00000002", tmp_path / "kept.safetensors", dtype=torch.float32)
+    (tmp_path / "gone" / "checkpoints").mkdir(parents=True)  # the run folder did not survive
+    only = [sys.executable, str(script), str(tmp_path / "gone"), str(tiny_dataset), "--out", str(tmp_path / "q2"), "-n", "12"]
+    done = subprocess.run(only + ["--model", str(kept)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    (point,) = json.loads((tmp_path / "q2" / "results.json").read_text())["points"]
+    assert (point["step"], point["images_seen"]) == (2, 16) and point["psnr_hole"] == points[1]["psnr_hole"]
 
 
 def test_search_schedule_scores_settings_on_the_same_images_and_z(tiny_dataset, tiny_config, tmp_path):
