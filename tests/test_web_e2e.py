@@ -391,7 +391,7 @@ def test_parse_models_names_and_errors(tmp_path):
     # the page offers every shipped GAN; a context encoder comes with the GAN it belongs to
     shipped = checkpoint.shipped_models()
     assert web.shipped_models() == {n: p for n, p in shipped.items() if checkpoint.describe(p).kind == "gan"}
-    assert set(shipped) - set(web.shipped_models()) == {"faces64-ce", "pokemon64-ce"}
+    assert set(shipped) - set(web.shipped_models()) == {"faces64-ce", "faces128-ce", "pokemon64-ce"}
 
 
 def test_read_upload_limits(tmp_path):
