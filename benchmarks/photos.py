@@ -74,23 +74,21 @@ def make_photo(face: np.ndarray, rng: np.random.Generator, *, side: int | None =
     return photo, m
 
 
+# the holes drawn as a box around landmarks of the template: (its landmarks, padding (x, y) in
+# aligned-frame pixels); benchmarks/train_aligner.py draws its training holes from the same
+FEATURE_BOXES = {"eyes": (slice(36, 48), (8, 8)), "eyes+nose": (slice(27, 48), (8, 6)), "mouth": (slice(48, 68), (8, 7))}
+
+
 def make_hole(kind: str, m: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """bool (H, W): the hole ``kind``, drawn in the aligned frame from the template, mapped to the photo."""
     points, _ = load_template("celeba")
-    eyes, nose, mouth = points[36:48], points[27:36], points[48:68]
+    nose = points[27:36]
     frame = np.zeros((218, 178), np.uint8)
-
-    def box(pts, pad):
-        x0, y0 = pts.min(0) - pad
-        x1, y1 = pts.max(0) + pad
+    if kind in FEATURE_BOXES:
+        landmarks, pad = FEATURE_BOXES[kind]
+        x0, y0 = points[landmarks].min(0) - pad
+        x1, y1 = points[landmarks].max(0) + pad
         cv2.rectangle(frame, (int(x0), int(y0)), (int(x1), int(y1)), 1, -1)
-
-    if kind == "eyes":
-        box(eyes, (8, 8))
-    elif kind == "eyes+nose":
-        box(np.concatenate([eyes, nose]), (8, 6))
-    elif kind == "mouth":
-        box(mouth, (8, 7))
     elif kind == "lower half":
         frame[int(nose[:, 1].mean()) :, 40:138] = 1
         frame[190:] = 0

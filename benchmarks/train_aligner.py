@@ -42,6 +42,9 @@ from ganfill.data.align import CROP, SIZE, build_aligner, load_aligner, save_ali
 from ganfill.data.faces import ALIGNER_FILE, FINE_ALIGNER_FILE, template_in_square
 from ganfill.data.reading import image_files
 
+sys.path.insert(0, str(Path(__file__).parent))
+from photos import FEATURE_BOXES  # noqa: E402  (the photo benchmark's holes around landmarks)
+
 SHARED = Path(__file__).parents[1].parent / "shared/data"
 SMALL = 76  # the 128 crops are kept at about the square's scale (128 * 64 / 108)
 GRID = torch.tensor([[x, y] for x in (-0.75, 0, 0.75) for y in (-0.75, 0, 0.75)], dtype=torch.float32)
@@ -78,7 +81,7 @@ def draw_hole(rng: np.random.Generator, template: np.ndarray) -> np.ndarray:
     """uint8 (SIZE, SIZE): a random hole in the true square."""
     hole = np.zeros((SIZE, SIZE), np.uint8)
     k = SIZE / CROP
-    eyes, nose, mouth = template[36:48], template[27:36], template[48:68]
+    nose = template[27:36]
     kinds = ["eyes", "eyes+nose", "mouth", "lower", "strokes", "box", "none", "two"]
     kind = rng.choice(kinds, p=[0.15, 0.15, 0.1, 0.1, 0.15, 0.15, 0.1, 0.1])
 
@@ -94,12 +97,9 @@ def draw_hole(rng: np.random.Generator, template: np.ndarray) -> np.ndarray:
         x, y = rng.uniform(4, SIZE - 4, 2)
         cv2.rectangle(hole, (int(x - w / 2), int(y - h / 2)), (int(x + w / 2), int(y + h / 2)), 1, -1)
 
-    if kind == "eyes":
-        box(eyes, (8, 8))
-    elif kind == "eyes+nose":
-        box(np.concatenate([eyes, nose]), (8, 6))
-    elif kind == "mouth":
-        box(mouth, (8, 7))
+    if kind in FEATURE_BOXES:
+        landmarks, pad = FEATURE_BOXES[kind]
+        box(template[landmarks], pad)
     elif kind == "lower":
         y = int(nose[:, 1].mean() + rng.normal(0, 3))
         x0, x1 = int(rng.uniform(0, 6)), int(SIZE - rng.uniform(0, 6))

@@ -83,13 +83,10 @@ class Repairer:
         from ganfill.inpainting.config import CompleteConfig
         from ganfill.inpainting.inpainter import load_inpainter
 
-        names = (
-            SIZED.get(model, (model,))
-            if isinstance(model, str)
-            else tuple(model)
-            if isinstance(model, (list, tuple))
-            else (model,)
-        )
+        if isinstance(model, str):
+            names = SIZED.get(model, (model,))
+        else:
+            names = tuple(model) if isinstance(model, (list, tuple)) else (model,)
         if not names or (cnn is not None and len(names) > 1):
             raise GanfillError(f"cnn= goes with one model, and {model!r} stands for {len(names)}: name one of them")
         config, runtime = config or CompleteConfig(), runtime or resolve()
@@ -119,6 +116,30 @@ class Repairer:
                 return inpainter, moved
         return base, frames
 
+    def prepare(self, image, hole, *, framing: str = "auto", frame: tuple[float, float, float] | None = None):
+        """(inpainter, item): the model the photo gets and the photo in its square(s)
+        (``fill.make_item``), as ``repair`` completes them.  image: uint8 (H, W, 3); hole: bool
+        (H, W) with at least one pixel; framing and frame: ``repair``'s."""
+        from ganfill.apps import fill
+        from ganfill.data.framing import box_frame
+
+        inpainter = self.inpainter
+        r = inpainter.resolution
+        framing = fill.resolve_framing(framing, inpainter.domain, image.shape[:2], r, fit_above=0)  # the photo at its size
+        if frame is not None and (isinstance(frame, (str, bytes)) or not hasattr(frame, "__len__") or len(frame) != 3):
+            raise GanfillTypeError(f"frame must be (x, y, size), the model's square in photo pixels, got {frame!r}")
+        frames = None if frame is None else [box_frame(*frame, r)]
+        if self._finder is None and frame is None and framing == "face" and inpainter.domain.faces:
+            from ganfill.data.faces import FaceFinder
+
+            self._finder = FaceFinder()
+        item = fill.make_item(image, inpainter, framing=framing, hole=hole, frames=frames, finder=self._finder)
+        if item.frames and framing != "fit" and len(self.inpainters) > 1:  # the model the face's size calls for
+            inpainter, frames = self.pick(item.frames)
+            if inpainter is not self.inpainter:
+                item = fill.make_item(image, inpainter, hole=hole, frames=frames)
+        return inpainter, item
+
     def repair(self, image, hole, *, framing: str = "auto", frame: tuple[float, float, float] | None = None, seed: int = 0):
         """The repaired photo, the type of ``image`` (PIL image, or uint8 (H, W, 3) array), at its size.
 
@@ -130,28 +151,12 @@ class Repairer:
         from PIL import Image
 
         from ganfill.apps import fill
-        from ganfill.data.framing import box_frame
 
         rgb = _rgb(image)
         missing = _hole(hole, rgb.shape[:2])
         if not missing.any():
             return image
-        inpainter = self.inpainter
-        r = inpainter.resolution
-        framing = fill.resolve_framing(framing, inpainter.domain, rgb.shape[:2], r, fit_above=0)  # the photo at its size
-        if frame is not None and (isinstance(frame, (str, bytes)) or not hasattr(frame, "__len__") or len(frame) != 3):
-            raise GanfillTypeError(f"frame must be (x, y, size), the model's square in photo pixels, got {frame!r}")
-        frames = None if frame is None else [box_frame(*frame, r)]
-        if self._finder is None and frame is None and framing == "face" and inpainter.domain.faces:
-            from ganfill.data.faces import FaceFinder
-
-            self._finder = FaceFinder()
-        if frames is None and framing == "face":
-            item = fill.make_item(rgb, inpainter, framing=framing, hole=missing, finder=self._finder)
-            frames = item.frames
-        if frames and len(self.inpainters) > 1:
-            inpainter, frames = self.pick(frames)
-        item = fill.make_item(rgb, inpainter, framing=framing, hole=missing, frames=frames, finder=self._finder)
+        inpainter, item = self.prepare(rgb, missing, framing=framing, frame=frame)
         _, finals, _ = fill.complete_items(inpainter, [item], seed=seed)
         out = finals[0]
         return Image.fromarray(out) if isinstance(image, Image.Image) else out

@@ -174,10 +174,7 @@ def photo_section(out: Path, *, root: Path, config: CompleteConfig, runtime: Run
     photo = astronaut()
     hole = np.zeros(photo.shape[:2], bool)
     hole[PHOTO_HOLE] = True
-    repairer = Repairer(PHOTO_MODEL, config=config, runtime=runtime)
-    item = fill.make_item(photo, repairer.inpainter, framing="face", hole=hole)
-    inpainter, frames = repairer.pick(item.frames)
-    item = fill.make_item(photo, inpainter, hole=hole, frames=frames)
+    inpainter, item = Repairer(PHOTO_MODEL, config=config, runtime=runtime).prepare(photo, hole)
     _, finals, _ = fill.complete_items(inpainter, [item], seed=seed)
     masked = photo.copy()
     masked[hole] = fill.HOLE_GREY
@@ -187,7 +184,7 @@ def photo_section(out: Path, *, root: Path, config: CompleteConfig, runtime: Run
         "masked": masked,
         "mask": np.repeat(hole[..., None] * np.uint8(255), 3, axis=2),
         "completed": finals[0],
-        "fake": cv2.resize(frames[0].to_square(finals[0]), photo.shape[1::-1], interpolation=cv2.INTER_NEAREST),
+        "fake": cv2.resize(item.frames[0].to_square(finals[0]), photo.shape[1::-1], interpolation=cv2.INTER_NEAREST),
         "telea": telea,
         "original": photo,
     }
