@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 from skimage.data import astronaut
 
 import ganfill
@@ -21,7 +21,7 @@ from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import load_inpainter
 from ganfill.models import files as checkpoint
 
-from conftest import REPO, blob_images, tiny_gan
+from conftest import REPO, blob_images, tiny_gan, tiny_pair
 
 FAST = CompleteConfig(num_steps=3)
 EYES = (slice(88, 118), slice(185, 266))  # the astronaut's eyes (skimage.data.astronaut, 512x512)
@@ -225,3 +225,68 @@ def test_of_several_face_models_a_photo_gets_the_one_its_face_size_calls_for(tmp
     assert out.shape == photo.shape and np.array_equal(out[~hole], photo[~hole]) and not np.array_equal(out[hole], photo[hole])
     with pytest.raises(GanfillError, match="face models of one landmark template"):
         ganfill.load([small, checkpoint.save(tmp_path / "plain.safetensors", tiny_gan(resolution=64))], mode="sharp")
+
+
+def test_a_moved_square_shifts_scales_and_turns_about_its_centre():
+    from ganfill.data.framing import moved, square_to_square
+
+    frame = _rotated_frame(64)
+    assert np.allclose(moved(frame, 0, 0, 0, 0).matrix, frame.matrix)
+    c = (64 - 1) / 2  # the square's centre (pixel centres at integers)
+    inverse = np.linalg.inv(np.vstack([frame.matrix, [0, 0, 1]]))
+    centre = (inverse @ [c, c, 1])[:2]  # the photo point there
+    shifted = moved(frame, 0.25, -0.1, 0.0, 0.0)  # that point now sits a quarter side right, a tenth up
+    assert np.allclose(shifted.matrix[:, :2] @ centre + shifted.matrix[:, 2], [c + 16, c - 6.4])
+    bigger = moved(frame, 0, 0, 0.1, 0)  # the photo 10 % larger in the square: the square 10 % smaller on the photo
+    assert np.isclose(bigger.scale, frame.scale * 1.1) and np.allclose(bigger.matrix[:, :2] @ centre + bigger.matrix[:, 2], c)
+    turned = moved(frame, 0, 0, 0, 90)
+    to_turned = square_to_square(frame, turned)  # a square pixel right of the centre goes below it
+    assert np.allclose(to_turned @ [c + 10, c, 1], [c, c + 10])
+    assert np.allclose(square_to_square(frame, frame), np.eye(3)[:2])
+
+
+def test_a_found_faces_fill_is_averaged_over_the_moves_of_its_square(tmp_path):
+    """On a face's square found in a photo, an estimating mode (faithful, fast) is also run in
+    the squares ``framing.SPREAD`` moves it to and the fills are averaged, each warped into the
+    found square; a sample (sharp) and a square given by hand are completed once.  Known pixels
+    stay exact."""
+    from ganfill.apps.fill import averaged_fill, spread_items
+    from ganfill.data.framing import SPREAD, moved
+
+    face = Domain("center:108", faces="celeba")
+    gan = checkpoint.save(tmp_path / "face.safetensors", tiny_gan(calibrate=256, domain=face))
+    tiny_pair(tmp_path, "pair")  # its context encoder, beside our face GAN
+    (tmp_path / "pair-ce.safetensors").rename(tmp_path / "face-ce.safetensors")
+    photo = blob_images(1, 200, seed=6)[0]
+    hole = np.zeros((200, 200), bool)
+    hole[80:110, 70:120] = True
+    found = Frame(box_frame(40, 40, 120, 32).matrix, 32, "face")
+    rows = {}
+    for mode, frame in (("fast", found), ("faithful", found), ("sharp", found), ("fast", box_frame(40, 40, 120, 32))):
+        inpainter = load_inpainter(gan, mode, config=FAST)
+        item = fill.make_item(photo, inpainter, hole=hole, frames=[frame])
+        done, finals, starts = fill.complete_items(inpainter, [item], seed=0)
+        rows[mode, frame.kind] = len(done.fake)
+        assert (
+            starts == [0] and np.array_equal(finals[0][~hole], photo[~hole]) and not np.array_equal(finals[0][hole], photo[hole])
+        )
+    assert rows == {
+        ("fast", "face"): 1 + len(SPREAD),
+        ("faithful", "face"): 1 + len(SPREAD),
+        ("sharp", "face"): 1,
+        ("fast", "frame"): 1,
+    }
+    # the averaging warps each moved square's fill onto the found square: fills that are the photo
+    # itself seen through each (here far) moved square average back to the found square's view of it
+    inpainter = load_inpainter(gan, "fast", config=FAST)
+    textured = np.asarray(
+        Image.fromarray(astronaut()).resize((200, 200), Image.Resampling.BOX).filter(ImageFilter.GaussianBlur(1))
+    )
+    item = fill.make_item(textured, inpainter, hole=hole, frames=[found])
+    moves = ((0.15, 0, 0, 0), (0, -0.15, 0, 0), (0, 0, 0.2, 0), (0, 0, 0, 10))
+    spread = [fill.make_item(textured, inpainter, hole=hole, frames=[moved(found, *m)]) for m in moves]
+    warped = averaged_fill(item, item.xs, [(s, s.xs) for s in spread]).astype(int)
+    assert np.abs(warped - item.xs)[:, 4:-4, 4:-4].mean() < 1.0
+    unwarped = averaged_fill(item, item.xs, [(item, s.xs) for s in spread]).astype(int)  # as if all one square
+    assert np.abs(unwarped - item.xs)[:, 4:-4, 4:-4].mean() > 10
+    assert len(spread_items(inpainter, item)) == len(SPREAD)

@@ -11,7 +11,9 @@ pixels of an R x R square.  These make one:
 * ``domain_frame``: the box a model's training images were cropped to (``data.domain``), to
   show where the model's square sits when an image is brought into it whole;
 * ``recentred``: a face model's square moved to another face model's (another crop of the same
-  aligned faces, another resolution).
+  aligned faces, another resolution);
+* ``moved``: a square shifted, scaled and turned about its centre (``SPREAD``: the likely
+  errors of a face's square found in a photo, over which ``apps.fill`` averages a fill).
 
 Into the square, the photo is first shrunk with an area filter (no aliasing) and then warped;
 back, the square is warped bicubically onto the photo.  Pixels of the square outside the photo
@@ -156,6 +158,38 @@ def recentred(frame: Frame, crop: int, to_crop: int, to_resolution: int) -> Fram
     shift = (to_crop - crop) / 2 * to_resolution / to_crop
     a = np.array([[k, 0.0, shift], [0.0, k, shift], [0.0, 0.0, 1.0]])
     return Frame((a @ np.vstack([frame.matrix, [0.0, 0.0, 1.0]]))[:2], to_resolution, frame.kind)
+
+
+# A face's square found in a photo is a pixel or two and a few per cent off the one the model was
+# trained on (benchmarks/aligner-calibration.json), and a faithful fill is sensitive to it.  The
+# moves (shift across, shift down, as fractions of the square's side; scale - 1; turn in degrees)
+# whose fills ``apps.fill`` averages with the found square's; measured against wider and turned
+# sets in benchmarks/frame-spread.json (benchmarks/frame_spread.py).
+SPREAD = (
+    (0.0, 0.0, 0.03, 0.0),
+    (0.0, 0.0, -0.03, 0.0),
+    (0.01, 0.0, 0.0, 0.0),
+    (-0.01, 0.0, 0.0, 0.0),
+    (0.0, 0.01, 0.0, 0.0),
+    (0.0, -0.01, 0.0, 0.0),
+)
+
+
+def moved(frame: Frame, across: float, down: float, scale: float, turn: float) -> Frame:
+    """``frame``'s square shifted by (``across``, ``down``) of its side, scaled by 1 + ``scale``
+    and turned by ``turn`` degrees about its centre (what the square shows moves the other way)."""
+    r = frame.resolution
+    c = (r - 1) / 2  # the square's centre (pixel centres at integers, as cv2)
+    a, s = np.deg2rad(turn), 1.0 + scale
+    about = np.array([[s * np.cos(a), -s * np.sin(a), 0.0], [s * np.sin(a), s * np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+    to_centre = np.array([[1.0, 0.0, -c], [0.0, 1.0, -c], [0.0, 0.0, 1.0]])
+    back = np.array([[1.0, 0.0, c + across * r], [0.0, 1.0, c + down * r], [0.0, 0.0, 1.0]])
+    return Frame((back @ about @ to_centre @ np.vstack([frame.matrix, [0.0, 0.0, 1.0]]))[:2], r, frame.kind)
+
+
+def square_to_square(frame: Frame, other: Frame) -> np.ndarray:
+    """2x3: ``frame``'s square pixels -> ``other``'s (two squares on one photo)."""
+    return (np.vstack([other.matrix, [0.0, 0.0, 1.0]]) @ np.linalg.inv(np.vstack([frame.matrix, [0.0, 0.0, 1.0]])))[:2]
 
 
 def crop_box(array: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
