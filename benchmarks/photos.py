@@ -10,14 +10,18 @@ the ground truth is known at photo resolution.  Methods:
 * ``telea``: OpenCV at the photo's resolution;
 * ``fit``: ganfill with ``framing="fit"`` (a box twice the hole's size);
 * ``ganfill``: the default path, ``ganfill.repair(photo, hole)`` (landmark framing);
+* ``found square only``: the same without averaging the fill over the frame's errors
+  (``apps.fill.complete_items(..., moves=())``);
 * ``true-frame``: the same model given the true alignment (the CelebA crop the face was made
   from: it also knows where the hidden features sit in CelebA's own alignment);
 * ``intact-landmarks``: the landmark framing with dlib's landmarks found on the intact photo
   (what the best landmark estimate under the hole could reach).
 
-Scores: hole PSNR and SSIM (over the hole's bounding box) at photo resolution; faces found by
-the realism judge (``evaluation.judges.faces_found``) in the face's aligned crop of each
-repaired photo, against the intact photos; known pixels bit-identical; seconds per photo.
+Scores: hole PSNR and SSIM (over the hole's bounding box) at photo resolution; in the face's
+aligned 128x128 crop of each repaired photo against the intact photos, faces found
+(``evaluation.judges.faces_found``) and how often the two realism judges tell repaired from
+intact (``evaluation.judges.JUDGES``: texture, CNN; 50% = not at all); known pixels
+bit-identical; seconds per photo.
 Then one 1-megapixel photo end to end.
 
     .venv/bin/python benchmarks/photos.py [--n 100] [--model faces] [--mode auto] [--out benchmarks/photos.json]
@@ -49,7 +53,7 @@ from ganfill.data.domain import parse_crop
 from ganfill.data.faces import FaceFinder, face_frame, load_template, template_in_square
 from ganfill.data.framing import Frame
 from ganfill.data.reading import image_files
-from ganfill.evaluation.judges import faces_found
+from ganfill.evaluation.judges import JUDGES, faces_found
 
 HOLES = ("eyes", "eyes+nose", "mouth", "lower half", "strokes")
 CROP_ORIGIN = np.array([25.0, 45.0])  # the 128x128 crop's corner in the 178x218 aligned frame
@@ -155,13 +159,15 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     files = image_files(args.data)
     picks = rng.choice(len(files), args.n, replace=False)
-    rows, misses, crops = [], [], {"intact": [], "telea": [], "fit": [], "ganfill": [], "intact-landmarks": [], "true-frame": []}
+    methods = ("telea", "fit", "ganfill", "found square only", "intact-landmarks", "true-frame")
+    rows, misses, crops, hole_crops = [], [], {name: [] for name in ("intact", *methods)}, []
     for i, k in enumerate(picks):
         face = np.asarray(Image.open(files[k]).convert("RGB"))
         photo, m = make_photo(face, rng)
         kind = HOLES[i % len(HOLES)]
         hole = make_hole(kind, m, photo.shape[:2], rng)
         crops["intact"].append(aligned_crop(photo, m))
+        hole_crops.append(aligned_crop(hole.astype(np.uint8) * 255, m) > 127)
         outs, seconds = {}, {}
         zeroed = np.where(hole[..., None], 0, photo).astype(np.uint8)
         t0 = time.perf_counter()
@@ -175,6 +181,13 @@ def main() -> None:
                 misses.append(files[k].name)
                 outs[name] = repairer.repair(zeroed, hole, seed=args.seed, framing="fit")
             seconds[name] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        try:
+            chosen, item = repairer.prepare(zeroed, hole)
+            outs["found square only"] = fill.complete_items(chosen, [item], seed=args.seed, moves=())[1][0]
+        except GanfillError:
+            outs["found square only"] = outs["ganfill"]  # fit, as above: not averaged either
+        seconds["found square only"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         intact = finder.find(photo)  # the landmarks of the face the hole covers, seen whole
         frames = [Frame(face_frame(intact[0], target), inp.resolution, "face")] if intact else [true_frame(m, repairer)]
@@ -205,13 +218,18 @@ def main() -> None:
         if (i + 1) % 10 == 0:
             print(f"{i + 1}/{args.n}", flush=True)
     found = {name: float(faces_found(np.stack(c)).mean()) for name, c in crops.items()}
+    intact_crops, holes = np.stack(crops["intact"]), np.stack(hole_crops)
+    judged = {
+        name: {j: JUDGES[j](intact_crops, np.stack(crops[name]), holes, seed=args.seed) for j in JUDGES} for name in methods
+    }
     table = {}
-    for name in ("telea", "fit", "ganfill", "intact-landmarks", "true-frame"):
+    for name in methods:
         mine = [r for r in rows if r["method"] == name]
         table[name] = {
             "psnr": float(np.mean([r["psnr"] for r in mine])),
             "ssim": float(np.mean([r["ssim"] for r in mine])),
             "faces_found": found[name],
+            "detectable": judged[name],
             "known_exact": all(r["known_exact"] for r in mine),
             "seconds": float(np.median([r["seconds"] for r in mine])),
             "by_hole": {h: float(np.mean([r["psnr"] for r in mine if r["hole"] == h])) for h in HOLES},
@@ -238,11 +256,13 @@ def main() -> None:
         "rows": rows,
     }
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"| method | hole PSNR (dB) | SSIM | faces found ({found['intact']:.0%} intact) | known exact | s / photo |")
-    print("|---|---|---|---|---|---|")
+    print(f"| method | hole PSNR (dB) | SSIM | faces found ({found['intact']:.0%} intact) | detectable: texture / CNN |", end="")
+    print(" known exact | s / photo |\n|---|---|---|---|---|---|---|")
     for name, t in table.items():
+        d = t["detectable"]
         print(
-            f"| {name} | {t['psnr']:.2f} | {t['ssim']:.3f} | {t['faces_found']:.0%} | {t['known_exact']} | {t['seconds']:.2f} |"
+            f"| {name} | {t['psnr']:.2f} | {t['ssim']:.3f} | {t['faces_found']:.0%} | {d['texture']:.0%} / {d['cnn']:.0%} "
+            f"| {t['known_exact']} | {t['seconds']:.2f} |"
         )
     print("by hole (PSNR):", {n: {h: round(v, 2) for h, v in t["by_hole"].items()} for n, t in table.items()})
     large = sum(r["face_px"] >= 150 for r in rows if r["method"] == "telea")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import load_inpainter
 from ganfill.models import files as checkpoint
 
-from conftest import REPO, blob_images, tiny_gan, tiny_pair
+from conftest import REPO, blob_images, cli, tiny_gan, tiny_pair
 
 FAST = CompleteConfig(num_steps=3)
 EYES = (slice(88, 118), slice(185, 266))  # the astronaut's eyes (skimage.data.astronaut, 512x512)
@@ -290,3 +291,26 @@ def test_a_found_faces_fill_is_averaged_over_the_moves_of_its_square(tmp_path):
     unwarped = averaged_fill(item, item.xs, [(item, s.xs) for s in spread]).astype(int)  # as if all one square
     assert np.abs(unwarped - item.xs)[:, 4:-4, 4:-4].mean() > 10
     assert len(spread_items(inpainter, item)) == len(SPREAD)
+
+
+def test_the_command_line_picks_faces64_or_faces128_by_the_face_size(tmp_path):
+    """``ganfill inpaint faces``: the astronaut's face (a 512 px photo) gets faces128, the same
+    photo at 200 px faces64, in one run, both back at their own size with known pixels exact."""
+    photo = astronaut()
+    small = np.asarray(Image.fromarray(photo).resize((200, 200), Image.Resampling.BOX))
+    hole = np.zeros((512, 512), bool)
+    hole[EYES] = True
+    small_hole = np.asarray(Image.fromarray(hole).resize((200, 200), Image.Resampling.NEAREST))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "masks").mkdir()
+    for name, image, h in (("large", photo, hole), ("small", small, small_hole)):
+        Image.fromarray(image).save(tmp_path / "in" / f"{name}.png")
+        Image.fromarray(h.astype(np.uint8) * 255).save(tmp_path / "masks" / f"{name}.png")
+    out = tmp_path / "out"
+    proc = cli("inpaint", "faces", tmp_path / "in", "--mask", tmp_path / "masks", "--out", out, "--mode", "fast", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name, image, h, model in (("large", photo, hole, "faces128"), ("small", small, small_hole, "faces64")):
+        record = json.loads((out / name / "record.json").read_text())
+        assert Path(record["checkpoint"]).stem == model and record["frames"][0]["resolution"] == int(model[5:])
+        done = np.asarray(Image.open(out / name / "completed.png").convert("RGB"))
+        assert done.shape == image.shape and np.array_equal(done[~h], image[~h]) and not np.array_equal(done[h], image[h])

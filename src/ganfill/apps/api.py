@@ -7,9 +7,9 @@
 both go through ``fill.make_item`` / ``fill.complete_items``, what ``ganfill inpaint`` and the
 web page run, so a photo gives the same result everywhere.
 
-The default model, ``faces``, stands for the shipped face models (``SIZED``): on each photo the
-one with the highest resolution whose square covers at least its own resolution in the photo's
-pixels (``Repairer.pick``: the face is not enlarged to fill it), else the smallest.  A face
+The default model, ``faces``, stands for the shipped face models (``fill.SIZED``): on each photo
+the one with the highest resolution whose square covers at least its own resolution in the
+photo's pixels (``fill.pick``: the face is not enlarged to fill it), else the smallest.  A face
 square of 128 photo pixels or more gets faces128, a smaller one faces64; naming a model
 (``model="faces64"``) overrides the rule.
 """
@@ -63,10 +63,7 @@ def _hole(hole, shape: tuple[int, int]) -> np.ndarray:
     return h
 
 
-# a name standing for several shipped models of one subject, lowest resolution first: each photo
-# gets the one its face's size calls for (``Repairer.pick``)
-SIZED = {"faces": ("faces64", "faces128")}
-DEFAULT_MODEL = "faces"
+DEFAULT_MODEL = "faces"  # fill.SIZED: faces64 or faces128 by the face's size
 
 
 class Repairer:
@@ -79,6 +76,7 @@ class Repairer:
     """
 
     def __init__(self, model: str | os.PathLike = DEFAULT_MODEL, *, mode: str = "auto", cnn=None, config=None, runtime=None):
+        from ganfill.apps.fill import SIZED
         from ganfill.core.runtime import resolve
         from ganfill.inpainting.config import CompleteConfig
         from ganfill.inpainting.inpainter import load_inpainter
@@ -101,20 +99,10 @@ class Repairer:
         self._finder = None
 
     def pick(self, frames: list) -> tuple:
-        """(inpainter, frames): of the models, the highest resolution one whose square, put on the
-        first (largest) face, covers at least its resolution in photo pixels, with the frames
-        moved to its square (``framing.recentred``); else the first model and ``frames``."""
-        from ganfill.data.domain import parse_crop
-        from ganfill.data.framing import recentred
+        """(inpainter, frames): ``fill.pick``'s choice of the loaded models for ``frames``."""
+        from ganfill.apps.fill import pick
 
-        base = self.inpainter
-        crop = parse_crop(base.domain.crop).size
-        for inpainter in reversed(self.inpainters[1:]):
-            to_crop, r = parse_crop(inpainter.domain.crop).size, inpainter.resolution
-            moved = [recentred(f, crop, to_crop, r) for f in frames]
-            if moved[0].scale <= 1.0 + 1e-9:  # square pixels per photo pixel: the face is not enlarged
-                return inpainter, moved
-        return base, frames
+        return pick(self.inpainters, frames)
 
     def prepare(self, image, hole, *, framing: str = "auto", frame: tuple[float, float, float] | None = None):
         """(inpainter, item): the model the photo gets and the photo in its square(s)
@@ -134,10 +122,8 @@ class Repairer:
 
             self._finder = FaceFinder()
         item = fill.make_item(image, inpainter, framing=framing, hole=hole, frames=frames, finder=self._finder)
-        if item.frames and framing != "fit" and len(self.inpainters) > 1:  # the model the face's size calls for
-            inpainter, frames = self.pick(item.frames)
-            if inpainter is not self.inpainter:
-                item = fill.make_item(image, inpainter, hole=hole, frames=frames)
+        if framing != "fit":  # the model the face's size calls for
+            inpainter, item = fill.picked(self.inpainters, item)
         return inpainter, item
 
     def repair(self, image, hole, *, framing: str = "auto", frame: tuple[float, float, float] | None = None, seed: int = 0):

@@ -554,7 +554,9 @@ def inpaint(
 ):
     """Repair images with a trained model: `ganfill inpaint CKPT INPUTS...` or
     `ganfill inpaint --model NAME INPUTS...`. CKPT / NAME: a shipped model's name (faces64, ...),
-    a run folder, a checkpoint folder or a .safetensors model file.
+    a run folder, a checkpoint folder or a .safetensors model file; `faces` is faces64 or
+    faces128 for each photo, by the size of its face (faces128 where its square spans 128 photo
+    pixels or more).
 
     The latent search minimises the paper's loss (importance-weighted contextual loss + 0.003 x
     perceptual loss, Poisson blending) from the z of the model's encoder (10 cosine-decayed Adam
@@ -585,7 +587,13 @@ def inpaint(
     check_out_folder(out_dir)
     config = CompleteConfig(**(INPAINT_DEFAULTS | _given(options)))
     runtime = _runtime(device, precision)
-    inpainter = load_inpainter(ckpt, mode, cnn=cnn, config=config, runtime=runtime, blends=(blend,))
+    names = fill.SIZED.get(str(ckpt), (ckpt,))
+    if cnn is not None and len(names) > 1:
+        raise GanfillError(f"--cnn goes with one model, and {ckpt} stands for {', '.join(names)}: name one of them")
+    inpainter, *larger = sorted(
+        (load_inpainter(name, mode, cnn=cnn, config=config, runtime=runtime, blends=(blend,)) for name in names),
+        key=lambda inpainter: inpainter.resolution,
+    )
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
         import torch
@@ -607,6 +615,7 @@ def inpaint(
         progress=not quiet,
         max_pixels=max_pixels,
         notify=_warn,
+        larger=tuple(larger),
     )
     extra = [f"{counts['unchanged']} unchanged (no hole)"] if counts["unchanged"] else []
     extra += [f"{counts['skipped']} already done"] if counts["skipped"] else []

@@ -367,6 +367,41 @@ def write_unchanged(out: Path, item: Item, *, mask_spec: str) -> None:
         write_json(record | {"unchanged": True}, tmp / RECORD)
 
 
+# A name standing for several shipped models of one subject, lowest resolution first: each photo
+# gets the one its face's size calls for (``pick``); ``ganfill.repair``'s default, ``ganfill
+# inpaint faces``.
+SIZED = {"faces": ("faces64", "faces128")}
+
+
+def pick(inpainters: list[Inpainter], frames: list[Frame]) -> tuple[Inpainter, list[Frame]]:
+    """(inpainter, frames): of face models ``inpainters`` (lowest resolution first; ``frames`` in
+    the first one's square), the highest resolution one whose square, put on the first (largest)
+    face, covers at least its resolution in photo pixels, with the frames moved to its square
+    (``framing.recentred``); else the first model and ``frames``."""
+    from ganfill.data.domain import parse_crop
+    from ganfill.data.framing import recentred
+
+    base = inpainters[0]
+    crop = parse_crop(base.domain.crop).size
+    for inpainter in reversed(inpainters[1:]):
+        to_crop, r = parse_crop(inpainter.domain.crop).size, inpainter.resolution
+        moved_frames = [recentred(f, crop, to_crop, r) for f in frames]
+        if moved_frames[0].scale <= 1.0 + 1e-9:  # square pixels per photo pixel: the face is not enlarged
+            return inpainter, moved_frames
+    return base, frames
+
+
+def picked(inpainters: list[Inpainter], item: Item) -> tuple[Inpainter, Item]:
+    """(inpainter, item): ``item`` (made for ``inpainters[0]``) remade for the model ``pick``
+    chooses by its face's size; as it is without frames or of one model."""
+    if not item.frames or len(inpainters) < 2:
+        return inpainters[0], item
+    inpainter, frames = pick(inpainters, item.frames)
+    if inpainter is inpainters[0]:
+        return inpainter, item
+    return inpainter, make_item(item.image, inpainter, hole=item.hole, frames=frames, path=item.path)
+
+
 # The modes whose fill estimates what was there (not one sample of what might be): on a face's
 # square found in a photo (``Frame.kind`` ``face``) their fill is averaged over the square's likely
 # errors (``data.framing.SPREAD``): the mean of the fills in the found square and in the moved
@@ -494,9 +529,12 @@ def run(
     progress: bool = True,
     notify=print,
     max_pixels: int | None = MAX_PIXELS,
+    larger: tuple[Inpainter, ...] = (),
 ) -> dict:
     """Complete every input (this process's shard: inputs[rank::world]) with ``inpainter``
-    (``inpainting.inpainter.load_inpainter``); skip those already done.
+    (``inpainting.inpainter.load_inpainter``); skip those already done.  ``larger``: face models
+    of higher resolutions than ``inpainter`` (a name of ``SIZED``): each photo framed on a face
+    gets the one its face's size calls for (``picked``).
 
     framing: ``FRAMINGS``' (see the module docstring); ``frames``: the model's square(s) given by
     hand, for every input.  `notify(message)` receives warnings (a mask with no hole, a mask
@@ -549,14 +587,15 @@ def run(
             items = []
             for path in todo[start : start + batch_size]:
                 try:
-                    items.append(load_item(path, inpainter, masks, framing=framing, frames=frames, finder=finder, seed=seed))
+                    item = load_item(path, inpainter, masks, framing=framing, frames=frames, finder=finder, seed=seed)
+                    items.append(picked([inpainter, *larger], item) if item.framing != "fit" else (inpainter, item))
                 except GanfillError as e:
                     if len(mine) == 1:
                         raise
                     failed.append({"file": str(path), "reason": str(e)})
                     notify(f"skipped {path}: {e}")
                     bar.update(per_image)
-            for item in items:
+            for _, item in items:
                 if not item.hole.any():
                     notify(f"the mask for {item.path.name} has no hole: nothing to fill, the input is returned unchanged")
                     write_unchanged(out_dir / item.name, item, mask_spec=mask)
@@ -571,10 +610,11 @@ def run(
                         f"the mask for {item.path.name} hides {item.hole.mean():.0%} of the image: "
                         "is it inverted? white (or transparent) marks the hole, black what is kept"
                     )
-            holes = [it for it in items if it.hole.any()]
-            unchanged += len(items) - len(holes)
-            if holes:
-                run_batch(inpainter, holes, seed=seed, out_dir=out_dir, progress=bar, mask_spec=mask)
+            for model in (inpainter, *larger):  # a batch per model
+                holes = [it for chosen, it in items if chosen is model and it.hole.any()]
+                if holes:
+                    run_batch(model, holes, seed=seed, out_dir=out_dir, progress=bar, mask_spec=mask)
+            unchanged += sum(not it.hole.any() for _, it in items)
     if failed and len(failed) == len(mine):
         raise GanfillError(f"none of the {len(mine)} inputs could be completed (each is named above with the reason)")
     done = len(todo) - unchanged - len(failed)
