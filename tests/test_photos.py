@@ -262,11 +262,13 @@ def test_a_found_faces_fill_is_averaged_over_the_moves_of_its_square(tmp_path):
     hole = np.zeros((200, 200), bool)
     hole[80:110, 70:120] = True
     found = Frame(box_frame(40, 40, 120, 32).matrix, 32, "face")
-    rows = {}
+    rows, seen = {}, []
     for mode, frame in (("fast", found), ("faithful", found), ("sharp", found), ("fast", box_frame(40, 40, 120, 32))):
         inpainter = load_inpainter(gan, mode, config=FAST)
         item = fill.make_item(photo, inpainter, hole=hole, frames=[frame])
-        done, finals, starts = fill.complete_items(inpainter, [item], seed=0)
+        seen.clear()  # the callback (progress, live frames) sees the item's own square only
+        done, finals, starts = fill.complete_items(inpainter, [item], seed=0, callback=lambda s, f, l: seen.append(len(f)))
+        assert set(seen) <= {1} and (mode == "fast" or seen)
         rows[mode, frame.kind] = len(done.fake)
         assert (
             starts == [0] and np.array_equal(finals[0][~hole], photo[~hole]) and not np.array_equal(finals[0][hole], photo[hole])

@@ -450,13 +450,15 @@ def complete_items(inpainter: Inpainter, items: list[Item], *, seed: int, callba
     """Complete a batch of items (each with a hole) with ``inpainter``; returns the Completion
     and, per item, the final uint8 image (``compose``, in the inpainter's first blend) and the
     first row of its squares in the Completion.  Found face squares of an estimating mode are
-    completed in their ``moves`` too (``spread_items``: more rows, after the items' own) and
-    their fills averaged (``averaged_fill``; the Completion's ``fake`` rows of the items hold the
-    averaged fills)."""
+    completed in their ``moves`` too (``spread_items``: more rows, after the items' own, which
+    are all ``callback`` sees) and their fills averaged (``averaged_fill``; the Completion's
+    ``fake`` rows of the items hold the averaged fills)."""
     spreads = [spread_items(inpainter, it, moves=moves) for it in items]
     batch = items + [s for spread in spreads for s in spread]
     images, known = np.concatenate([it.xs for it in batch]), np.concatenate([it.masks for it in batch])  # (sum F, R, R, ...)
-    done = inpainter(images, known, seed=seed, callback=callback)
+    own = sum(len(it.xs) for it in items)  # the items' own squares, the batch's first rows: all the callback sees
+    seen = None if callback is None else lambda step, fake, losses: callback(step, fake[:own], losses[:own])
+    done = inpainter(images, known, seed=seed, callback=seen)
     blend_name = inpainter.blends[0]
     ends = np.cumsum([len(it.xs) for it in batch])
     rows = [slice(int(end) - len(it.xs), int(end)) for it, end in zip(batch, ends)]  # batch item i's squares
