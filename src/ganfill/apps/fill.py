@@ -51,6 +51,7 @@ from ganfill.data.masks import MASKS, from_image, make_mask
 from ganfill.data.reading import list_images, load_image, open_image
 from ganfill.inpainting.blend import blend
 from ganfill.inpainting.inpainter import Inpainter
+from ganfill.inpainting.search import FAITHFUL_BLUR
 
 RECORD = "record.json"
 FIT_ABOVE = 2.0  # auto framing: fit when the model's square would shrink the image by more than this
@@ -408,7 +409,7 @@ def picked(inpainters: list[Inpainter], item: Item) -> tuple[Inpainter, Item]:
 # ones, under the found square's own detail (finer than ``DETAIL_SIGMA`` pixels of the square).
 # The closest mode adapts the generator to every square, seven times the time: it is left out.
 ESTIMATES = ("faithful", "fast")
-DETAIL_SIGMA = 0.8  # pixels of the model's square (the faithful mode's blur, FAITHFUL_BLUR)
+DETAIL_SIGMA = FAITHFUL_BLUR  # pixels of the model's square
 
 
 def spread_items(inpainter: Inpainter, item: Item, *, moves: tuple = SPREAD) -> list[Item]:
@@ -430,19 +431,18 @@ def averaged_fill(item: Item, fakes: np.ndarray, spread: list[tuple[Item, np.nda
 
     if not spread:
         return fakes
-    r = fakes.shape[1]
+    r, flags = fakes.shape[1], cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     out = []
     for f, (frame, fake) in enumerate(zip(item.frames, fakes)):
-        total, weight = fake.astype(np.float32), np.ones((r, r, 1), np.float32)
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        own = fake.astype(np.float32)
+        total, weight = own.copy(), np.ones((r, r, 1), np.float32)
         for other, others in spread:
             to_other = square_to_square(frame, other.frames[f])  # dst(p) = src(to_other p)
             inside = cv2.warpAffine(np.ones((r, r), np.float32), to_other, (r, r), flags=flags)[..., None]
             total += cv2.warpAffine(others[f].astype(np.float32), to_other, (r, r), flags=flags) * inside
             weight += inside
-        coarse = lambda a: cv2.GaussianBlur(a, (0, 0), DETAIL_SIGMA)  # noqa: E731
-        own = fake.astype(np.float32)
-        out.append((coarse(total / weight) + own - coarse(own)).clip(0, 255).round().astype(np.uint8))
+        mean, own_coarse = (cv2.GaussianBlur(a, (0, 0), DETAIL_SIGMA) for a in (total / weight, own))
+        out.append((mean + own - own_coarse).clip(0, 255).round().astype(np.uint8))
     return np.stack(out)
 
 
