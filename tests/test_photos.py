@@ -224,6 +224,8 @@ def test_of_several_face_models_a_photo_gets_the_one_its_face_size_calls_for(tmp
     hole[80:110, 70:120] = True
     out = repairer.repair(photo, hole, frame=(40, 40, 120))
     assert out.shape == photo.shape and np.array_equal(out[~hole], photo[~hole]) and not np.array_equal(out[hole], photo[hole])
+    with pytest.raises(GanfillError, match="a context encoder goes with one model"):
+        ganfill.load([big, small], mode="fast", cnn=small)
     with pytest.raises(GanfillError, match="face models of one landmark template"):
         ganfill.load([small, checkpoint.save(tmp_path / "plain.safetensors", tiny_gan(resolution=64))], mode="sharp")
 

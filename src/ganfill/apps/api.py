@@ -70,31 +70,18 @@ class Repairer:
     """A model loaded for repairing photos: ``repairer.repair(image, hole)``.
 
     model: a shipped model's name, a model file, a run folder, or several face models (a list,
-    or a name of ``SIZED``), one picked per photo by ``pick``; mode: ``auto``, ``sharp``, ``faithful``,
+    or a name of ``fill.SIZED``), one picked per photo by ``pick``; mode: ``auto``, ``sharp``, ``faithful``,
     ``fast``, ``closest`` or a classical method (``inpainting.inpainter.MODES``); cnn, config
     and runtime: those of ``load_inpainter``.
     """
 
     def __init__(self, model: str | os.PathLike = DEFAULT_MODEL, *, mode: str = "auto", cnn=None, config=None, runtime=None):
-        from ganfill.apps.fill import SIZED
+        from ganfill.apps.fill import load_sized
         from ganfill.core.runtime import resolve
         from ganfill.inpainting.config import CompleteConfig
-        from ganfill.inpainting.inpainter import load_inpainter
 
-        if isinstance(model, str):
-            names = SIZED.get(model, (model,))
-        else:
-            names = tuple(model) if isinstance(model, (list, tuple)) else (model,)
-        if not names or (cnn is not None and len(names) > 1):
-            raise GanfillError(f"cnn= goes with one model, and {model!r} stands for {len(names)}: name one of them")
         config, runtime = config or CompleteConfig(), runtime or resolve()
-        self.inpainters = sorted(
-            (load_inpainter(name, mode, cnn=cnn, config=config, runtime=runtime, blends=("poisson",)) for name in names),
-            key=lambda inpainter: inpainter.resolution,
-        )
-        templates = {inpainter.domain.faces for inpainter in self.inpainters}
-        if len(self.inpainters) > 1 and (None in templates or len(templates) > 1):
-            raise GanfillError("several models are picked from by the face's size: give face models of one landmark template")
+        self.inpainters = load_sized(model, mode, cnn=cnn, config=config, runtime=runtime, blends=("poisson",))
         self.inpainter = self.inpainters[0]  # the one that frames faces (and the only one, for one model)
         self._finder = None
 

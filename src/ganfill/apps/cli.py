@@ -579,7 +579,6 @@ def inpaint(
 
     from ganfill.apps import fill
     from ganfill.data.framing import parse_frame
-    from ganfill.inpainting.inpainter import load_inpainter
 
     ckpt, inputs = (model_spec, args) if model_spec is not None else (args[0], args[1:])
     if not inputs:
@@ -587,13 +586,7 @@ def inpaint(
     check_out_folder(out_dir)
     config = CompleteConfig(**(INPAINT_DEFAULTS | _given(options)))
     runtime = _runtime(device, precision)
-    names = fill.SIZED.get(str(ckpt), (ckpt,))
-    if cnn is not None and len(names) > 1:
-        raise GanfillError(f"--cnn goes with one model, and {ckpt} stands for {', '.join(names)}: name one of them")
-    inpainter, *larger = sorted(
-        (load_inpainter(name, mode, cnn=cnn, config=config, runtime=runtime, blends=(blend,)) for name in names),
-        key=lambda inpainter: inpainter.resolution,
-    )
+    inpainter, *larger = fill.load_sized(ckpt, mode, cnn=cnn, config=config, runtime=runtime, blends=(blend,))
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
         import torch

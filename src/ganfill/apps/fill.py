@@ -374,6 +374,28 @@ def write_unchanged(out: Path, item: Item, *, mask_spec: str) -> None:
 SIZED = {"faces": ("faces64", "faces128")}
 
 
+def load_sized(model, mode: str, *, cnn=None, config, runtime, blends: tuple[str, ...]) -> list[Inpainter]:
+    """The inpainters of ``mode`` (``load_inpainter``'s other arguments) for ``model``: a name of
+    ``SIZED``, a list of face models of one landmark template, or one model; lowest resolution
+    first (the first one frames the faces, ``pick`` chooses among them)."""
+    from ganfill.inpainting.inpainter import load_inpainter
+
+    if isinstance(model, (str, Path)):
+        names = SIZED.get(str(model), (model,))
+    else:
+        names = tuple(model) if isinstance(model, (list, tuple)) else (model,)
+    if not names or (cnn is not None and len(names) > 1):
+        raise GanfillError(f"a context encoder goes with one model, and {model!r} stands for {len(names)}: name one of them")
+    inpainters = sorted(
+        (load_inpainter(name, mode, cnn=cnn, config=config, runtime=runtime, blends=blends) for name in names),
+        key=lambda inpainter: inpainter.resolution,
+    )
+    templates = {inpainter.domain.faces for inpainter in inpainters}
+    if len(inpainters) > 1 and (None in templates or len(templates) > 1):
+        raise GanfillError("several models are picked from by the face's size: give face models of one landmark template")
+    return inpainters
+
+
 def pick(inpainters: list[Inpainter], frames: list[Frame]) -> tuple[Inpainter, list[Frame]]:
     """(inpainter, frames): of face models ``inpainters`` (lowest resolution first; ``frames`` in
     the first one's square), the highest resolution one whose square, put on the first (largest)
