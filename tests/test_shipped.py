@@ -289,9 +289,10 @@ def test_cli_export_writes_a_card_skeleton_once(tmp_path):
 def test_models_lists_every_shipped_model():
     proc = _cli("models")
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
+    *lines, sized = proc.stdout.splitlines()
     assert lines[0].split() == ["name", "resolution", "domain", "size", "from", "card"]
     assert len(lines) == 1 + len(SHIPPED) >= 2
+    assert sized.startswith("faces: faces64 or faces128 for each photo")  # the name that stands for both
     for line, (name, path) in zip(lines[1:], SHIPPED.items()):
         d = checkpoint.describe(path)
         assert line.split()[0] == name and f"{d.config.resolution}x{d.config.resolution}" in line

@@ -7,9 +7,9 @@
 both go through ``fill.make_item`` / ``fill.complete_items``, what ``ganfill inpaint`` and the
 web page run, so a photo gives the same result everywhere.
 
-The default model, ``faces``, stands for the shipped face models (``fill.SIZED``): on each photo
-the one with the highest resolution whose square covers at least its own resolution in the
-photo's pixels (``fill.pick``: the face is not enlarged to fill it), else the smallest.  A face
+The default model, ``faces``, stands for the shipped face models (``apps.config.SIZED``): on
+each photo the one with the highest resolution whose square covers at least its own resolution
+in the photo's pixels (``fill.pick``: the face is not enlarged to fill it), else the smallest.  A face
 square of 128 photo pixels or more gets faces128, a smaller one faces64; naming a model
 (``model="faces64"``) overrides the rule.
 """
@@ -63,14 +63,14 @@ def _hole(hole, shape: tuple[int, int]) -> np.ndarray:
     return h
 
 
-DEFAULT_MODEL = "faces"  # fill.SIZED: faces64 or faces128 by the face's size
+DEFAULT_MODEL = "faces"  # apps.config.SIZED: faces64 or faces128 by the face's size
 
 
 class Repairer:
     """A model loaded for repairing photos: ``repairer.repair(image, hole)``.
 
     model: a shipped model's name, a model file, a run folder, or several face models (a list,
-    or a name of ``fill.SIZED``), one picked per photo by ``pick``; mode: ``auto``, ``sharp``, ``faithful``,
+    or a name of ``apps.config.SIZED``), one picked per photo by ``pick``; mode: ``auto``, ``sharp``, ``faithful``,
     ``fast``, ``closest`` or a classical method (``inpainting.inpainter.MODES``); cnn, config
     and runtime: those of ``load_inpainter``.
     """

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ganfill.apps.config import IMAGES_MODEL, DemoConfig
+from ganfill.apps.config import IMAGES_MODEL, SIZED, DemoConfig
 from ganfill.core.checks import kind_of
 from ganfill.core.constants import (
     BLENDS,
@@ -729,6 +729,9 @@ def models():
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    for name, sized in SIZED.items():
+        if all(n in named for n in sized):
+            click.echo(f"{name}: {' or '.join(sized)} for each photo, by the size of its face (`ganfill inpaint {name}`)")
     if yours:
         click.echo(f"yours are in {checkpoint.user_models_dir()} (GANFILL_HOME)")
 

@@ -1,4 +1,4 @@
-"""The demo's settings (torch-free: the command line reads them without importing torch)."""
+"""The apps' names and the demo's settings (torch-free: the command line reads them without importing torch)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from ganfill.core.constants import MAX_RESTARTS, MAX_SEARCH_STEPS, SEEDS
 
 DEFAULT_MODELS = ("glyphs32", "faces64", "faces128")  # the built-in sections, in report order
 IMAGES_MODEL = "faces64"  # the model for --images when none is named
+# A name standing for several shipped models of one subject, lowest resolution first: each photo
+# gets the one its face's size calls for (``apps.fill.pick``); ``ganfill.repair``'s default,
+# ``ganfill inpaint faces``.
+SIZED = {"faces": ("faces64", "faces128")}
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ BUILT_IN_NOTES = {
 
 # The photo section: the astronaut's whole 512x512 portrait with a hole over her eyes, repaired in
 # place by the photo path (``ganfill.repair``), beside Telea at the photo's resolution.
-PHOTO_MODEL = "faces"  # ``apps.fill.SIZED``: faces64 or faces128, by the size of the face
+PHOTO_MODEL = "faces"  # ``apps.config.SIZED``: faces64 or faces128, by the size of the face
 PHOTO_HOLE = (slice(88, 118), slice(185, 266))  # rows, columns of the astronaut photo: her eyes
 PHOTO_NOTE = (
     "The whole photo (NASA's portrait of Eileen Collins, 512x512) with a hole over the eyes, repaired where it is "

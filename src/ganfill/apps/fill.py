@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from ganfill.apps.config import SIZED
 from ganfill.core.checks import integer
 from ganfill.core.checks import seed as check_seed
 from ganfill.core.constants import GANFILL_VERSION, IMAGE_SUFFIXES, MAX_BATCH, MAX_PIXELS
@@ -366,12 +367,6 @@ def write_unchanged(out: Path, item: Item, *, mask_spec: str) -> None:
         save_image(item.image, tmp / "completed.png")
         record = {"ganfill_version": GANFILL_VERSION, "input": str(item.path), "mask": mask_spec, "hole_fraction": 0.0}
         write_json(record | {"unchanged": True}, tmp / RECORD)
-
-
-# A name standing for several shipped models of one subject, lowest resolution first: each photo
-# gets the one its face's size calls for (``pick``); ``ganfill.repair``'s default, ``ganfill
-# inpaint faces``.
-SIZED = {"faces": ("faces64", "faces128")}
 
 
 def load_sized(model, mode: str, *, cnn=None, config, runtime, blends: tuple[str, ...]) -> list[Inpainter]:
