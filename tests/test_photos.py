@@ -22,7 +22,7 @@ from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import load_inpainter
 from ganfill.models import files as checkpoint
 
-from conftest import REPO, blob_images, cli, tiny_gan, tiny_pair
+from conftest import REPO, blob_images, cli, one_line_error, tiny_gan, tiny_pair
 
 FAST = CompleteConfig(num_steps=3)
 EYES = (slice(88, 118), slice(185, 266))  # the astronaut's eyes (skimage.data.astronaut, 512x512)
@@ -313,6 +313,8 @@ def test_the_command_line_picks_faces64_or_faces128_by_the_face_size(tmp_path):
     out = tmp_path / "out"
     proc = cli("inpaint", "faces", tmp_path / "in", "--mask", tmp_path / "masks", "--out", out, "--mode", "fast", "--quiet")
     assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = cli("inpaint", "faces", tmp_path / "in", "--mask", tmp_path / "masks", "--out", out, "--cnn", "faces64-ce")
+    one_line_error(proc, "a context encoder goes with one model", "faces")
     for name, image, h, model in (("large", photo, hole, "faces128"), ("small", small, small_hole, "faces64")):
         record = json.loads((out / name / "record.json").read_text())
         assert Path(record["checkpoint"]).stem == model and record["frames"][0]["resolution"] == int(model[5:])

@@ -380,7 +380,8 @@ def load_sized(model, mode: str, *, cnn=None, config, runtime, blends: tuple[str
     else:
         names = tuple(model) if isinstance(model, (list, tuple)) else (model,)
     if not names or (cnn is not None and len(names) > 1):
-        raise GanfillError(f"a context encoder goes with one model, and {model!r} stands for {len(names)}: name one of them")
+        given = str(model) if isinstance(model, (str, Path)) else ", ".join(map(str, names))
+        raise GanfillError(f"a context encoder goes with one model, and {given} stands for {len(names)}: name one of them")
     inpainters = sorted(
         (load_inpainter(name, mode, cnn=cnn, config=config, runtime=runtime, blends=blends) for name in names),
         key=lambda inpainter: inpainter.resolution,
