@@ -547,6 +547,14 @@ def test_a_face_is_framed_by_its_landmarks_and_the_photo_comes_back_at_its_size(
     changed = (repaired != photo).any(-1)
     assert changed[region].any() and not changed[~region].any(), "pixels changed outside the painted stroke"
 
+    # `faces`: the model the face's size calls for, here faces128 (its square spans over 128 photo pixels)
+    page.locator("#model input").click()
+    page.get_by_role("option", name="faces (faces64 or faces128 by the face's size)").click()
+    page.click("#show")
+    _expect_status(page, r"^face: 1 square\(s\) at 128x128, drawn in cyan")
+    page.click("#run")
+    _expect_status(page, r"^done: 3 steps.* face: 1 square\(s\) at 128x128.* result 512x512", timeout=60_000)
+
 
 def test_an_example_then_the_square_moved_by_hand(page, tmp_path):
     """The glyphs32 example: a box around its hole is drawn; moving a slider makes the square one given

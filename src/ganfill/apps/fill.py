@@ -393,8 +393,9 @@ def load_sized(model, mode: str, *, cnn=None, config, runtime, blends: tuple[str
 
 
 def pick(inpainters: list[Inpainter], frames: list[Frame]) -> tuple[Inpainter, list[Frame]]:
-    """(inpainter, frames): of face models ``inpainters`` (lowest resolution first; ``frames`` in
-    the first one's square), the highest resolution one whose square, put on the first (largest)
+    """(inpainter, frames): of face models ``inpainters`` (Inpainters or loaded models: their
+    ``domain`` and ``resolution``; lowest resolution first; ``frames`` in the first one's
+    square), the highest resolution one whose square, put on the first (largest)
     face, covers at least its resolution in photo pixels, with the frames moved to its square
     (``framing.recentred``); else the first model and ``frames``."""
     from ganfill.data.domain import parse_crop

@@ -56,6 +56,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ganfill.apps import fill, study
+from ganfill.apps.config import SIZED
 from ganfill.core.constants import BLENDS, MAX_PIXELS
 from ganfill.core.errors import GanfillError
 from ganfill.core.images import save_image, to_tensor, to_uint8
@@ -421,6 +422,9 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
             cnns[name] = checkpoint.load(companion, kind="context-encoder")
             cnns[name].predictor(runtime)
         info[name] = f"{name} ({loaded.config.resolution}x{loaded.config.resolution})"
+    sized = {name: models for name, models in SIZED.items() if all(m in loaded_models for m in models)}
+    for name, models in sized.items():  # e.g. faces: faces64 or faces128, by the face's size (fill.pick)
+        info[name] = f"{name} ({' or '.join(models)} by the face's size)"
     finder = None
     if any(m.domain.faces for m in loaded_models.values()):
         from ganfill.data.faces import FaceFinder
@@ -565,19 +569,25 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         return {"background": draw_frames(copy, frames, scale), "layers": list(layers or []), "composite": None}
 
     def look(path, editor_value, model_name, hole_choice, framing_choice, box, seed_value):
-        """The photo, its hole, the resolved framing and the model's squares, as the Repair button would use them."""
+        """The photo, its hole, the resolved framing, the model's squares and the model, as the
+        Repair button would use them: for a name of ``SIZED``, the one the face's size calls for
+        (a square given by hand keeps the first, whose square it is)."""
         if not path:
             raise GanfillError("upload a photo first")
-        if model_name not in loaded_models:
-            raise GanfillError(f"choose a model: {', '.join(loaded_models)}")
-        loaded = loaded_models[model_name]
+        names = sized.get(model_name, (model_name,))
+        if names[0] not in loaded_models:
+            raise GanfillError(f"choose a model: {', '.join(info)}")
+        loaded = loaded_models[names[0]]
         image = read_upload(path, background=loaded.domain.background)
         holes = page_hole(image, Path(path).name, hole_choice=hole_choice, editor=editor_value, seed=int(seed_value or 0))
         with finding:
             resolved, frames = page_frames(
                 image, holes, loaded.domain, loaded.config.resolution, framing=framing_choice, box=box, finder=finder
             )
-        return image, holes, resolved, frames
+        if len(names) > 1 and frames and resolved == "face":
+            chosen, frames = fill.pick([loaded_models[n] for n in names], frames)
+            return image, holes, resolved, frames, names[[loaded_models[n] for n in names].index(chosen)]
+        return image, holes, resolved, frames, names[0]
 
     def framed_outputs(image, holes, resolved, frames, layers, r):
         """Editor, sliders and status for frames just found: the sliders take the first square, to
@@ -596,13 +606,13 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         if not path:
             return [gr.skip()] * 5
         try:
-            image, holes, resolved, frames = look(
+            image, holes, resolved, frames, chosen = look(
                 path, editor_value, model_name, hole_choice, framing_choice, (x_value, y_value, size_value), seed_value
             )
         except GanfillError as e:
             return [gr.skip()] * 4 + [_warn(e)]
         layers = (editor_value or {}).get("layers")
-        return framed_outputs(image, holes, resolved, frames, layers, loaded_models[model_name].config.resolution)
+        return framed_outputs(image, holes, resolved, frames, layers, loaded_models[chosen].config.resolution)
 
     def on_slide(*inputs):  # a slider moved: the square by hand, from where it is
         path, editor_value, model_name, hole_choice, _, *rest = inputs
@@ -635,7 +645,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         layer = hole_layer(example.make()[1], copy.shape[:2])
         editor_value = {"background": copy, "layers": [layer], "composite": None}
         try:
-            image, holes, resolved, frames = look(picture, editor_value, example.model, PAINTED, "auto", None, seed_value)
+            image, holes, resolved, frames, _ = look(picture, editor_value, example.model, PAINTED, "auto", None, seed_value)
             value, *sliders, where = framed_outputs(
                 image, holes, resolved, frames, [layer], loaded_models[example.model].config.resolution
             )
@@ -665,7 +675,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
             raise GanfillError("iterations, restarts, lambda and seed need a value each")
         if blend_choice not in BLENDS:
             raise GanfillError(f"choose a blending: {', '.join(BLENDS)}")
-        image, _, resolved, frames = look(
+        image, _, resolved, frames, model_name = look(
             path, editor_value, model_name, hole_choice, framing_choice, (x_value, y_value, size_value), seed_value
         )
         loaded = loaded_models[model_name]

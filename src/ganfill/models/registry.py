@@ -64,6 +64,11 @@ class Model:
         self.meta = meta or {}  # the file's other metadata, JSON-decoded (step, images_seen, train, ...)
         self._inference: dict = {}  # (what, runtime) -> its inference copy, built once
 
+    @property
+    def resolution(self) -> int:
+        """The side of the model's square (its config's)."""
+        return int(self.config.resolution)
+
     def inference(self, what: str, runtime: Runtime, build):
         """``build()`` once per (what, runtime): a model's inference copies are frozen, so every
         request of a server (and every mode) can share them."""
