@@ -109,9 +109,7 @@ class Repairer:
 
             self._finder = FaceFinder()
         item = fill.make_item(image, inpainter, framing=framing, hole=hole, frames=frames, finder=self._finder)
-        if framing != "fit":  # the model the face's size calls for
-            inpainter, item = fill.picked(self.inpainters, item)
-        return inpainter, item
+        return fill.picked(self.inpainters, item)  # the model the face's size calls for
 
     def repair(self, image, hole, *, framing: str = "auto", frame: tuple[float, float, float] | None = None, seed: int = 0):
         """The repaired photo, the type of ``image`` (PIL image, or uint8 (H, W, 3) array), at its size.

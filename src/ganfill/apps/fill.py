@@ -413,8 +413,9 @@ def pick(inpainters: list[Inpainter], frames: list[Frame]) -> tuple[Inpainter, l
 
 def picked(inpainters: list[Inpainter], item: Item) -> tuple[Inpainter, Item]:
     """(inpainter, item): ``item`` (made for ``inpainters[0]``) remade for the model ``pick``
-    chooses by its face's size; as it is without frames or of one model."""
-    if not item.frames or len(inpainters) < 2:
+    chooses by its face's size; as it is without frames, in ``fit`` framing (a box around the
+    hole, not a face) or of one model."""
+    if not item.frames or item.framing == "fit" or len(inpainters) < 2:
         return inpainters[0], item
     inpainter, frames = pick(inpainters, item.frames)
     if inpainter is inpainters[0]:
@@ -609,7 +610,7 @@ def run(
             for path in todo[start : start + batch_size]:
                 try:
                     item = load_item(path, inpainter, masks, framing=framing, frames=frames, finder=finder, seed=seed)
-                    items.append(picked([inpainter, *larger], item) if item.framing != "fit" else (inpainter, item))
+                    items.append(picked([inpainter, *larger], item))
                 except GanfillError as e:
                     if len(mine) == 1:
                         raise

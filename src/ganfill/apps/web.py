@@ -585,8 +585,9 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
                 image, holes, loaded.domain, loaded.config.resolution, framing=framing_choice, box=box, finder=finder
             )
         if len(names) > 1 and frames and resolved == "face":
-            chosen, frames = fill.pick([loaded_models[n] for n in names], frames)
-            return image, holes, resolved, frames, names[[loaded_models[n] for n in names].index(chosen)]
+            models = [loaded_models[n] for n in names]
+            chosen, frames = fill.pick(models, frames)
+            return image, holes, resolved, frames, names[models.index(chosen)]
         return image, holes, resolved, frames, names[0]
 
     def framed_outputs(image, holes, resolved, frames, layers, r):
