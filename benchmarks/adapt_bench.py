@@ -73,7 +73,7 @@ def main() -> None:
     x, m = to_tensor(images), torch.from_numpy(~holes).float()[:, None]
     cfg = CompleteConfig().resolved(prior)
     found = complete(prior, x, m, config=cfg, z_init=initial_z(prior, images, ~holes, restarts=cfg.restarts, seed=0))
-    pred = cnn.predict(x, m).cpu()
+    coarse = cnn.mirror_mean(x, m).cpu()  # the faithful fill's structure (as the closest mode's)
     weights = near_weights(m, near=AdaptConfig().near)
 
     def score(fake: torch.Tensor) -> float:
@@ -82,7 +82,7 @@ def main() -> None:
 
     def closest(fake: torch.Tensor) -> float:
         near = blend(fake.float().cpu(), x, m, method="poisson")
-        far = blend(faithful_fill(pred, fake.float().cpu(), detail=AdaptConfig().detail), x, m, method="poisson")
+        far = blend(faithful_fill(coarse, fake.float().cpu(), detail=AdaptConfig().detail), x, m, method="poisson")
         out = to_uint8(mix(near, far, weights))
         return float(np.mean([min(psnr_hole(images[i], out[i], holes[i]), 100.0) for i in range(n)]))
 

@@ -48,13 +48,13 @@ def hole_psnr(images: np.ndarray, out: np.ndarray, holes: np.ndarray) -> float:
     return float(np.mean([min(psnr_hole(images[i], out[i], holes[i]), 100.0) for i in range(len(images))]))
 
 
-def _score(rows, images, holes, x, m, pred, kept, config, seconds, setting) -> None:
+def _score(rows, images, holes, x, m, coarse, kept, config, seconds, setting) -> None:
     """Score the adapted samples ``kept`` ({step: (N, C, R, R)}) alone and composed as the closest mode does."""
     w = near_weights(m, near=config.near)
     mask = next(r["mask"] for r in reversed(rows) if "baseline" in r)
     for step, fake in sorted(kept.items()):
         near = blend(fake, x, m, method="poisson")
-        far = blend(faithful_fill(pred, fake, detail=config.detail), x, m, method="poisson")
+        far = blend(faithful_fill(coarse, fake, detail=config.detail), x, m, method="poisson")
         closest = to_uint8(mix(near, far, w))
         row = {
             "mask": mask,
@@ -106,13 +106,13 @@ def main() -> None:
         m = torch.from_numpy(~holes).float()[:, None]
         cfg = CompleteConfig().resolved(prior)
         found = complete(prior, x, m, config=cfg, z_init=initial_z(prior, images, ~holes, restarts=cfg.restarts, seed=0))
-        pred = cnn.predict(x, m).cpu()
+        pred, coarse = cnn.predict(x, m).cpu(), cnn.mirror_mean(x, m).cpu()  # the fast mode's, the faithful's
 
         def blended(fill: torch.Tensor, m: torch.Tensor = m) -> torch.Tensor:
             return blend(fill.float().cpu(), x, m, method="poisson")
 
         sharp, fast = blended(found.fake), blended(pred)
-        faithful = blended(faithful_fill(pred, found.fake.cpu()))
+        faithful = blended(faithful_fill(coarse, found.fake.cpu()))
         outs = {k: to_uint8(v) for k, v in (("sharp", sharp), ("faithful", faithful), ("fast", fast))}
         outs["biharmonic"] = np.stack([BASELINES["biharmonic"](im, h) for im, h in zip(images, holes)])
         base = {k: {"psnr": hole_psnr(images, v, holes), "detectable": detectability(images, v)} for k, v in outs.items()}
@@ -128,7 +128,7 @@ def main() -> None:
             key = tuple(sorted(asdict(replace(config, near=1.0, detail=1.0)).items()))
             if key in cache:
                 kept, seconds = cache[key]
-                _score(rows, images, holes, x, m, pred, kept, config, seconds, setting)
+                _score(rows, images, holes, x, m, coarse, kept, config, seconds, setting)
                 continue
             kept = {}
 
@@ -141,7 +141,7 @@ def main() -> None:
             seconds = (time.perf_counter() - t) / n
             kept[config.steps] = done.fake.cpu()
             cache[key] = kept, seconds
-            _score(rows, images, holes, x, m, pred, kept, config, seconds, setting)
+            _score(rows, images, holes, x, m, coarse, kept, config, seconds, setting)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": header, "model": args.model, "first": args.first, "count": n, "rows": rows}, f, indent=1)

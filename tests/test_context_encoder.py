@@ -10,6 +10,7 @@ import torch
 
 from ganfill.apps.cli import main
 from ganfill.core.errors import GanfillError
+from ganfill.core.images import to_tensor, to_uint8
 from ganfill.evaluation import evaluate as ev
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.inpainting.inpainter import complete_images, load_inpainter, predict_images
@@ -129,6 +130,38 @@ def test_trained_context_encoder_keeps_known_pixels_exact(ce_run):
         assert not np.array_equal(out[~known], images[~known])
     again = predict_images(ce.predictor(), images, known)
     assert np.array_equal(again.completed["poisson"], predict_images(ce.predictor(), images, known).completed["poisson"])
+
+
+def test_a_network_trained_on_flips_gives_the_faithful_mode_its_mirror_mean(ce_run, pair, tiny_dataset, tmp_path):
+    ce = checkpoint.load(ce_run, kind="context-encoder")
+    assert ce.training_options["flip"] and ce.mirrored and ce.predictor().mirrored
+    exported = checkpoint.load(checkpoint.export(ce_run, tmp_path / "ce.safetensors"), kind="context-encoder")
+    assert exported.meta["train"]["flip"] and exported.mirrored
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    m = torch.ones(4, 1, 32, 32)
+    m[:, :, 6:26, 4:14] = 0  # a hole off the vertical axis: its mirror image is another question
+    cnn = ce.predictor()
+    direct, mirror = cnn.predict(x, m), cnn.predict(x.flip(-1), m.flip(-1)).flip(-1)
+    assert (direct - mirror).abs().max() > 0.05  # the network alone is not mirror-symmetric
+    mean = cnn.mirror_mean(x, m)
+    torch.testing.assert_close(mean, (direct + mirror) / 2, atol=1e-5, rtol=0)
+    torch.testing.assert_close(cnn.mirror_mean(x.flip(-1), m.flip(-1)), mean.flip(-1), atol=1e-5, rtol=0)
+    # the faithful mode's structure is the mean; the fast mode shows the one pass
+    gan, ce_file = pair
+    images, known = _batch()
+    fast = load_inpainter(gan, mode="fast")(images, known)
+    xt, mt = to_tensor(images), torch.from_numpy(known).float()[:, None]
+    paired = checkpoint.load(ce_file, kind="context-encoder").predictor()
+    assert paired.mirrored and np.array_equal(fast.fake, to_uint8(paired.predict(xt, mt)))
+    faithful = load_inpainter(gan, mode="faithful")(images, known)
+    expected = faithful_fill(paired.mirror_mean(xt, mt).cpu(), faithful.result.fake.cpu())
+    assert np.abs(faithful.fake.astype(int) - to_uint8(expected).astype(int)).max() <= 1
+    # a network trained without flips has one answer
+    run = tmp_path / "noflip"
+    train_context_encoder(tiny_dataset, run, model=TINY_CE, config=_cfg(steps=2, flip=False), progress=False)
+    plain = checkpoint.load(run, kind="context-encoder").predictor()
+    assert not plain.mirrored and torch.equal(plain.mirror_mean(x, m), plain.predict(x, m))
 
 
 def test_a_context_encoder_file_is_not_a_gan(pair):

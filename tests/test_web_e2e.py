@@ -394,6 +394,19 @@ def test_parse_models_names_and_errors(tmp_path):
     assert set(shipped) - set(web.shipped_models()) == {"faces64-ce", "faces128-ce", "pokemon64-ce"}
 
 
+def test_the_page_opens_on_faces_where_both_face_models_are_served(tiny_model):
+    def opening(models):
+        app = web.build_app(models)
+        (model,) = [c for c in app.blocks.values() if getattr(c, "elem_id", None) == "model"]
+        return model.value, [name for _, name in model.choices]
+
+    shipped = web.shipped_models()
+    value, choices = opening({n: shipped[n] for n in ("faces128", "faces64", "pokemon64")})
+    assert value == "faces" and choices == ["faces128", "faces64", "pokemon64", "faces"]  # by the face's size
+    assert opening({"tiny": tiny_model, **{n: shipped[n] for n in ("faces64", "faces128")}})[0] == "tiny"  # given first
+    assert opening({"faces64": shipped["faces64"]}) == ("faces64", ["faces64"])  # no faces128: no `faces`
+
+
 def test_read_upload_limits(tmp_path):
     (tmp_path / "text.png").write_text("not an image at all\n")
     (tmp_path / "bomb.png").write_bytes(png_header(20000, 20000))

@@ -423,8 +423,10 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
             cnns[name].predictor(runtime)
         info[name] = f"{name} ({loaded.config.resolution}x{loaded.config.resolution})"
     sized = {name: models for name, models in SIZED.items() if all(m in loaded_models for m in models)}
-    for name, models in sized.items():  # e.g. faces: faces64 or faces128, by the face's size (fill.pick)
-        info[name] = f"{name} ({' or '.join(models)} by the face's size)"
+    for name, group in sized.items():  # e.g. faces: faces64 or faces128, by the face's size (fill.pick)
+        info[name] = f"{name} ({' or '.join(group)} by the face's size)"
+    first = next(iter(models))  # the page opens on it, or on the sized name that holds it (faces)
+    opening = next((name for name, group in sized.items() if first in group), first)
     finder = None
     if any(m.domain.faces for m in loaded_models.values()):
         from ganfill.data.faces import FaceFinder
@@ -480,7 +482,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
             with gr.Row():
                 model = gr.Dropdown(
                     choices=[(label, name) for name, label in info.items()],
-                    value=next(iter(models)),
+                    value=opening,
                     label="Model",
                     elem_id="model",
                     min_width=120,

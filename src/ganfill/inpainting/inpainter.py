@@ -9,8 +9,9 @@ and bool known-pixel maps (N, R, R) in, a ``Completion`` (uint8) out.
 * ``sharp``: the latent search (``search.complete``): one realistic completion that agrees
   with the context, the paper's method.
 * ``faithful``: close to what was there: the search's sample with the coarse structure
-  of a context encoder's prediction (``search.faithful_fill``); needs the GAN and a context
-  encoder trained on the same images.
+  of a context encoder's prediction (``search.faithful_fill``; the mean of its answers for the
+  image and its mirror image, ``OnePass.mirror_mean``); needs the GAN and a context encoder
+  trained on the same images.
 * ``fast``: the context encoder alone, one forward pass (Pathak et al.).
 * ``closest``: the closest to what was there, at a few hundred milliseconds per image: the
   search, then the generator adapted to each image from z^ (``adapt.adapt``, after Pan et
@@ -202,7 +203,7 @@ def complete_images(
     fill = result.fake.cpu()
     if cnn is not None:
         t0 = time.perf_counter()
-        fill = faithful_fill(cnn.predict(x, m).cpu(), fill, blur=blur, detail=detail)
+        fill = faithful_fill(cnn.mirror_mean(x, m).cpu(), fill, blur=blur, detail=detail)
         search += time.perf_counter() - t0
     completed, seconds = _blended(fill, x, m, blends)
     return Completion(fake=to_uint8(fill), completed=completed, result=result, search_seconds=search, blend_seconds=seconds)
@@ -246,7 +247,7 @@ def adapt_images(
 
         near = adapt(prior, x, m, z_init=result.z, config=adaptation, callback=on_adapt if callback else None).fake
     near = near.cpu()
-    far = faithful_fill(cnn.predict(x, m).cpu(), near, detail=adaptation.detail) if cnn is not None else None
+    far = faithful_fill(cnn.mirror_mean(x, m).cpu(), near, detail=adaptation.detail) if cnn is not None else None
     seconds += time.perf_counter() - t0
     if far is None:
         completed, blend_seconds = _blended(near, x, m, blends)

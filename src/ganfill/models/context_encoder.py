@@ -56,7 +56,7 @@ class ContextEncoder(nn.Module):
 
 class ContextEncoderModel(Model):
     """A context encoder's model file: the network (``CE``: the EMA weights of a training run);
-    its predictor is a ``OnePass``."""
+    its predictor is a ``OnePass`` (``mirrored`` when the network was trained on flipped images)."""
 
     kind, title, config_class, config_key, roles = "context-encoder", "context encoder", CEConfig, "ce_config", ("CE",)
 
@@ -71,8 +71,15 @@ class ContextEncoderModel(Model):
 
     CE = property(lambda self: self.nets["CE"])
 
+    @property
+    def mirrored(self) -> bool:
+        """Whether training flipped the images left-right (its training options say so)."""
+        return bool(self.training_options.get("flip", False))
+
     def predictor(self, runtime: Runtime = Runtime()) -> OnePass:
-        return self.inference("predictor", runtime, lambda: OnePass(self.CE, domain=self.domain, runtime=runtime))
+        return self.inference(
+            "predictor", runtime, lambda: OnePass(self.CE, domain=self.domain, runtime=runtime, mirrored=self.mirrored)
+        )
 
     def card_rows(self, sizes: dict[str, int]) -> list[str]:
         c, r = self.config, self.config.resolution

@@ -69,6 +69,12 @@ class Model:
         """The side of the model's square (its config's)."""
         return int(self.config.resolution)
 
+    @property
+    def training_options(self) -> dict:
+        """The options it was trained with: a training checkpoint's (its config.json) or a model
+        file's (its metadata); {} where neither says."""
+        return dict(self.info.get("train") or self.meta.get("train") or {})
+
     def inference(self, what: str, runtime: Runtime, build):
         """``build()`` once per (what, runtime): a model's inference copies are frozen, so every
         request of a server (and every mode) can share them."""
