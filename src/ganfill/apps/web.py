@@ -421,8 +421,8 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         if companion is not None:
             cnns[name] = checkpoint.load(companion, kind="context-encoder")
             cnns[name].predictor(runtime)
-        info[name] = f"{name} ({loaded.config.resolution}x{loaded.config.resolution})"
-    sized = {name: models for name, models in SIZED.items() if all(m in loaded_models for m in models)}
+        info[name] = f"{name} ({loaded.resolution}x{loaded.resolution})"
+    sized = {name: group for name, group in SIZED.items() if all(m in loaded_models for m in group)}
     for name, group in sized.items():  # e.g. faces: faces64 or faces128, by the face's size (fill.pick)
         info[name] = f"{name} ({' or '.join(group)} by the face's size)"
     first = next(iter(models))  # the page opens on it, or on the sized name that holds it (faces)
@@ -584,7 +584,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         holes = page_hole(image, Path(path).name, hole_choice=hole_choice, editor=editor_value, seed=int(seed_value or 0))
         with finding:
             resolved, frames = page_frames(
-                image, holes, loaded.domain, loaded.config.resolution, framing=framing_choice, box=box, finder=finder
+                image, holes, loaded.domain, loaded.resolution, framing=framing_choice, box=box, finder=finder
             )
         if len(names) > 1 and frames and resolved == "face":
             models = [loaded_models[n] for n in names]
@@ -615,7 +615,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         except GanfillError as e:
             return [gr.skip()] * 4 + [_warn(e)]
         layers = (editor_value or {}).get("layers")
-        return framed_outputs(image, holes, resolved, frames, layers, loaded_models[chosen].config.resolution)
+        return framed_outputs(image, holes, resolved, frames, layers, loaded_models[chosen].resolution)
 
     def on_slide(*inputs):  # a slider moved: the square by hand, from where it is
         path, editor_value, model_name, hole_choice, _, *rest = inputs
@@ -650,7 +650,7 @@ def _repair_tab(models: dict[str, Path], *, concurrency: int, runtime: Runtime) 
         try:
             image, holes, resolved, frames, _ = look(picture, editor_value, example.model, PAINTED, "auto", None, seed_value)
             value, *sliders, where = framed_outputs(
-                image, holes, resolved, frames, [layer], loaded_models[example.model].config.resolution
+                image, holes, resolved, frames, [layer], loaded_models[example.model].resolution
             )
             where = f"{example.name}: {where}. Press Repair, or paint more."
         except GanfillError as e:

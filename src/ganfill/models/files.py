@@ -537,8 +537,8 @@ def generator_record(model: Model) -> dict:
         return dict(model.info.get("base", {}))
     if model.info:
         record = _training_record(model.path, model.info)
-        if model.info.get("train"):
-            record["train"] = model.info["train"]
+        if model.training_options:
+            record["train"] = model.training_options
         if model.info.get("dataset"):
             record["dataset"] = manifest_summary(model.info["dataset"])
         return record
