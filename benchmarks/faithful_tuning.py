@@ -2,7 +2,7 @@
 apart from the ones the reports use.
 
     .venv/bin/python benchmarks/faithful_tuning.py MODEL DATA [--cnn CE] [--skip 200] [-n 150]
-        [--masks center,half] [--detail 0.8,1.2,1.6] [--blur 0.8,1.6] [--num-steps N]
+        [--masks center,half] [--detail 0.8,1.2,1.6] [--blur 0.8,1.6] [--num-steps N] [--judge-seeds K]
         [--out benchmarks/faithful-tuning-NAME.json]
 
 DATA is taken in ``ganfill evaluate``'s seeded order (seed 0); ``evaluate -n 200`` reports on
@@ -25,6 +25,8 @@ from ganfill.evaluation import evaluate as ev
 from ganfill.inpainting.config import CompleteConfig
 from ganfill.models import files as checkpoint
 
+KEPT = ("method", "mask", "psnr_hole", "ssim", "detectability_texture", "detectability_cnn")  # of each result row
+
 
 def numbers(text: str) -> list[float]:
     return [float(v) for v in text.split(",") if v]
@@ -41,6 +43,7 @@ def main() -> None:
     ap.add_argument("--detail", type=numbers, default=[0.8, 1.2, 1.6])
     ap.add_argument("--blur", type=numbers, default=[0.8, 1.6])
     ap.add_argument("--num-steps", type=int, default=None, help="the search's steps (default: the model's start's)")
+    ap.add_argument("--judge-seeds", type=int, default=1, help="each judge's seeds, their mean reported (evaluate's)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     runtime = resolve("auto", "auto")
@@ -53,12 +56,18 @@ def main() -> None:
     masks = args.masks.split(",")
     config = CompleteConfig(num_steps=args.num_steps)
     run = ev.evaluate(
-        model, images, names=names, masks=masks, methods=methods, cnn=args.cnn, config=config, runtime=runtime, progress=True
+        model,
+        images,
+        names=names,
+        masks=masks,
+        methods=methods,
+        cnn=args.cnn,
+        config=config,
+        runtime=runtime,
+        judge_seeds=args.judge_seeds,
+        progress=True,
     )
-    rows = [
-        {k: r[k] for k in ("method", "mask", "psnr_hole", "ssim", "detectability_texture", "detectability_cnn")}
-        for r in run.results
-    ]
+    rows = [{k: r[k] for k in (*KEPT, "judge_runs") if k in r} for r in run.results]
     print("| method | " + " | ".join(f"{m}: PSNR / texture % / cnn %" for m in masks) + " |")
     for method in methods:
         cells = []
@@ -73,6 +82,7 @@ def main() -> None:
             "data": str(args.data),
             "images": f"{args.skip}-{args.skip + args.n - 1} of evaluate's seeded order (seed 0)",
             "num_steps": args.num_steps or "the default",
+            "judge_seeds": args.judge_seeds,
             "machine": machine_line(runtime),
             "results": rows,
             "originals": run.reference.get("detectability_originals"),

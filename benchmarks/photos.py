@@ -4,8 +4,9 @@ the face, every method measured at the photo's resolution on the same photos and
 Each photo is one ``celeba128/val`` face (held-out identities; the native 128x128 centre of the
 aligned original) put into a canvas by a random similarity transform (scale 1.3-2.6 of the
 aligned frame, rotation up to 18 degrees, shift) over a blurred background; its hole is one of
-eyes, eyes+nose, mouth, lower half, strokes (20 photos each), placed by the face template, so
-the ground truth is known at photo resolution.  Methods:
+eyes, eyes+nose, mouth, lower half, strokes (20 photos each), placed by the face template and
+kept on the face's own pixels (``ON_FACE``: outside the 128x128 crop the photo is the made-up
+background), so the ground truth is known at photo resolution.  Methods:
 
 * ``telea``: OpenCV at the photo's resolution;
 * ``fit``: ganfill with ``framing="fit"`` (a box twice the hole's size);
@@ -57,6 +58,9 @@ from ganfill.evaluation.judges import JUDGES, faces_found
 
 HOLES = ("eyes", "eyes+nose", "mouth", "lower half", "strokes")
 CROP_ORIGIN = np.array([25.0, 45.0])  # the 128x128 crop's corner in the 178x218 aligned frame
+# Where a hole may lie in the aligned frame: on the face's own pixels, 2 px inside the 128x128 crop.
+# Outside the crop a photo is the made-up background, which no method can be scored against.
+ON_FACE = (slice(45 + 2, 173 - 2), slice(25 + 2, 153 - 2))
 
 
 def make_photo(face: np.ndarray, rng: np.random.Generator, *, side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -95,12 +99,13 @@ def make_hole(kind: str, m: np.ndarray, shape: tuple[int, int], rng: np.random.G
         cv2.rectangle(frame, (int(x0), int(y0)), (int(x1), int(y1)), 1, -1)
     elif kind == "lower half":
         frame[int(nose[:, 1].mean()) :, 40:138] = 1
-        frame[190:] = 0
     else:  # strokes: a few thick random lines over the face
         for _ in range(4):
             a, b = rng.uniform([55, 80], [125, 175], (2, 2)).astype(int)
             cv2.line(frame, tuple(a), tuple(b), 1, int(rng.integers(6, 12)))
-    return cv2.warpAffine(frame, m, shape[::-1], flags=cv2.INTER_NEAREST) > 0
+    on_face = np.zeros_like(frame)
+    on_face[ON_FACE] = 1
+    return cv2.warpAffine(frame * on_face, m, shape[::-1], flags=cv2.INTER_NEAREST) > 0
 
 
 def hole_psnr(out: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> float:

@@ -188,3 +188,22 @@ def test_reference_adaptation_fits_the_known_pixels_and_leaves_g_alone():
     reference.adapt(netG, netD, y, mask, z, steps=20, callback=record)
     assert errors[19] < errors[0] and errors[39] < errors[20]  # each image's known-pixel error falls
     assert all(torch.equal(v, before[k]) for k, v in netG.state_dict().items())
+
+
+def test_photo_benchmark_holes_lie_on_the_faces_own_pixels():
+    """The photo holds only the face's 128x128 crop; around it a made-up background no method can
+    be scored against.  Every kind of hole stays on the crop, mapped into the photo with the face."""
+    import numpy as np
+
+    import photos
+
+    rng = np.random.default_rng(3)
+    face = np.full((128, 128, 3), 200, np.uint8)
+    for kind in photos.HOLES * 4:
+        photo, m = photos.make_photo(face, rng)
+        hole = photos.make_hole(kind, m, photo.shape[:2], rng)
+        crop_to_photo = m.copy()
+        crop_to_photo[:, 2] += m[:, :2] @ photos.CROP_ORIGIN
+        on_face = photos.cv2.warpAffine(np.ones((128, 128), np.uint8), crop_to_photo, photo.shape[1::-1]) > 0
+        assert hole.sum() > 200, kind
+        assert not (hole & ~on_face).any(), kind

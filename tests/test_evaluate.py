@@ -365,6 +365,23 @@ def test_evaluate_has_a_column_per_judge_and_runs_modes_with_other_settings(tiny
         ev.evaluate(tiny_model, images, masks=["center"], methods=["mean"], judges=["nope"])
 
 
+def test_judge_seeds_report_the_mean_of_each_judges_runs(tiny_model, monkeypatch):
+    images = textured(12, 32, seed=8)
+    monkeypatch.setitem(judges.JUDGES, "quick", functools.partial(judges.cnn_detectability, steps=5))
+    result = ev.evaluate(tiny_model, images, masks=["half"], methods=["mean"], judges=["texture", "quick"], judge_seeds=3, seed=4)
+    (row,) = result.results
+    completed, holes = result.completed["mean", "half"], result.holes["half"]
+    for name in ("texture", "quick"):
+        each = [judges.JUDGES[name](images, completed, holes, seed=s) for s in (4, 5, 6)]
+        assert row["judge_runs"][name] == each
+        assert row[f"detectability_{name}"] == pytest.approx(np.mean(each))
+    assert len(set(row["judge_runs"]["quick"])) > 1  # the seeds differ: the CNN judge's own noise
+    single = ev.evaluate(tiny_model, images, masks=["half"], methods=["mean"], judges=["quick"], seed=4)
+    assert single.results[0]["detectability_quick"] == row["judge_runs"]["quick"][0] and "judge_runs" not in single.results[0]
+    with pytest.raises(GanfillError, match="--judge-seeds must be at least 1, got 0"):
+        ev.evaluate(tiny_model, images, masks=["half"], methods=["mean"], judge_seeds=0)
+
+
 def test_evaluate_reports_face_rates_and_honours_methods(tiny_model):
     images = textured(10, 32, seed=8)
     result = ev.evaluate(tiny_model, images, masks=["half"], methods=["telea", "mean"], face_detector=True)

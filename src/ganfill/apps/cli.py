@@ -785,6 +785,13 @@ def models():
     show_default=True,
     help="comma-separated realism judges: texture (logistic regression on texture statistics), cnn (a small CNN)",
 )
+@click.option(
+    "--judge-seeds",
+    type=click.IntRange(1, 100),
+    default=1,
+    show_default=True,
+    help="run each judge with this many seeds (--seed, --seed + 1, ...) and report their mean: less of a judge's own noise",
+)
 @click.option("--figure-rows", type=click.IntRange(1, 100), default=4, show_default=True, help="images per mask in figure.png")
 @_quiet_option
 @_runtime_options
@@ -801,6 +808,7 @@ def evaluate(
     batch_size,
     face_detector,
     judges,
+    judge_seeds,
     figure_rows,
     quiet,
     device,
@@ -869,6 +877,7 @@ def evaluate(
     ]
     words += [] if face_detector is None else ["--face-detector" if face_detector else "--no-face-detector"]
     words += [] if judges == "all" else ["--judges", judges]
+    words += [] if judge_seeds == 1 else ["--judge-seeds", str(judge_seeds)]
     for name, value in given.items():
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
@@ -887,6 +896,7 @@ def evaluate(
         seed=seed,
         face_detector=face_detector,
         judges=None if judges == "all" else [s.strip() for s in judges.split(",") if s.strip()],
+        judge_seeds=judge_seeds,
         figure_rows=figure_rows,
         runtime=runtime,
         progress=not quiet,

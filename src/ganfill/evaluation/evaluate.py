@@ -333,6 +333,7 @@ def evaluate(
     face_detector: bool | None = None,
     face_threshold: float = 0.5,
     judges: tuple[str, ...] | list[str] | None = None,
+    judge_seeds: int = 1,
     runtime: Runtime = Runtime(),
     progress: bool = False,
     cnn: str | Path | Model | None = None,
@@ -343,7 +344,9 @@ def evaluate(
     least ``face_threshold`` of the originals (the data looks like frontal faces).
     judges: names of ``judges.JUDGES`` (default: every one).  The masks are seeded by ``seed`` and
     the mask name, ganfill's z by ``seed`` and each image's known content
-    (``inpainting.inpainter``'s rule), the judges by ``seed``.  runtime: device and precision of
+    (``inpainting.inpainter``'s rule), the judges by ``seed``.  judge_seeds: each judge runs
+    with seeds ``seed``, ``seed + 1``, ... this many; its score is their mean (a row's
+    ``judge_runs`` holds each, where more than one).  runtime: device and precision of
     the latent search and the CNN judge.  ``methods``: names of ``method_names()``, each
     optionally with settings (``parse_method``).  cnn: the context encoder of ``NEEDS_CNN``'s methods
     (a loaded model or anything ``models.files.resolve`` takes; default: the one beside
@@ -356,6 +359,8 @@ def evaluate(
     masks = _check_names("mask", masks, tuple(MASKS))
     methods = _check_methods(methods)
     judges = _check_names("judge", judges if judges is not None else tuple(JUDGES), tuple(JUDGES))
+    if judge_seeds < 1:
+        raise GanfillError(f"--judge-seeds must be at least 1, got {judge_seeds}")
     r = model.config.resolution
     if images.ndim != 4 or images.shape[1:] != (r, r, 3) or images.dtype != np.uint8:
         raise GanfillError(f"images must be uint8 (N, {r}, {r}, 3) for this model, got {images.dtype} {images.shape}")
@@ -446,13 +451,20 @@ def evaluate(
             "forced by option" if face_detector is not None else f"auto: on when the originals' rate >= {face_threshold:.0%}"
         ),
     }
-    judged = tqdm(total=len(judges) * len(masks) * (len(methods) + 1), disable=not progress, desc="judge", dynamic_ncols=True)
+    total = len(judges) * len(masks) * (len(methods) + 1) * judge_seeds
+    judged = tqdm(total=total, disable=not progress, desc="judge", dynamic_ncols=True)
     seconds = {j: 0.0 for j in judges}
 
+    def runs(name: str, originals: np.ndarray, completed: np.ndarray, holes: np.ndarray) -> list[float]:
+        """The judge ``name``'s score under each of the ``judge_seeds`` seeds."""
+        scores = []
+        for s in range(seed, seed + judge_seeds):
+            scores.append(JUDGES[name](originals, completed, holes, seed=s, runtime=runtime))
+            judged.update(1)
+        return scores
+
     def judge(name: str, originals: np.ndarray, completed: np.ndarray, holes: np.ndarray) -> float | None:
-        score = JUDGES[name](originals, completed, holes, seed=seed, runtime=runtime)
-        judged.update(1)
-        return _nan_none(score)
+        return _nan_none(float(np.mean(runs(name, originals, completed, holes))))
 
     half = n // 2  # the reference: the originals of one half of the images against those of the other
     with judged:
@@ -461,13 +473,16 @@ def evaluate(
         }
         for mask in masks:
             for m in methods:
-                res = _result(ev, m, mask, use_faces=use_faces)
+                res, every = _result(ev, m, mask, use_faces=use_faces), {}
                 for j in judges:
                     t0 = time.perf_counter()
-                    res[f"detectability_{j}"] = judge(j, images, ev.completed[m, mask], ev.holes[mask])
+                    every[j] = runs(j, images, ev.completed[m, mask], ev.holes[mask])
+                    res[f"detectability_{j}"] = _nan_none(float(np.mean(every[j])))
                     seconds[j] += time.perf_counter() - t0
+                if judge_seeds > 1:
+                    res["judge_runs"] = {j: [_nan_none(v) for v in scores] for j, scores in every.items()}
                 ev.results.append(res)
-    ev.reference["judge_seconds"] = {j: seconds[j] / (len(masks) * len(methods)) for j in judges}
+    ev.reference["judge_seconds"] = {j: seconds[j] / (len(masks) * len(methods) * judge_seeds) for j in judges}
     return ev
 
 
@@ -798,6 +813,7 @@ def run(
         "masks": list(masks),
         "methods": list(methods),
         "judges": judges,
+        "judge_seeds": a["judge_seeds"],
         "seed": a["seed"],
         "batch_size": a["batch_size"],
         "face_detector": {None: "auto", True: "on", False: "off"}[a["face_detector"]],

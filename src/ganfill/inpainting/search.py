@@ -331,9 +331,8 @@ def complete(
 
 # the faithful mode's two settings, chosen on 150 held-out faces (celeba64/val images 200-349 in
 # the evaluation order; the README's table uses images 0-199), see ``faithful_fill``
-# (at 128x128 on faces128, benchmarks/faithful-tuning-faces128.json: the same two were the best of
-# blur 0.8 / 1.6 / 3.2 px and detail 0.8-1.6, the one pair as faithful as the network alone and
-# less detectable by both judges)
+# (at 128x128 on faces128, benchmarks/faithful-tuning-faces128-judge-seeds5.json: the same two
+# were the best of blur 0.8-1.6 px and detail 1.2-2.0, with each judge's mean over five seeds)
 FAITHFUL_BLUR = 0.8  # the Gaussian's sigma, in pixels of the model's square
 FAITHFUL_DETAIL = 1.6
 
