@@ -5,9 +5,10 @@
 # the CPU in the background across sessions by configs/faces128.sh's recipe: each session resumes
 # its run folder or, where that is gone, continues from the latest export kept in runs-keep/;
 # before a session ends, configs/faces128-wide-keep.sh exports the latest checkpoint there.
-# Nothing ships from it until its evaluation beats faces128's: at 3,500 iterations it is past
-# width 32's plateau in hole PSNR (docs/quality-vs-training-faces128w48.png), but the CNN judge
-# still finds its samples far more often; then its encoder of z (configs/faces128.sh's ENC part).
+# Nothing ships from it until its evaluation beats faces128's: from 3,000 to 5,250 iterations it
+# is about 0.3 dB past width 32's plateau in hole PSNR (docs/quality-vs-training-faces128w48.png),
+# but the CNN judge still finds its samples far more often (runs-keep's card); then its encoder
+# of z (configs/faces128.sh's ENC part) and a file without D to fit the size budget (issue 25).
 #   nice -n 10 bash configs/faces128-wide.sh          # OMP_NUM_THREADS=1 by default
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 NAME=faces128w48 WIDTH=48 STEPS=${STEPS:-30000} ENC_STEPS=0 exec bash "$(dirname "$0")/faces128.sh"
