@@ -332,7 +332,8 @@ def complete(
 # the faithful mode's two settings, chosen on 150 held-out faces (celeba64/val images 200-349 in
 # the evaluation order; the README's table uses images 0-199), see ``faithful_fill``
 # (at 128x128 on faces128, benchmarks/faithful-tuning-faces128-judge-seeds5.json: the same two
-# were the best of blur 0.8-1.6 px and detail 1.2-2.0, with each judge's mean over five seeds)
+# were the best of blur 0.8-1.6 px and detail 1.2-2.0, with each judge's mean over five seeds;
+# again with faces128-ce after its learning-rate decay, benchmarks/faithful-tuning-faces128-ce10000.json)
 FAITHFUL_BLUR = 0.8  # the Gaussian's sigma, in pixels of the model's square
 FAITHFUL_DETAIL = 1.6
 
