@@ -11,8 +11,7 @@ DATA=${DATA:-../shared/data}; RUNS=${RUNS:-runs}; GF=${GF:-.venv/bin/ganfill}
 [ -d "$RUNS/data/celeba128-train" ] || $GF prepare "$DATA/celeba128/train" "$RUNS/data/celeba128-train" --resolution 128 --crop none
 keep() { echo "runs-keep/faces128-ce-step$(printf %05d "$1").safetensors"; }
 for stage in "8000 0.0002" "9000 0.00005" "10000 0.0000125"; do
-  set -- $stage
-  steps=$1; lr=$2; out="$RUNS/faces128-ce-lr$lr"
+  read -r steps lr <<< "$stage"; out="$RUNS/faces128-ce-lr$lr"
   # done: this stage's export or a later one is kept
   if [ -z "$(ls runs-keep/faces128-ce-step*.safetensors 2>/dev/null | awk -v s="$(keep "$steps")" '$0 >= s')" ]; then
     # the latest export kept before this stage's end (a partial one of this stage, or the last stage's)
