@@ -212,7 +212,7 @@ def test_modes_are_deterministic_and_keep_known_pixels(pair):
     assert np.array_equal(faithful.completed["poisson"], again.completed["poisson"])
     assert np.array_equal(faithful.completed["poisson"][known], images[known])
     assert not np.array_equal(faithful.completed["poisson"], sharp.completed["poisson"])  # the CNN changed the fill
-    assert np.array_equal(faithful.result.z, sharp.result.z)  # ... not the search
+    assert np.array_equal(faithful.result.z, sharp.result.z)  # ... not the search (no encoder of z to guide)
     other = complete_images(prior, images, known, cnn=cnn, config=config, seed=4)
     assert not np.array_equal(other.completed["poisson"], faithful.completed["poisson"])  # the seed matters
 

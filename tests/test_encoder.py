@@ -213,3 +213,40 @@ def test_evaluate_compares_the_encoder_start_with_a_random_start(encoder_run, ga
     assert result.config.init == "encoder"
     with pytest.raises(GanfillError, match="without an encoder"):
         ev.evaluate(checkpoint.load(gan), images, masks=["center"], methods=[ev.RANDOM_START], face_detector=False)
+
+
+def test_a_guide_is_what_the_encoder_start_sees_and_the_faithful_mode_guides_with_its_network(encoder_run):
+    from ganfill.inpainting.blend import paste
+    from ganfill.models.config import CEConfig
+    from ganfill.models.context_encoder import ContextEncoder, ContextEncoderModel
+
+    prior = checkpoint.load(encoder_run).prior()
+    images = blob_images(3, 32, seed=12)
+    known = np.ones((3, 32, 32), bool)
+    known[:, 6:26, 4:20] = False
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1  # (3, 3, 32, 32)
+    m = torch.from_numpy(known).float()[:, None]  # (3, 1, 32, 32)
+    guide = torch.flip(x, dims=[3])  # another whole image: its pixels, not x's, decide the start
+    zero = CompleteConfig(num_steps=0)
+    plain = complete(prior, x, m, config=zero).z
+    guided = complete(prior, x, m, config=zero, guide=guide).z
+    seen_whole = prior.project(prior.encode(guide, torch.ones_like(m)), clip=zero.clip)  # the guide, every pixel known
+    assert torch.allclose(guided, seen_whole, atol=1e-6) and not torch.allclose(guided, plain)
+    # the loss still sees only x's known pixels: the searches from the two starts differ, both fit x
+    steps = CompleteConfig(num_steps=3)
+    assert not torch.equal(complete(prior, x, m, config=steps, guide=guide).z, complete(prior, x, m, config=steps).z)
+    # a random start does not use it
+    rnd = CompleteConfig(num_steps=2, init="prior", restarts=1)
+    z0 = prior.sample_z(3, generator=torch.Generator().manual_seed(0))
+    unguided = complete(prior, x, m, config=rnd, z_init=z0).z
+    assert torch.equal(complete(prior, x, m, config=rnd, z_init=z0, guide=guide).z, unguided)
+    for bad, says in ((guide[:2], "the images' shape"), (guide * 3, "in \\[-1, 1\\]"), (guide * float("nan"), "finite")):
+        with pytest.raises(GanfillError, match=says):
+            complete(prior, x, m, config=zero, guide=bad)
+    # the faithful mode's start is the encoder's guess for the image with its network's mean in the hole
+    torch.manual_seed(4)
+    cnn = ContextEncoderModel.from_nets(ContextEncoder(CEConfig(resolution=32, width=8, bottleneck=16, adv_width=8)).eval())
+    cnn = cnn.predictor()
+    faithful = complete_images(prior, images, known, cnn=cnn, config=zero)
+    expected = complete(prior, x, m, config=zero, guide=paste(cnn.mirror_mean(x, m).cpu(), x, m)).z
+    assert torch.allclose(faithful.result.z, expected, atol=1e-6) and not torch.allclose(faithful.result.z, plain)

@@ -21,7 +21,8 @@ from ganfill.evaluation import evaluate as ev
 from ganfill.evaluation import judges
 from ganfill.inpainting import baselines
 from ganfill.inpainting.config import CompleteConfig
-from ganfill.inpainting.inpainter import Sharp
+from ganfill.inpainting.inpainter import Sharp, load_inpainter
+from ganfill.inpainting.search import FAITHFUL_DETAIL
 from ganfill.models import files as checkpoint
 from ganfill.models.config import CEConfig
 from ganfill.models.context_encoder import ContextEncoder, ContextEncoderModel
@@ -129,6 +130,27 @@ def tiny_model(tmp_path, tiny_models):
     G, D = tiny_models
     path = checkpoint.save(tmp_path / "tiny.safetensors", GANModel.from_nets(G=G, D=D))
     return checkpoint.load(path)
+
+
+def test_each_search_mode_is_scored_by_its_own_search(tiny_models, tmp_path):
+    # with an encoder of z the faithful mode starts from its network's mean, the sharp mode from
+    # the known pixels: evaluate's rows are what each mode gives on its own
+    from ganfill.models.encoder import Encoder
+
+    G, D = tiny_models
+    torch.manual_seed(3)
+    model = checkpoint.load(checkpoint.save(tmp_path / "enc.safetensors", GANModel.from_nets(G=G, D=D, E=Encoder(G.config))))
+    torch.manual_seed(2)
+    ce = ContextEncoder(CEConfig(resolution=32, width=8, bottleneck=16, adv_width=8)).eval()
+    cnn = checkpoint.save(tmp_path / "ce.safetensors", ContextEncoderModel.from_nets(ce))
+    images = textured(6, 32, seed=9)
+    config = CompleteConfig(num_steps=3)
+    methods = ["ganfill", "ganfill-faithful"]
+    run = ev.evaluate(model, images, masks=["center"], methods=methods, cnn=cnn, config=config, judges=["texture"])
+    holes = run.holes["center"]
+    for method, mode in (("ganfill", "sharp"), ("ganfill-faithful", "faithful")):
+        alone = load_inpainter(model, mode, cnn=cnn, config=config)(images, ~holes, seed=0).completed["poisson"]
+        assert np.array_equal(run.completed[method, "center"], alone), method
 
 
 def test_ganfill_methods_share_one_search_and_ignore_batching(tiny_model):
@@ -333,14 +355,14 @@ def test_evaluate_has_a_column_per_judge_and_runs_modes_with_other_settings(tiny
     assert all(0 <= r["detectability_quick"] <= 1 for r in result.results)
     assert by["mean"]["peer"] and not by["ganfill-faithful"]["peer"]
     assert set(result.reference["detectability_originals"]) == {"texture", "quick"}
-    assert [by[m]["settings"]["detail"] for m in methods[1:]] == [1.6, 0.5, 2.0]
+    assert [by[m]["settings"]["detail"] for m in methods[1:]] == [FAITHFUL_DETAIL, 0.5, 2.0]
     assert by["faithful@detail=0.5"]["base"] == "ganfill-faithful" and by["faithful@detail=0.5"]["mode"] == "faithful"
     # the same search, another detail gain: known pixels equal, the hole different; the default gain as given
     same = ev.evaluate(
         tiny_model,
         images,
         masks=["center"],
-        methods=["ganfill-faithful@detail=1.6"],
+        methods=[f"ganfill-faithful@detail={FAITHFUL_DETAIL:g}"],
         cnn=cnn_file,
         config=CompleteConfig(num_steps=2),
         judges=["quick"],
@@ -348,7 +370,7 @@ def test_evaluate_has_a_column_per_judge_and_runs_modes_with_other_settings(tiny
     base, low = result.completed["ganfill-faithful", "center"], result.completed["faithful@detail=0.5", "center"]
     hole = result.holes["center"]
     assert np.array_equal(base[~hole], low[~hole]) and not np.array_equal(base[hole], low[hole])
-    assert np.array_equal(same.completed["ganfill-faithful@detail=1.6", "center"], base)
+    assert np.array_equal(same.completed[f"ganfill-faithful@detail={FAITHFUL_DETAIL:g}", "center"], base)
     md = ev.markdown(result, bins=ev.area_bins(result.rows), title="t", notes=[])
     assert "detectable: texture (%)" in md and "detectable: quick (%)" in md
     fig = ev.tradeoff_figure(result.results)

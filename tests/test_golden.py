@@ -7,7 +7,8 @@ recorded.  On a machine of the same kind as the recording (torch's CPU capabilit
 model and the thread count, the same precision) every completion must be bit-identical and every loss equal; on
 another kind of CPU the convolution kernels round differently, so there the completions must
 agree to within a few grey levels and the losses to 1e-3.  Recorded again when the faithful
-mode's structure became the context encoder's mirror mean (an intended change).
+mode's structure became the context encoder's mirror mean, and when its search started from
+that mean with detail 1.2 (intended changes).
 
 Record again (only when a change of behaviour is intended, and say so in the commit):
 ``.venv/bin/python tests/test_golden.py --record``.

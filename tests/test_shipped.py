@@ -361,11 +361,11 @@ FLOOR_INPUTS = {
     "pokemon64": lambda r: creatures(8, size=r),
 }
 # (model, mask) -> the hole PSNR (dB) the model must reach on those inputs in its default mode
-# and its margin over OpenCV Telea on the same holes.  Measured (faithful with the mirror mean:
-# faces64 18.95 center / 16.11 half, Telea 15.65 / 13.66; faces128 18.93 / 14.98 with faces128-ce
-# at 10,000 iterations (18.30 / 14.36 at 8,000), Telea 15.35 / 11.43; pokemon64 9.01 / 12.82,
-# Telea 7.05 / 11.13; glyphs32, sharp: 11.22 / 11.11, Telea 7.16 / 7.30); the floors sit about
-# 1 dB below.
+# and its margin over OpenCV Telea on the same holes.  Measured (faithful, its search guided by
+# the network's mean, detail 1.2: faces64 19.12 center / 16.23 half, Telea 15.65 / 13.66;
+# faces128 18.93 / 15.01 with faces128-ce at 10,000 iterations, Telea 15.35 / 11.43; pokemon64
+# 9.11 / 12.87, Telea 7.05 / 11.13; glyphs32, sharp: 11.22 / 11.11, Telea 7.16 / 7.30); the
+# floors sit about 1 dB below.
 FLOORS = {
     ("faces64", "center"): (17.8, 2.0),
     ("faces64", "half"): (14.9, 1.5),

@@ -753,7 +753,7 @@ def models():
     help="comma-separated: ganfill, ganfill-paste, ganfill-random (a random start; models with an encoder), "
     "ganfill-faithful, context-encoder, context-encoder-paste (with a context encoder), closest (the generator "
     "adapted to each image), telea, navier-stokes, biharmonic, mean (or all: every one the model can run); "
-    "METHOD@setting=value runs a mode with another setting, e.g. ganfill-faithful@detail=1.2",
+    "METHOD@setting=value runs a mode with another setting, e.g. ganfill-faithful@detail=1.6",
 )
 @click.option(
     "--cnn",

@@ -97,7 +97,7 @@ from ganfill.evaluation.judges import JUDGES, faces_found
 from ganfill.evaluation.metrics import METRICS, PAPER_MASKS, PAPER_PSNR, PSNR_CAP, capped
 from ganfill.inpainting.baselines import BASELINES
 from ganfill.inpainting.config import CompleteConfig
-from ganfill.inpainting.inpainter import LEARNT, MODES, Inpainter, blend_fill, load_inpainter, mode_settings
+from ganfill.inpainting.inpainter import LEARNT, MODES, Inpainter, load_inpainter, mode_settings
 from ganfill.models import files as checkpoint
 from ganfill.models.dcgan import GANModel
 from ganfill.models.registry import Model
@@ -251,9 +251,9 @@ def complete_ganfill(
     seed: int = 0,
     on_step: Callable[[float], None] | None = None,
 ) -> dict:
-    """Complete with the latent search once per batch: {"ganfill": (uint8, s/img) Poisson-blended,
-    "ganfill-paste": the same G(z^) pasted}; a faithful ``inpainter`` (the same search, then its
-    context encoder's structure) also gives {"ganfill-faithful": ...} (Poisson).
+    """Complete with the sharp ``inpainter``'s latent search once per batch: {"ganfill": (uint8,
+    s/img) Poisson-blended, "ganfill-paste": the same G(z^) pasted}.  (The faithful mode searches
+    from its own, guided start: it runs on its own, ``complete_once``.)
 
     One search per batch, with the seeding rule of every front end (z depends on ``seed`` and
     each image's known content only, so results do not depend on the batch size); every result
@@ -261,10 +261,11 @@ def complete_ganfill(
     blend (the faithful search's time includes the network's one pass, a few ms per image).
     ``on_step(images)`` receives progress in images (fractions while a batch is searched).
     """
-    faithful = inpainter.mode == "faithful"
+    if inpainter.mode != "sharp":
+        raise GanfillError(f"complete_ganfill runs the sharp mode's search, not the {inpainter.mode} mode's")
     steps = inpainter.steps
     n = len(images)
-    names = (("ganfill", "poisson"), ("ganfill-paste", "paste")) + (((FAITHFUL, "poisson"),) if faithful else ())
+    names = (("ganfill", "poisson"), ("ganfill-paste", "paste"))
     out = {m: np.empty_like(images) for m, _ in names}
     seconds = {m: 0.0 for m, _ in names}
     for start in range(0, n, batch_size):
@@ -277,14 +278,9 @@ def complete_ganfill(
             last[0] = step
 
         done = inpainter(images[idx], ~holes[idx], seed=seed, callback=callback if on_step is not None else None)
-        if faithful:
-            out[FAITHFUL][idx] = done.completed["poisson"]
-            seconds[FAITHFUL] += done.search_seconds + done.blend_seconds["poisson"]
-            completed, blend_seconds = blend_fill(done.result.fake, images[idx], ~holes[idx], blends=("poisson", "paste"))
-            done = replace(done, completed=completed, blend_seconds=blend_seconds)  # G(z^) itself, blended
         if on_step is not None and steps == 0:
             on_step(len(idx))
-        for method, blend_name in names[:2]:
+        for method, blend_name in names:
             out[method][idx] = done.completed[blend_name]
             seconds[method] += done.search_seconds + done.blend_seconds[blend_name]
     return {m: (out[m], seconds[m] / n) for m in out}
@@ -383,12 +379,13 @@ def evaluate(
         config = replace(search, init="prior") if d["base"] == RANDOM_START else search
         return inpainter(d["mode"], config, d["settings"]), d["blend"]
 
-    ganfill = [m for m in GANFILL_METHODS + (FAITHFUL,) if m in methods]
-    searcher = inpainter("faithful" if FAITHFUL in methods else "sharp") if ganfill else None
+    ganfill = [m for m in GANFILL_METHODS if m in methods]
+    searcher = inpainter("sharp") if ganfill else None
+    faithful = inpainter("faithful") if FAITHFUL in methods else None
     fast = inpainter("fast") if any(m in CNN_METHODS for m in methods) else None
     if fast is not None and fast.resolution != r:
         raise GanfillError(f"the context encoder is {fast.resolution}px but the model is {r}px")
-    ev.config = searcher.config if searcher is not None else None
+    ev.config = next((i.config for i in (searcher, faithful) if i is not None), None)
     random = inpainter("sharp", replace(search, init="prior")) if RANDOM_START in methods else None
     if random is not None and not random.prior.has_encoder:
         raise GanfillError(
@@ -407,13 +404,18 @@ def evaluate(
     with bar:
         for mask in masks:
             holes = ev.holes[mask] = make_holes(mask, n, r, seed=seed)
-            if searcher is not None:  # one search for the sharp, paste and faithful results
+            if searcher is not None:  # one search for the sharp mode's two blends
                 bar.set_postfix_str(f"{mask}: ganfill search")
                 done = complete_ganfill(
                     searcher, images, holes, batch_size=batch_size, seed=seed, on_step=lambda k: bar.update(k * len(ganfill))
                 )
                 for m in ganfill:
                     ev.completed[m, mask], ev.seconds[m, mask] = done[m]
+            if faithful is not None:
+                bar.set_postfix_str(f"{mask}: faithful")
+                done = complete_once(faithful, images, holes, seed=seed)
+                ev.completed[FAITHFUL, mask], ev.seconds[FAITHFUL, mask] = done["poisson"]
+                bar.update(n)
             if random is not None:
                 bar.set_postfix_str(f"{mask}: search from a random z")
                 done = complete_ganfill(random, images, holes, batch_size=batch_size, seed=seed, on_step=lambda k: bar.update(k))
@@ -542,7 +544,7 @@ DEFINITIONS = {
     "ssim": "SSIM of the whole image, scikit-image (7x7 window, mean over channels), 1 = identical",
     "l1_hole": "mean absolute error over the hole's pixels and channels, as a fraction of 255 (tables: percent)",
     "psnr_cap": f"per-image PSNRs are capped at {PSNR_CAP:g} dB (identical images have infinite PSNR) before averaging",
-    "seconds_per_image": "wall time of the method over all images / images; the two ganfill methods share one "
+    "seconds_per_image": "wall time of the method over all images / images; ganfill and ganfill-paste share one "
     "latent search and each include all of it",
     "face_rate": "fraction of completed images in which the frontal-face detector (OpenCV's LBP cascade, run by "
     "scikit-image, image upsampled to 128 px and edge-padded) finds a face; face_ratio = face_rate / the "

@@ -10,8 +10,9 @@ and bool known-pixel maps (N, R, R) in, a ``Completion`` (uint8) out.
   with the context, the paper's method.
 * ``faithful``: close to what was there: the search's sample with the coarse structure
   of a context encoder's prediction (``search.faithful_fill``; the mean of its answers for the
-  image and its mirror image, ``OnePass.mirror_mean``); needs the GAN and a context encoder
-  trained on the same images.
+  image and its mirror image, ``OnePass.mirror_mean``), which also guides the search's start
+  (the encoder of z sees it in the hole, ``search.complete``'s ``guide``); needs the GAN and
+  a context encoder trained on the same images.
 * ``fast``: the context encoder alone, one forward pass (Pathak et al.).
 * ``closest``: the closest to what was there, at a few hundred milliseconds per image: the
   search, then the generator adapted to each image from z^ (``adapt.adapt``, after Pan et
@@ -51,7 +52,7 @@ from ganfill.core.runtime import Runtime
 from ganfill.data.domain import Domain
 from ganfill.inpainting.adapt import AdaptConfig, adapt, mix, near_weights
 from ganfill.inpainting.baselines import BASELINES
-from ganfill.inpainting.blend import blend
+from ganfill.inpainting.blend import blend, paste
 from ganfill.inpainting.config import CompleteConfig, check_config
 from ganfill.inpainting.search import FAITHFUL_BLUR, FAITHFUL_DETAIL, Result, check_prior, complete, faithful_fill
 from ganfill.models import files as checkpoint
@@ -150,11 +151,12 @@ def _search(
     config: CompleteConfig,
     seed: int,
     callback,
+    guide: torch.Tensor | None = None,
 ) -> tuple[Result, float]:
     config = config.resolved(prior)  # the number of restarts this model's start gets
     z0 = initial_z(prior, images, known, restarts=config.restarts, seed=seed)  # (N, restarts, z_dim)
     t0 = time.perf_counter()
-    result = complete(prior, x, m, config=config, z_init=z0, callback=callback)
+    result = complete(prior, x, m, config=config, z_init=z0, guide=guide, callback=callback)
     return result, time.perf_counter() - t0
 
 
@@ -194,17 +196,25 @@ def complete_images(
     """Complete uint8 ``images`` (N, R, R, 3) whose ``known`` (N, R, R) bool maps are True on
     known pixels by the latent search (every image needs a hole): the sharp mode, or with the
     context encoder ``cnn`` the faithful one, its low frequencies (below ``blur``) under the
-    sample's detail times ``detail`` (``inpainting.search.faithful_fill``; ``fake`` is then that combined fill and
-    ``search_seconds`` includes the CNN).  ``blends``: ``poisson`` and/or ``paste`` (the
-    search runs once; each blend is applied to the same fill).  ``callback`` is
+    sample's detail times ``detail`` (``inpainting.search.faithful_fill``; ``fake`` is then that
+    combined fill and ``search_seconds`` includes the CNN), the search started from the encoder
+    of z's guess for the image with the network's mean in the hole (``search.complete``'s
+    ``guide``).  ``blends``: ``poisson`` and/or ``paste`` (the search runs once; each blend is
+    applied to the same fill).  ``callback`` is
     ``inpainting.search.complete``'s.  Deterministic for a given seed (see the module docstring)."""
     x, m, seed = _checked(prior, images, known, cnn=cnn, config=config, seed=seed, blends=blends)
-    result, search = _search(prior, images, known, x, m, config=config, seed=seed, callback=callback)
+    t0 = time.perf_counter()
+    mean = cnn.mirror_mean(x, m).cpu() if cnn is not None else None  # (N, C, R, R)
+    network = time.perf_counter() - t0
+    # with a network, the encoder's start sees its mean in the hole (the guide): G's sample then
+    # has the mean's structure, and its detail lies on the mean's features, not beside them
+    guide = paste(mean, x, m) if mean is not None else None
+    result, search = _search(prior, images, known, x, m, config=config, seed=seed, callback=callback, guide=guide)
     fill = result.fake.cpu()
-    if cnn is not None:
+    if mean is not None:
         t0 = time.perf_counter()
-        fill = faithful_fill(cnn.mirror_mean(x, m).cpu(), fill, blur=blur, detail=detail)
-        search += time.perf_counter() - t0
+        fill = faithful_fill(mean, fill, blur=blur, detail=detail)
+        search += network + time.perf_counter() - t0
     completed, seconds = _blended(fill, x, m, blends)
     return Completion(fake=to_uint8(fill), completed=completed, result=result, search_seconds=search, blend_seconds=seconds)
 
