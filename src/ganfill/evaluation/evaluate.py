@@ -258,7 +258,7 @@ def complete_ganfill(
     One search per batch, with the seeding rule of every front end (z depends on ``seed`` and
     each image's known content only, so results do not depend on the batch size); every result
     is blended from the same G(z^).  Seconds per image of each method: the search plus its own
-    blend (the faithful search's time includes the network's one pass, a few ms per image).
+    blend.
     ``on_step(images)`` receives progress in images (fractions while a batch is searched).
     """
     if inpainter.mode != "sharp":

@@ -150,6 +150,11 @@ def check_prior(prior) -> Prior:
     return prior
 
 
+def _in_range(t: torch.Tensor) -> bool:
+    """Every value of ``t`` in [-1, 1] (to bf16's rounding); NaN is not."""
+    return bool(((t >= -1.0 - 1e-3) & (t <= 1.0 + 1e-3)).all())
+
+
 def _validate(prior: Prior, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     check_prior(prior)
     r, c = prior.resolution, prior.channels
@@ -177,7 +182,7 @@ def _validate(prior: Prior, images: torch.Tensor, masks: torch.Tensor) -> tuple[
     if no_hole:
         raise GanfillError(f"mask has no hole for image(s) {no_hole}: nothing to fill (holes are 0)")
     known = images[masks.expand_as(images) > 0.5]
-    if known.numel() and not bool(((known >= -1.0 - 1e-3) & (known <= 1.0 + 1e-3)).all()):
+    if known.numel() and not _in_range(known):
         raise GanfillError(
             f"image values must be in [-1, 1], got [{known.min().item():.3g}, {known.max().item():.3g}]: "
             "scale 0..255 images with x / 127.5 - 1"
@@ -191,7 +196,7 @@ def _guide(guide: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         got = tuple(guide.shape) if isinstance(guide, torch.Tensor) else type(guide).__name__
         raise GanfillError(f"the guide must be a tensor of the images' shape {tuple(images.shape)}, got {got}")
     guide = guide.detach().to(images)
-    if not bool(torch.isfinite(guide).all()) or bool((guide.abs() > 1 + 1e-3).any()):
+    if not _in_range(guide):
         raise GanfillError("the guide's values must be finite and in [-1, 1], like the images'")
     return guide
 
@@ -262,7 +267,7 @@ def complete(
             )
         z0 = z0.reshape(n * R, z_dim)
     z = z0.to(device=device, dtype=torch.float32).clone()  # (N*R, z_dim)
-    if cfg.init == "encoder":  # amortised inversion: restart 0 of every image starts from E(known pixels)
+    if cfg.init == "encoder":  # amortised inversion: restart 0 of every image starts from E(known pixels) or E(guide)
         seen, seen_masks = (y, masks) if guide is None else (guide, torch.ones_like(masks))
         z.view(n, R, z_dim)[:, 0] = prior.encode(seen, seen_masks).to(z)  # (N, z_dim)
     prior.project(z, clip=cfg.clip)
