@@ -207,3 +207,22 @@ def test_photo_benchmark_holes_lie_on_the_faces_own_pixels():
         on_face = photos.cv2.warpAffine(np.ones((128, 128), np.uint8), crop_to_photo, photo.shape[1::-1]) > 0
         assert hole.sum() > 200, kind
         assert not (hole & ~on_face).any(), kind
+
+
+def test_fidelity_headroom_bands_add_up_and_the_mix_finds_what_the_sample_knows():
+    """benchmarks/fidelity_headroom.py: the bands sum to the image; a sample that is the truth is
+    all weight (w 1, no error left), one independent of it buys next to nothing (w ~ 0)."""
+    import fidelity_headroom as fh
+
+    gen = torch.Generator().manual_seed(0)
+    mean, residual, noise = (torch.rand(6, 3, 32, 32, generator=gen) - 0.5 for _ in range(3))
+    truth = mean + residual  # the mean is the truth's conditional mean: nothing independent of both helps
+    torch.testing.assert_close(sum(fh.bands(truth)), truth)
+    hole = torch.zeros(6, 1, 32, 32, dtype=torch.bool)
+    hole[..., 8:24, 8:24] = True
+    exact = fh.headroom(truth, mean, truth, hole)
+    assert all(b["w"] == pytest.approx(1, abs=1e-6) and b["mse_best_mix"] < 1e-10 for b in exact["bands"])
+    assert exact["db_gain"] > 50
+    blind = fh.headroom(truth, mean, noise, hole)
+    assert abs(blind["bands"][0]["w"]) < 0.1 and 0 <= blind["db_gain"] < 0.5  # (the coarse bands hold few samples)
+    assert blind["mse_mean"] == pytest.approx(float(((truth - mean) ** 2)[hole.expand_as(truth)].mean()), rel=1e-4)

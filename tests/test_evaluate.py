@@ -397,9 +397,19 @@ def test_judge_seeds_report_the_mean_of_each_judges_runs(tiny_model, monkeypatch
         each = [judges.JUDGES[name](images, completed, holes, seed=s) for s in (4, 5, 6)]
         assert row["judge_runs"][name] == each
         assert row[f"detectability_{name}"] == pytest.approx(np.mean(each))
+        assert row[f"detectability_{name}_se"] == pytest.approx(np.std(each, ddof=1) / np.sqrt(3))
     assert len(set(row["judge_runs"]["quick"])) > 1  # the seeds differ: the CNN judge's own noise
     single = ev.evaluate(tiny_model, images, masks=["half"], methods=["mean"], judges=["quick"], seed=4)
     assert single.results[0]["detectability_quick"] == row["judge_runs"]["quick"][0] and "judge_runs" not in single.results[0]
+    assert "detectability_quick_se" not in single.results[0]
+    # the report's tables give each judge's mean with its standard error over the seeds
+    table = ev.markdown(result, bins=[], title="t", notes=[])
+    cell = f"{100 * row['detectability_quick']:.1f} ± {100 * row['detectability_quick_se']:.1f}"
+    assert cell in table and " ± " not in ev.markdown(single, bins=[], title="t", notes=[])
+    # and its trade-off figure one row of panels per judge (not per standard error), with error bars
+    fig = ev.tradeoff_figure(result.results)
+    assert [ax.get_xlabel() for ax in fig.axes] == ["detectable, texture judge (%)", "detectable, quick judge (%)"]
+    assert fig.axes[1].containers  # the CNN judge's seeds differ (above): its point has a bar
     with pytest.raises(GanfillError, match="--judge-seeds must be at least 1, got 0"):
         ev.evaluate(tiny_model, images, masks=["half"], methods=["mean"], judge_seeds=0)
 

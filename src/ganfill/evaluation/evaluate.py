@@ -342,7 +342,8 @@ def evaluate(
     the mask name, ganfill's z by ``seed`` and each image's known content
     (``inpainting.inpainter``'s rule), the judges by ``seed``.  judge_seeds: each judge runs
     with seeds ``seed``, ``seed + 1``, ... this many; its score is their mean (a row's
-    ``judge_runs`` holds each, where more than one).  runtime: device and precision of
+    ``judge_runs`` holds each and ``detectability_<judge>_se`` their mean's standard error,
+    where more than one).  runtime: device and precision of
     the latent search and the CNN judge.  ``methods``: names of ``method_names()``, each
     optionally with settings (``parse_method``).  cnn: the context encoder of ``NEEDS_CNN``'s methods
     (a loaded model or anything ``models.files.resolve`` takes; default: the one beside
@@ -483,6 +484,7 @@ def evaluate(
                     seconds[j] += time.perf_counter() - t0
                 if judge_seeds > 1:
                     res["judge_runs"] = {j: [_nan_none(v) for v in scores] for j, scores in every.items()}
+                    res |= {f"detectability_{j}_se": _nan_none(_standard_error(scores)) for j, scores in every.items()}
                 ev.results.append(res)
     ev.reference["judge_seconds"] = {j: seconds[j] / (len(masks) * len(methods) * judge_seeds) for j in judges}
     return ev
@@ -502,6 +504,11 @@ def _result(ev: Evaluation, m: str, mask: str, *, use_faces: bool) -> dict:
     else:
         res |= {"face_rate": None, "face_ratio": None}
     return res | describe_method(m)
+
+
+def _standard_error(values: list[float]) -> float:
+    """The standard error of the mean of ``values`` (two or more; nan where any is nan)."""
+    return float(np.std(values, ddof=1) / np.sqrt(len(values)))
 
 
 def _nan_none(value: float) -> float | None:
@@ -575,6 +582,12 @@ def _fmt(value, spec: str, scale: float = 1.0, unit: str = "") -> str:
     return "n/a" if value is None else format(value * scale, spec) + unit
 
 
+def _detectable(row: dict, judge: str) -> str:
+    """A judge's cell: its mean %, with its standard error over the judge's seeds where there were several."""
+    se = row.get(f"detectability_{judge}_se")
+    return _fmt(row[f"detectability_{judge}"], ".1f", 100) + ("" if se is None else f" ± {100 * se:.1f}")
+
+
 def _seconds(value: float) -> str:
     return f"{value:.3f}" if value >= 0.001 else "<0.001"
 
@@ -628,7 +641,7 @@ def markdown(ev: Evaluation, *, bins: list[dict], title: str, notes: list[str]) 
                 _seconds(r["seconds_per_image"]),
             ]
             cells += [_fmt(r["face_rate"], ".1f", 100), _fmt(r["face_ratio"], ".2f")] if face else []
-            cells += [_fmt(r[f"detectability_{j}"], ".1f", 100) for j in judges]
+            cells += [_detectable(r, j) for j in judges]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines += [
@@ -691,7 +704,8 @@ def tradeoff_figure(results: list[dict], *, title: str = ""):
     """The perception-distortion picture of ``evaluate``'s results (``Evaluation.results`` or
     results.json's ``results``) as a matplotlib Figure: one column of panels per mask, one row
     per realism judge; in each, hole PSNR (dB; up = more faithful) against the judge's
-    detectability (%; left = harder to tell from originals, 50 = chance).  Every method is a
+    detectability (%; left = harder to tell from originals, 50 = chance), with a bar of one
+    standard error where the judge ran with several seeds.  Every method is a
     point: the peers (classical baselines, the context encoder alone) in grey, ganfill's modes
     in colour; the methods of one base run with one setting swept (``METHOD@name=value``) are
     joined in the order of that setting, each point labelled with its value."""
@@ -699,7 +713,7 @@ def tradeoff_figure(results: list[dict], *, title: str = ""):
     from matplotlib.lines import Line2D
 
     masks = list(dict.fromkeys(r["mask"] for r in results))
-    judges = [k.removeprefix("detectability_") for k in results[0] if k.startswith("detectability_")]
+    judges = [k.removeprefix("detectability_") for k in results[0] if k.startswith("detectability_") and not k.endswith("_se")]
     bases = list(dict.fromkeys(r["base"] for r in results))
     ours = [b for b in bases if not next(r["peer"] for r in results if r["base"] == b)]
     colours = {b: f"C{i % 10}" for i, b in enumerate(ours)}
@@ -719,6 +733,9 @@ def tradeoff_figure(results: list[dict], *, title: str = ""):
                 xs = [100 * r[f"detectability_{judge}"] for r in group]
                 ys = [r["psnr_hole"] for r in group]
                 ax.plot(xs, ys, ls="-" if key else "none", ms=6, lw=1.2, mfc="white" if b in markers else None, **style[b])
+                errors = [100 * (r.get(f"detectability_{judge}_se") or 0) for r in group]  # the judge's seeds' spread
+                if any(errors):
+                    ax.errorbar(xs, ys, xerr=errors, ls="none", lw=0.8, capsize=2, color=style[b]["color"])
                 if key is not None:
                     for r, x, y in zip(group, xs, ys):
                         ax.annotate(f"{r['settings'][key]:g}", (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)

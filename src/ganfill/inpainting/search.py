@@ -375,13 +375,10 @@ def faithful_fill(
 
     A network trained on the squared error predicts the *mean* of what the hole may hold: the
     best guess for PSNR, and smooth.  A GAN sample is sharp, but only one of the possibilities.
-    The mean's structure under the sample's fine detail measures higher in hole PSNR than the
-    prediction alone and is harder to tell from originals.  ``detail`` > 1 restores the texture
-    energy of photographs that the generator's samples lack.  On the tuning faces (center /
-    half mask, hole PSNR and realism score): the network alone 21.30 dB, 87.3% detectable /
-    16.46 dB, 93.6%; this fill 21.41 dB, 76.5% / 16.51 dB, 87.7%; with ``detail`` 1 it was as
-    faithful (21.51 / 16.53 dB at sigma 0.8) but more detectable than the network (92.5% at
-    sigma 1); a wider blur (sigma 2) gave up fidelity (21.13 dB).  Blend the result into the
+    The mean's structure under the sample's fine detail is at least as faithful as the
+    prediction alone and harder to tell from originals by the texture judge; ``detail`` > 1
+    restores some of the texture energy of photographs that the generator's samples lack (the
+    measurements that chose ``blur`` and ``detail``: the comment above).  Blend the result into the
     image like any fill (``blend.blend``).
     """
     assert prediction.shape == fake.shape and prediction.ndim == 4, (prediction.shape, fake.shape)
