@@ -564,7 +564,8 @@ DEFINITIONS = {
     "the box around the holes (4 pixels of margin, at the model's resolution) and the hole map, telling completions "
     "from originals (5 folds by image: an image's original and completion always on the same side of a split); "
     "50% = indistinguishable. It sees the picture's structure where the texture judge sees its statistics; "
-    "at 200 images its standard deviation over seeds (the folds and the training) is about 3.5 points",
+    "at 200 images its standard deviation over seeds (the folds and the training) is about 3.5 points at 64x64 "
+    "and 3.5-8 at 128x128: compare with --judge-seeds",
     "detectability_originals": "each judge on the originals of one half of the images against those of the "
     "other half (with the first half's holes): the sanity reference, near 50%",
     "judge_seconds": "each judge's mean wall time per method and mask (training and scoring every fold)",
