@@ -357,10 +357,11 @@ def complete(
 # chosen on held-out faces the reports do not use: celeba64/val images 200-1199 and celeba128/val
 # 200-999 of the evaluation order (benchmarks/faithful-tuning-faces64-guided.json,
 # faithful-tuning-faces128-guided.json; blur 0.8 was already the best of 0.8-1.6 px,
-# faithful-tuning-faces128-ce10000.json).  Detail 1.2 is the gain at which the fill is more
-# faithful than the network alone on both face models and both masks; more detail trades
-# fidelity for the texture judge's realism, and the CNN judge finds every gain a little
-# easier to tell than the network (the README's faces128 section).
+# faithful-tuning-faces128-ce10000.json).  Detail 1.2 is the largest gain measured (0.8-1.6
+# in steps of 0.2) at which the fill is more faithful than the network alone on both face
+# models and both masks: lower gains are more faithful still and more detectable by the
+# texture judge (-detail08.json of both models), higher ones the reverse; the CNN judge ties
+# them with the network on faces128 (the README's faces128 section).
 FAITHFUL_BLUR = 0.8  # the Gaussian's sigma, in pixels of the model's square
 FAITHFUL_DETAIL = 1.2
 
